@@ -1,0 +1,5 @@
+"""``python -m seqstack``."""
+
+from seqstack.cli import main
+
+main()

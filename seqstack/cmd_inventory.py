@@ -1,0 +1,58 @@
+"""``seqstack inventory``: the stack's resources, offline, under Pulumi's mock runtime."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seqstack.cli import app
+
+
+class Format(StrEnum):
+    """Output formats of ``seqstack inventory``."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+def _short(value: Any, width: int = 90) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@app.command()
+def inventory(
+    stack: Annotated[
+        str, typer.Option("--stack", "-s", help="Stack name, e.g. dev-aws (reads Pulumi.<stack>.yaml).")
+    ],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
+) -> None:
+    """List every resource the stack declares: type, name, parent, inputs (secrets redacted).
+
+    Runs the real Pulumi program under Pulumi's mock runtime: no credentials, no CLI, no network.
+    """
+    from stacks.config import ConfigError
+    from stacks.harness import run_stack
+
+    err = Console(stderr=True)
+    try:
+        inv = run_stack(stack)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(inv.to_json(), indent=2, sort_keys=True, default=str))
+        return
+    table = Table(title=f"seqstack {stack}: {len(inv.resources)} resources", show_lines=False)
+    table.add_column("type", overflow="fold")
+    table.add_column("name", overflow="fold")
+    table.add_column("parent", overflow="fold")
+    table.add_column("inputs", overflow="fold")
+    for r in inv.to_json():
+        table.add_row(r["type"], r["name"], r["parent"] or "", _short(r["inputs"]))
+    Console().print(table)

@@ -1,0 +1,37 @@
+"""The seqstack program: load config -> build the cloud's stack -> the outputs contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from stacks.config import Cloud
+from stacks.loader import load_running_config
+from workflows.contract import OUTPUT_NAMES
+
+
+def build_outputs() -> dict[str, Any]:
+    """Declare every resource for the current stack and return its outputs by contract name.
+
+    Config is read and validated first, so a bad value stops the run before any resource is
+    declared.
+    """
+    cfg = load_running_config()
+    if cfg.cloud is Cloud.AWS:
+        from stacks.aws import build_aws
+
+        outputs = build_aws(cfg)
+    else:
+        from stacks.gcp import build_gcp
+
+        outputs = build_gcp(cfg)
+    if tuple(outputs) != OUTPUT_NAMES:
+        raise AssertionError(f"{cfg.cloud.value} stack exports {tuple(outputs)}, contract is {OUTPUT_NAMES}")
+    return outputs
+
+
+def main() -> None:
+    """Entry point of ``pulumi up``: export the outputs contract."""
+    for name, value in build_outputs().items():
+        pulumi.export(name, value)
