@@ -53,6 +53,10 @@ class Recorded:
     """False for component resources."""
     urn: str
     """The resource's URN under the mock runtime."""
+    protect: bool = False
+    """The ``protect`` resource option (not part of the inputs)."""
+    retain_on_delete: bool = False
+    """The ``retain_on_delete`` resource option (not part of the inputs)."""
 
 
 @dataclass
@@ -140,8 +144,14 @@ def _eks_cluster(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _eks_node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # EKS creates one Auto Scaling group per managed node group; the program tags it.
+    return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_fake_id(name)[:8]}"}]}]}
+
+
 FAKE_STATE: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "eks:index:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
 }
 
 
@@ -188,36 +198,37 @@ class _Mocks(pulumi_mocks.Mocks):
             state.update(fake(args.name, inputs))
         return rid, state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         call_args = unwrap_secrets(dict(args.args), redact=False)
         self.inventory.invokes.append((args.token, call_args))
+        # The second element lists check failures; the mock monitor iterates it, so never None.
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{z}" for z in "abc"]
-            return {"names": names, "zoneIds": [f"z-{n}" for n in names], "id": self.region}, None
+            return {"names": names, "zoneIds": [f"z-{n}" for n in names], "id": self.region}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": FAKE_ACCOUNT,
                 "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/mock",
                 "userId": "mock",
-            }, None
+            }, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {
                 "authorizationToken": "QVdTOm1vY2s=",
                 "userName": "AWS",
                 "password": "mock-password",
                 "proxyEndpoint": f"https://{FAKE_ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com",
-            }, None
+            }, []
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
-            return {"accessToken": "mock-access-token", "project": self.project, "region": self.region}, None
+            return {"accessToken": "mock-access-token", "project": self.project, "region": self.region}, []
         if args.token == "gcp:organizations/getProject:getProject":
-            return {"number": "123456789", "projectId": self.project}, None
+            return {"number": "123456789", "projectId": self.project}, []
         if args.token == "kubernetes:helm:template":
-            return {"result": []}, None
-        return {}, None
+            return {"result": []}, []
+        return {}, []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -245,6 +256,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 secret_inputs=unwrap_secrets(raw, redact=True),
                 custom=bool(request.custom),
                 urn=response.urn,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
             )
         )
         return response
