@@ -1,0 +1,106 @@
+"""Storage locations: URI checks and splitting at render time, existence checks before submit.
+
+Rendering never touches storage; ``seqstack submit`` and ``seqstack index`` call
+:func:`missing_objects` (fsspec with s3fs/gcsfs) so a typo in a sheet is one clear error
+instead of a workflow that fails an hour later on the cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class StorageError(ValueError):
+    """A location that cannot be used (wrong scheme, no key, unreadable store)."""
+
+
+def normalise_uri(value: str, scheme: str, base: Path | None = None) -> str:
+    """Check ``value`` against the stack's ``scheme`` and return its canonical form.
+
+    ``s3``/``gs``: ``<scheme>://bucket/key`` with a non-empty key. ``file``: an absolute local
+    path (relative paths resolve against ``base``; ``file://`` URIs are accepted).
+    """
+    if _CONTROL.search(value) or "{{" in value or "}}" in value:
+        raise StorageError(f"{value!r} contains control characters or '{{{{ }}}}' (not allowed in locations)")
+    has_scheme = "://" in value
+    given = value.split("://", 1)[0] if has_scheme else "file"
+    if scheme == "file":
+        if has_scheme and given != "file":
+            raise StorageError(f"{value!r} is a {given}:// URI but this is a local run: give a local path")
+        raw = value[len("file://") :] if has_scheme else value
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = (base or Path.cwd()) / path
+        return str(path.resolve())
+    if scheme not in ("s3", "gs"):
+        raise StorageError(f"unknown storage scheme {scheme!r}")
+    if given != scheme:
+        what = f"{given}://" if has_scheme else "a local path"
+        raise StorageError(f"{value!r} is {what} but this stack stores data at {scheme}://")
+    bucket, _, key = value[len(scheme) + 3 :].partition("/")
+    if not bucket or not key.strip("/"):
+        raise StorageError(f"{value!r} needs a bucket and an object key ({scheme}://bucket/key)")
+    return f"{scheme}://{bucket}/{key}"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://b/k`` -> ``("b", "k")``; a local path -> ``("", "/abs/path")``."""
+    if "://" not in uri:
+        return "", uri
+    scheme, rest = uri.split("://", 1)
+    if scheme == "file":
+        return "", rest
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+def join_key(prefix: str, *parts: str) -> str:
+    """Join key parts with single slashes (keys, not OS paths)."""
+    return str(PurePosixPath(prefix.rstrip("/"), *parts)) if prefix else "/".join(parts)
+
+
+def output_prefix(uri: str, scheme: str, base: Path | None = None) -> str:
+    """Check an output prefix (a bucket root is refused: outputs need their own prefix)."""
+    try:
+        return normalise_uri(uri.rstrip("/"), scheme, base).rstrip("/")
+    except StorageError as exc:
+        raise StorageError(f"--output: {exc}") from None
+
+
+def missing_objects(uris: Iterable[str], storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """The URIs (or local paths) in ``uris`` that do not exist, in order, without duplicates.
+
+    ``storage_options`` go to fsspec per protocol, e.g. ``{"s3": {"client_kwargs": {...}}}``.
+    Raises :class:`StorageError` when the store itself cannot be reached or read.
+    """
+    import fsspec
+
+    options = dict(storage_options or {})
+    filesystems: dict[str, Any] = {}
+    missing: list[str] = []
+    seen: set[str] = set()
+    for uri in uris:
+        if uri in seen:
+            continue
+        seen.add(uri)
+        protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+        if protocol not in filesystems:
+            try:
+                filesystems[protocol] = fsspec.filesystem(protocol, **options.get(protocol, {}))
+            except (ImportError, ValueError) as exc:
+                raise StorageError(f"cannot open {protocol}:// storage ({exc})") from None
+        fs = filesystems[protocol]
+        try:
+            exists = fs.exists(uri)
+        except PermissionError as exc:
+            raise StorageError(f"{uri}: access denied while checking it exists ({exc})") from None
+        except OSError as exc:
+            raise StorageError(f"{uri}: cannot check it exists ({exc})") from None
+        if not exists:
+            missing.append(uri)
+    return missing
