@@ -152,6 +152,7 @@ def _eks_node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 FAKE_STATE: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "eks:index:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs: {"latestVersion": 1, "defaultVersion": 1},
 }
 
 
