@@ -2,11 +2,154 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_data_bucket import AwsDataBucket, AwsDataBucketArgs
+from components.aws_eks_cluster import AwsEksCluster, AwsEksClusterArgs
+from components.aws_network import AwsNetwork, AwsNetworkArgs
+from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
+from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
+from components.aws_registry import AwsRegistry, AwsRegistryArgs
 from stacks.config import StackConfig
+from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
+
+#: The ServiceAccount pipeline pods run as; its Pod Identity role reaches the data bucket.
+WORKFLOW_SERVICE_ACCOUNT = "argo-workflow"
+
+
+@dataclass(frozen=True)
+class AwsFoundation:
+    """The AWS resources, for the steps that build on them (in-cluster platform, images)."""
+
+    network: AwsNetwork
+    """VPC, subnets, NAT, endpoints."""
+    cluster: AwsEksCluster
+    """Control plane, kubeconfig, node role, Pod Identity agent."""
+    node_groups: dict[str, AwsNodeGroup]
+    """Node groups by pool name (``system`` must be up before in-cluster controllers)."""
+    workflow_identity: AwsPodIdentity
+    """Pod Identity role of the pipeline ServiceAccount."""
+    data: AwsDataBucket
+    """The data bucket."""
+    registry: AwsRegistry
+    """ECR repositories of the tool images."""
 
 
 def build_aws(cfg: StackConfig) -> dict[str, Any]:
     """Declare the AWS stack and return its outputs by contract name."""
-    raise NotImplementedError("AWS stack: in progress")
+    found = declare_foundation(cfg)
+    return {
+        "cloud": cfg.cloud.value,
+        "region": cfg.region,
+        "clusterName": cfg.cluster_name,
+        "kubeconfig": pulumi.Output.secret(found.cluster.kubeconfig_json),
+        "dataBucket": pulumi.Output.concat("s3://", found.data.bucket_name),
+        "namespace": PIPELINE_NAMESPACE,
+        "workflowServiceAccount": WORKFLOW_SERVICE_ACCOUNT,
+        "registry": found.registry.registry,
+        "images": found.registry.repository_urls,
+        "nodePools": {
+            pool.name: pool_placement(pool.name, tainted=pool.spot).to_json() for pool in cfg.pools
+        },
+        "argo": None,
+    }
+
+
+def declare_foundation(cfg: StackConfig) -> AwsFoundation:
+    """Declare network, cluster, node groups, identities, bucket and registry, in that order."""
+    # 1. Network: zones from the region (Local/Wavelength Zones excluded), VPC, NAT, endpoints.
+    zones = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+    ).names[: cfg.zone_count]
+    if len(zones) < cfg.zone_count:
+        raise ValueError(f"seqstack:zoneCount: {cfg.region} has only {len(zones)} zones: {zones}")
+    network = AwsNetwork(
+        "network",
+        AwsNetworkArgs(
+            cidr=cfg.vpc_cidr,
+            zones=zones,
+            region=cfg.region,
+            cluster_name=cfg.cluster_name,
+            nat_mode=cfg.nat_mode,
+        ),
+    )
+
+    # 2. Control plane, Pod Identity agent and the shared node role.
+    partition = aws.get_partition().partition
+    cluster = AwsEksCluster(
+        "cluster",
+        AwsEksClusterArgs(
+            cluster_name=cfg.cluster_name,
+            version=cfg.kubernetes_version,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            public_subnet_ids=network.public_subnet_ids,
+            partition=partition,
+        ),
+    )
+
+    # 3. The VPC CNI (aws-node) gets its AWS permissions from Pod Identity, not the node role,
+    #    so no pod on the node inherits them.
+    cni_identity = AwsPodIdentity(
+        "cni-identity",
+        AwsPodIdentityArgs(
+            cluster_name=cluster.cluster_name,
+            namespace="kube-system",
+            service_account="aws-node",
+            managed_policy_arns=(f"arn:{partition}:iam::aws:policy/AmazonEKS_CNI_Policy",),
+            depends_on=(cluster.pod_identity_agent,),
+        ),
+    )
+
+    # 4. Node groups: on-demand system pool, spot small and large pools that scale to zero.
+    node_groups = {
+        pool.name: AwsNodeGroup(
+            f"pool-{pool.name}",
+            AwsNodeGroupArgs(
+                cluster_name=cluster.cluster_name,
+                autoscaler_cluster_name=cfg.cluster_name,
+                node_role_arn=cluster.node_role.arn,
+                subnet_ids=network.private_subnet_ids,
+                pool=pool,
+                depends_on=(*cluster.node_policy_attachments, cluster.pod_identity_agent, cni_identity),
+            ),
+        )
+        for pool in cfg.pools
+    }
+
+    # 5. Data bucket and the pipeline's identity, scoped to that bucket alone.
+    data = AwsDataBucket(
+        "data",
+        AwsDataBucketArgs(
+            bucket_prefix=cfg.data_bucket_prefix,
+            scratch_expiration_days=cfg.scratch_expiration_days,
+            retain=cfg.retain_data,
+        ),
+    )
+    workflow_identity = AwsPodIdentity(
+        "workflow-identity",
+        AwsPodIdentityArgs(
+            cluster_name=cluster.cluster_name,
+            namespace=PIPELINE_NAMESPACE,
+            service_account=WORKFLOW_SERVICE_ACCOUNT,
+            policy=data.read_write_policy(),
+            depends_on=(cluster.pod_identity_agent,),
+        ),
+    )
+
+    # 6. Image repositories (the images themselves are built and pushed elsewhere).
+    registry = AwsRegistry("registry", AwsRegistryArgs(namespace=cfg.cluster_name, images=IMAGE_NAMES))
+
+    return AwsFoundation(
+        network=network,
+        cluster=cluster,
+        node_groups=node_groups,
+        workflow_identity=workflow_identity,
+        data=data,
+        registry=registry,
+    )
