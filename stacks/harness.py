@@ -227,6 +227,9 @@ class _Mocks(pulumi_mocks.Mocks):
             return {"accessToken": "mock-access-token", "project": self.project, "region": self.region}, []
         if args.token == "gcp:organizations/getProject:getProject":
             return {"number": "123456789", "projectId": self.project}, []
+        if args.token == "gcp:compute/getZones:getZones":
+            zones = [f"{self.region}-{z}" for z in "cab"]  # unsorted, as the API may answer
+            return {"names": zones, "project": self.project, "region": self.region, "id": self.region}, []
         if args.token == "kubernetes:helm:template":
             return {"result": []}, []
         return {}, []
