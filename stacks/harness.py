@@ -57,6 +57,9 @@ class Recorded:
     """The ``protect`` resource option (not part of the inputs)."""
     retain_on_delete: bool = False
     """The ``retain_on_delete`` resource option (not part of the inputs)."""
+    dependencies: tuple[str, ...] = ()
+    """Logical names of the resources this one depends on: ``depends_on`` (a component expanded
+    to its children) and the resources its inputs come from."""
 
 
 @dataclass
@@ -191,6 +194,7 @@ class _Mocks(pulumi_mocks.Mocks):
                 account = inputs.get("accountId") or args.name
                 state["email"] = f"{account}@{self.project}.iam.gserviceaccount.com"
                 state["member"] = f"serviceAccount:{state['email']}"
+                state["name"] = f"projects/{self.project}/serviceAccounts/{state['email']}"
             if token == "gcp:container/cluster:Cluster":
                 state.setdefault("endpoint", "203.0.113.10")
                 state.setdefault("masterAuth", {"clusterCaCertificate": "bW9jay1jYQ=="})
@@ -262,6 +266,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn,
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
+                dependencies=tuple(self._by_urn[u][0] for u in request.dependencies if u in self._by_urn),
             )
         )
         return response
