@@ -57,6 +57,8 @@ class Recorded:
     """The ``protect`` resource option (not part of the inputs)."""
     retain_on_delete: bool = False
     """The ``retain_on_delete`` resource option (not part of the inputs)."""
+    id: str = ""
+    """The id the mock gave the resource (what other resources receive as ``vpcId`` etc.)."""
     dependencies: tuple[str, ...] = ()
     """Logical names of the resources this one depends on: ``depends_on`` (a component expanded
     to its children) and the resources its inputs come from."""
@@ -266,6 +268,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn,
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
+                id=response.id,
                 dependencies=tuple(self._by_urn[u][0] for u in request.dependencies if u in self._by_urn),
             )
         )
