@@ -1,0 +1,14 @@
+"""Shared fixtures: one mock run of each stack per test session (a run takes well under a second,
+but most tests only read the same inventory)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.harness import Inventory, run_stack
+
+
+@pytest.fixture(scope="session")
+def aws_inv() -> Inventory:
+    """The dev-aws stack as committed, run under mocks."""
+    return run_stack("dev-aws")
