@@ -62,6 +62,8 @@ class Recorded:
     dependencies: tuple[str, ...] = ()
     """Logical names of the resources this one depends on: ``depends_on`` (a component expanded
     to its children) and the resources its inputs come from."""
+    provider: str | None = None
+    """Logical name of the explicit provider the resource uses (None: the default provider)."""
 
 
 @dataclass
@@ -270,9 +272,16 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 id=response.id,
                 dependencies=tuple(self._by_urn[u][0] for u in request.dependencies if u in self._by_urn),
+                provider=self._provider_name(request.provider),
             )
         )
         return response
+
+    def _provider_name(self, reference: str) -> str | None:
+        # A provider reference is "<urn>::<id>"; default providers are not registered by name.
+        urn = reference.rsplit("::", 1)[0] if reference else ""
+        found = self._by_urn.get(urn)
+        return found[0] if found else None
 
     def GetDeploymentInfo(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         # Without resource references, resources passed to remote components (pulumi-eks)
@@ -313,6 +322,17 @@ def run_config(cfg: StackConfig, raw: Mapping[str, Any]) -> Inventory:
     """Run the program for an already validated config (``raw`` is what the program reads)."""
     from stacks.program import build_outputs
 
+    return run_function(cfg, build_outputs, raw)
+
+
+def run_function(
+    cfg: StackConfig, build: Callable[[], Mapping[str, Any]], raw: Mapping[str, Any] | None = None
+) -> Inventory:
+    """Run any function that declares resources under the same mocks (tests of one component).
+
+    ``build`` returns outputs by name, recorded like stack outputs.
+    """
+    raw = raw or {}
     inventory = Inventory(config=cfg)
     mocks = _Mocks(inventory, cfg.region, cfg.project)
     pulumi.runtime.set_all_config({k: _config_text(v) for k, v in raw.items()}, [])
@@ -338,7 +358,7 @@ def run_config(cfg: StackConfig, raw: Mapping[str, Any]) -> Inventory:
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        return pulumi.Output.all(*(record(name, value) for name, value in build_outputs().items()))
+        return pulumi.Output.all(*(record(name, value) for name, value in build().items()))
 
     program()
     return inventory
