@@ -8,9 +8,10 @@ each policy's own ``validate(args, report_violation)`` decides.
 
 Differences from the engine, on purpose and stated: the inputs are those of a mock run (no
 value is unknown, so nothing is skipped as "unknown during preview"); property dependencies are
-not recorded, so stack policies pair a bucket with its settings by value or by parent component
-(see ``rules._linked_by_parent``); and the options carry ``retain_on_delete``, which the engine
-does not send to policy packs, so ``buckets-protected`` checks it only here.
+not recorded, so stack policies pair a bucket with its settings through the resources' plain
+dependencies (which the mock run records by logical name); and the options carry
+``retain_on_delete``, which the engine does not send to policy packs, so ``buckets-protected``
+checks it only here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import inspect
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,13 @@ def check_resources(
             r.urn: PolicyResource(r.type, _props(r), r.urn, r.name, _options(r, urns), None, None, [], {})
             for r in resources
         }
+        by_name: dict[str, list[PolicyResource]] = {}
         for p in stack.values():
+            by_name.setdefault(p.name, []).append(p)
+        for r in resources:
+            p = stack[r.urn]
             p.parent = stack.get(p.opts.parent) if p.opts.parent else None
+            p.dependencies = [d for name in r.dependencies for d in by_name.get(name, [])]
         args_stack = StackValidationArgs(list(stack.values()))
         _finish(policy.validate(args_stack, _reporter(policy, None, by_urn, violations)))
     return violations
@@ -148,7 +154,7 @@ def check_inventory(inventory: Inventory) -> list[Violation]:
 
 def load_resources(path: Path) -> list[Recorded]:
     """Resources from a JSON file: a list of ``{type, name, inputs, parent?, parent_type?, protect?,
-    retain_on_delete?}`` (the shape of ``seqstack inventory --format json``, plus options).
+    retain_on_delete?, dependencies?}`` (``seqstack inventory --format json`` plus options).
 
     Used for deliberately insecure fixtures; URNs are made up the way the engine builds them.
     """
@@ -169,6 +175,35 @@ def load_resources(path: Path) -> list[Recorded]:
                 urn=f"urn:pulumi:fixture::seqstack::{type_token}::{name}",
                 protect=item.get("protect", False),
                 retain_on_delete=item.get("retain_on_delete", False),
+                dependencies=tuple(item.get("dependencies", ())),
             )
         )
     return recorded
+
+
+def print_report(
+    stack: str, resource_count: int, violations: Sequence[Violation], as_json: bool = False
+) -> None:
+    """Print violations as ``seqstack inventory --policy`` shows them (a Rich table, or JSON)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from policies.rules import POLICY_NAMES
+
+    if as_json:
+        print(json.dumps([asdict(v) for v in violations], indent=2))
+        return
+    console = Console()
+    if not violations:
+        console.print(
+            f"[green]policy pack: {len(POLICY_NAMES)} policies, {resource_count} resources of {stack}, "
+            "no violation[/green]"
+        )
+        return
+    table = Table(title=f"seqstack {stack}: {len(violations)} policy violations", show_lines=True)
+    for column in ("policy", "level", "resource", "message"):
+        table.add_column(column, overflow="fold")
+    for v in violations:
+        resource = f"{v.resource_name}\n{v.resource_type}" if v.resource_name else "(stack)"
+        table.add_row(v.policy, v.enforcement, resource, v.message)
+    console.print(table)

@@ -168,39 +168,21 @@ def _json(value: Any) -> Any:
 def _linked(child: PolicyResource, bucket: PolicyResource) -> bool:
     """Does ``child`` (a public access block, an encryption config) configure ``bucket``?
 
-    Under the engine the ``bucket`` input's property dependencies name the bucket's URN even
-    while its generated name is unknown in preview; offline (and for known names) the value is
-    compared with the bucket's id/name; a child of the bucket itself counts too.
+    The ``bucket`` input's property dependencies name the bucket's URN even while its generated
+    name is unknown in preview; failing those, the child's dependencies (the offline runner
+    fills these from the mock run), then a literal name equal to the bucket's.
     """
     deps = child.property_dependencies.get("bucket") or []
     if deps:
         return any(d.urn == bucket.urn for d in deps)
-    value = child.props.get("bucket")
-    names = {bucket.props.get(k) for k in ("bucket", "id")} - {None}
-    if value is not None and value in names:
+    if any(d.urn == bucket.urn for d in child.dependencies):
         return True
-    return child.opts.parent == bucket.urn
+    value = child.props.get("bucket")
+    return value is not None and value == bucket.props.get("bucket")
 
 
-def _linked_by_parent(
-    child: PolicyResource, bucket: PolicyResource, buckets: Sequence[PolicyResource]
-) -> bool:
-    """Offline fallback: the child shares the bucket's parent component, which holds one bucket.
-
-    The mock runtime records inputs, not the id a generated bucket name resolves to, and no
-    property dependencies; a component that declares one bucket and its settings side by side
-    (house style) is paired this way.
-    """
-    if child.property_dependencies.get("bucket") or child.opts.parent is None:
-        return False
-    siblings = [b for b in buckets if b.opts.parent == child.opts.parent]
-    return siblings == [bucket]
-
-
-def _children_of(
-    bucket: PolicyResource, candidates: Iterable[PolicyResource], buckets: Sequence[PolicyResource]
-) -> list[PolicyResource]:
-    return [c for c in candidates if _linked(c, bucket) or _linked_by_parent(c, bucket, buckets)]
+def _children_of(bucket: PolicyResource, candidates: Iterable[PolicyResource]) -> list[PolicyResource]:
+    return [c for c in candidates if _linked(c, bucket)]
 
 
 _PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -210,7 +192,7 @@ def _validate_buckets_private(args: StackValidationArgs, report: ReportViolation
     buckets = [r for r in args.resources if r.resource_type in S3_BUCKETS]
     blocks = [r for r in args.resources if r.resource_type == S3_PUBLIC_ACCESS_BLOCK]
     for bucket in buckets:
-        mine = _children_of(bucket, blocks, buckets)
+        mine = _children_of(bucket, blocks)
         if not mine:
             report(
                 f"S3 bucket '{bucket.name}' has no BucketPublicAccessBlock: declare one with "
@@ -269,7 +251,7 @@ def _validate_buckets_encrypted(args: StackValidationArgs, report: ReportViolati
     buckets = [r for r in args.resources if r.resource_type in S3_BUCKETS]
     configs = [r for r in args.resources if r.resource_type in S3_ENCRYPTION]
     for bucket in buckets:
-        mine = _children_of(bucket, configs, buckets)
+        mine = _children_of(bucket, configs)
         algorithms = [
             _get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
             for config in mine

@@ -31,10 +31,18 @@ def inventory(
         str, typer.Option("--stack", "-s", help="Stack name, e.g. dev-aws (reads Pulumi.<stack>.yaml).")
     ],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
+    policy: Annotated[
+        bool,
+        typer.Option(
+            "--policy",
+            help="Run the policy pack (policies/) over the resources instead; exit 1 on a violation.",
+        ),
+    ] = False,
 ) -> None:
     """List every resource the stack declares: type, name, parent, inputs (secrets redacted).
 
     Runs the real Pulumi program under Pulumi's mock runtime: no credentials, no CLI, no network.
+    With --policy, runs the same policies `pulumi preview --policy-pack policies` runs.
     """
     from stacks.config import ConfigError
     from stacks.harness import run_stack
@@ -45,6 +53,12 @@ def inventory(
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    if policy:
+        from policies.offline import check_inventory, print_report
+
+        violations = check_inventory(inv)
+        print_report(stack, len(inv.resources), violations, as_json=fmt is Format.JSON)
+        raise typer.Exit(1 if any(v.mandatory for v in violations) else 0)
     if fmt is Format.JSON:
         typer.echo(json.dumps(inv.to_json(), indent=2, sort_keys=True, default=str))
         return
