@@ -244,7 +244,8 @@ samtools stats -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.stats.txt"
 
 _REPORT_SCRIPT = """mkdir -p "$WORK/in/metrics"
 if find "$WORK/in/metrics" -type f | grep -q .; then
-  multiqc --force --title "seqstack run" --outdir "$WORK/out" "$WORK/in/metrics"
+  multiqc --force --title "seqstack run" --filename multiqc_report.html \\
+    --outdir "$WORK/out" "$WORK/in/metrics"
 else
   echo "seqstack: no sample produced metrics" >&2
   printf '<html><body><h1>seqstack</h1><p>No sample produced metrics.</p></body></html>\\n' \\
@@ -448,7 +449,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             ],
             outputs=[
                 _output(stack, "html", f"{WORK}/out/multiqc_report.html", "multiqc_report.html"),
-                _output(stack, "data", f"{WORK}/out/multiqc_data", "multiqc_data", optional=True),
+                _output(stack, "data", f"{WORK}/out/multiqc_report_data", "multiqc_data", optional=True),
             ],
             # Chunks of one run share the report key: one report at a time, the last sees all samples.
             synchronization=m.Synchronization(mutexes=[m.Mutex(name="seqstack-report")]),
