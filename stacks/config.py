@@ -112,6 +112,12 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("quotaPods", "integer", "biojobs namespace quota: number of pods.", 500),
     Key("deletionProtection", "boolean", "Protect the cluster from deletion (GKE).", True),
+    Key(
+        "argoChartVersion",
+        "string",
+        "Exact argo-workflows Helm chart version (argoproj/argo-helm; appVersion v4.x).",
+        "1.0.18",
+    ),
 )
 
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
@@ -198,6 +204,8 @@ class StackConfig:
     """biojobs namespace quota."""
     deletion_protection: bool
     """Cluster deletion protection (GKE)."""
+    argo_chart_version: str = "1.0.18"
+    """Exact argo-workflows chart version."""
 
     @property
     def pools(self) -> tuple[NodePoolConfig, ...]:
@@ -295,7 +303,15 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         scratch_expiration_days=scratch_days,
         quotas=quotas,
         deletion_protection=r.boolean("deletionProtection"),
+        argo_chart_version=_exact_version(r.string("argoChartVersion"), "argoChartVersion"),
     )
+
+
+def _exact_version(value: str, key: str) -> str:
+    """A pinned chart version: ``1.2.3`` only (a range or ``latest`` would float under us)."""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+        raise ConfigError(f"{NAMESPACE}:{key}: {value!r} must be an exact version like 1.0.18")
+    return value
 
 
 def _pool(r: _Reader, cloud: Cloud, name: str) -> NodePoolConfig:
