@@ -38,7 +38,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy stacks components workflows seqstack
+	$(BIN)/mypy stacks components workflows seqstack policies
 
 # pytest exits 5 when it collected no test: that is a failure here, never a silent pass.
 unit:
