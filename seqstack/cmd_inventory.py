@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -38,6 +39,9 @@ def inventory(
             help="Run the policy pack (policies/) over the resources instead; exit 1 on a violation.",
         ),
     ] = False,
+    project_dir: Annotated[
+        Path | None, typer.Option("--project-dir", hidden=True, help="Directory of Pulumi.yaml (tests).")
+    ] = None,
 ) -> None:
     """List every resource the stack declares: type, name, parent, inputs (secrets redacted).
 
@@ -46,10 +50,11 @@ def inventory(
     """
     from stacks.config import ConfigError
     from stacks.harness import run_stack
+    from stacks.loader import PROJECT_DIR
 
     err = Console(stderr=True)
     try:
-        inv = run_stack(stack)
+        inv = run_stack(stack, project_dir=project_dir or PROJECT_DIR)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
