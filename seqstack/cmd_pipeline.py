@@ -1,0 +1,357 @@
+"""``seqstack render | submit | status | index | render-index``: the pipeline on an Argo cluster.
+
+``render`` prints every Argo object of a run (WorkflowTemplate first, then one Workflow per chunk
+of the sample sheet) without contacting anything. ``submit`` checks every input exists, then
+sends the same objects to the Argo server (reach it with
+``kubectl -n argo port-forward svc/<argo server> 2746:2746``), and ``--watch`` follows them.
+Bad input (sheet, stack outputs, missing object) is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from seqstack.cli import app
+from workflows.argo_client import ArgoConnection, ArgoError, sample_states, submit, watch
+from workflows.contract import ContractError, StackOutputs
+from workflows.pipeline import BWA_INDEX, BWA_MEM2_INDEX
+from workflows.render import render, render_index, to_yaml
+from workflows.settings import PipelineSettings, QcRules, SettingsError
+from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
+from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix
+
+_err = Console(stderr=True)
+
+StackOpt = Annotated[
+    str | None, typer.Option("--stack", "-s", help="Pulumi stack (reads `pulumi stack output --json`).")
+]
+OutputsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--stack-outputs", help="Saved `pulumi stack output --json --show-secrets` (instead of --stack)."
+    ),
+]
+SamplesOpt = Annotated[Path, typer.Option("--samples", help="Sample sheet CSV: sample,fastq_1,fastq_2.")]
+ReferenceOpt = Annotated[
+    str, typer.Option("--reference", help="Reference FASTA URI; its index sits beside it.")
+]
+OutputOpt = Annotated[str, typer.Option("--output", help="Output prefix URI (one folder per sample).")]
+ChunkOpt = Annotated[
+    int | None, typer.Option("--chunk-size", help="Samples per Workflow object (default 100; local: 2000).")
+]
+QcOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--qc-fail-on", help="FastQC module whose FAIL fails a sample (repeat; default: the built-in rules)."
+    ),
+]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option("--argo-server", envvar="ARGO_SERVER", help="Argo server URL, e.g. https://localhost:2746."),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--argo-token", envvar="ARGO_TOKEN", help="Bearer token (Argo client auth mode)."),
+]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option("--insecure", help="Do not verify the server's TLS certificate (Argo's is self-signed)."),
+]
+NamespaceOpt = Annotated[
+    str | None, typer.Option("--namespace", help="Workflow namespace (default: the stack's, biojobs).")
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option("--s3-endpoint-url", help="S3-compatible endpoint for input checks (MinIO, tests)."),
+]
+WatchOpt = Annotated[
+    bool, typer.Option("--watch", help="Follow the workflows to the end with live progress.")
+]
+IntervalOpt = Annotated[float, typer.Option("--interval", help="Seconds between status polls when watching.")]
+
+_USER_ERRORS = (ContractError, SampleSheetError, StorageError, SettingsError)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load_stack_outputs(stack: str | None, outputs_file: Path | None) -> StackOutputs:
+    """Stack outputs from a saved file, or from the Pulumi CLI for a stack name."""
+    if outputs_file is not None:
+        return StackOutputs.load(outputs_file)
+    if not stack:
+        raise ContractError("give --stack NAME (needs the pulumi CLI) or --stack-outputs FILE")
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise ContractError(
+            f"stack {stack}: the pulumi CLI is not on PATH; install it, or save the outputs elsewhere with "
+            "`pulumi stack output --json --show-secrets > FILE` and pass --stack-outputs FILE"
+        )
+    project = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [pulumi, "stack", "output", "--json", "--show-secrets", "--stack", stack],
+        capture_output=True,
+        text=True,
+        cwd=project if (project / "Pulumi.yaml").exists() else None,
+        check=False,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ContractError(f"stack {stack}: `pulumi stack output` failed: {last}")
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"stack {stack}: `pulumi stack output` did not print JSON ({exc.msg})") from None
+    return StackOutputs.from_json(data, source=f"stack {stack}")
+
+
+def _settings(stack: StackOutputs, chunk_size: int | None, qc_fail_on: list[str] | None) -> PipelineSettings:
+    if stack.cloud == "local":
+        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        settings = PipelineSettings.local(os.cpu_count() or 1, max(1.0, memory_gib * 0.75))
+    else:
+        settings = PipelineSettings.cloud_defaults()
+    if chunk_size is not None:
+        settings = replace(settings, chunk_size=chunk_size)
+    if qc_fail_on:
+        settings = replace(settings, qc=QcRules(fail_on_fail=tuple(qc_fail_on)))
+    return settings
+
+
+def _inputs(
+    stack: StackOutputs, samples_file: Path, reference: str, output: str
+) -> tuple[list[Sample], str, str]:
+    samples = read_sample_sheet(samples_file, stack.scheme)
+    try:
+        ref = normalise_uri(reference, stack.scheme)
+    except StorageError as exc:
+        raise StorageError(f"--reference: {exc}") from None
+    return samples, ref, output_prefix(output, stack.scheme)
+
+
+def _connection(
+    stack: StackOutputs, server: str | None, token: str | None, insecure: bool, ns: str | None
+) -> Any:
+    if not server:
+        hint = ""
+        if stack.argo:
+            hint = (
+                f" (kubectl -n {stack.argo.namespace} port-forward svc/{stack.argo.server_service} "
+                f"{stack.argo.server_port}:{stack.argo.server_port}, then --argo-server "
+                f"https://localhost:{stack.argo.server_port})"
+            )
+        raise ContractError(f"no Argo server: pass --argo-server or set ARGO_SERVER{hint}")
+    return ArgoConnection(host=server, token=token, namespace=ns or stack.namespace, verify_ssl=not insecure)
+
+
+def check_inputs_exist(
+    samples: list[Sample], reference: str, storage_options: dict[str, Any] | None = None
+) -> None:
+    """Every FASTQ, the FASTA and one complete aligner index must exist; else one StorageError."""
+    wanted = [s.fastq_1 for s in samples] + [s.fastq_2 for s in samples] + [reference]
+    missing = missing_objects(wanted, storage_options)
+    if missing:
+        owners = {s.fastq_1: s for s in samples} | {s.fastq_2: s for s in samples}
+        first = missing[0]
+        where = f" (sample {owners[first].id}, row {owners[first].row})" if first in owners else ""
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise StorageError(f"input not found: {first}{where}{more}; nothing was submitted")
+    for index in (BWA_MEM2_INDEX, BWA_INDEX):
+        if not missing_objects([reference + suffix for suffix in index], storage_options):
+            return
+    raise StorageError(
+        f"no aligner index beside {reference} (bwa-mem2: {' '.join(BWA_MEM2_INDEX)}); "
+        f"run `seqstack index --reference {reference}` first; nothing was submitted"
+    )
+
+
+def _storage_options(endpoint: str | None) -> dict[str, Any] | None:
+    return {"s3": {"client_kwargs": {"endpoint_url": endpoint}}} if endpoint else None
+
+
+@app.command("render")
+def render_cmd(
+    samples: SamplesOpt,
+    reference: ReferenceOpt,
+    output: OutputOpt,
+    stack: StackOpt = None,
+    stack_outputs: OutputsOpt = None,
+    chunk_size: ChunkOpt = None,
+    qc_fail_on: QcOpt = None,
+) -> None:
+    """Print the run's Argo objects as YAML (`---` separated); contacts nothing."""
+    try:
+        outputs = load_stack_outputs(stack, stack_outputs)
+        settings = _settings(outputs, chunk_size, qc_fail_on)
+        sheet, ref, out = _inputs(outputs, samples, reference, output)
+    except _USER_ERRORS as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(to_yaml(render(sheet, ref, out, outputs, settings)), nl=False)
+
+
+@app.command("render-index")
+def render_index_cmd(
+    reference: ReferenceOpt, stack: StackOpt = None, stack_outputs: OutputsOpt = None
+) -> None:
+    """Print the Workflow that builds the bwa-mem2 index beside a reference FASTA."""
+    try:
+        outputs = load_stack_outputs(stack, stack_outputs)
+        ref = normalise_uri(reference, outputs.scheme)
+        settings = _settings(outputs, None, None)
+    except _USER_ERRORS as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(to_yaml(render_index(ref, outputs, settings)), nl=False)
+
+
+@app.command("submit")
+def submit_cmd(
+    samples: SamplesOpt,
+    reference: ReferenceOpt,
+    output: OutputOpt,
+    stack: StackOpt = None,
+    stack_outputs: OutputsOpt = None,
+    chunk_size: ChunkOpt = None,
+    qc_fail_on: QcOpt = None,
+    argo_server: ServerOpt = None,
+    argo_token: TokenOpt = None,
+    insecure: InsecureOpt = False,
+    namespace: NamespaceOpt = None,
+    s3_endpoint_url: EndpointOpt = None,
+    watch_: WatchOpt = False,
+    interval: IntervalOpt = 10.0,
+) -> None:
+    """Check inputs exist, submit the run to Argo, print the workflow names (and --watch them)."""
+    try:
+        outputs = load_stack_outputs(stack, stack_outputs)
+        settings = _settings(outputs, chunk_size, qc_fail_on)
+        sheet, ref, out = _inputs(outputs, samples, reference, output)
+        conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
+        check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url))
+    except _USER_ERRORS as exc:
+        raise _fail(str(exc)) from None
+    objs = render(sheet, ref, out, outputs, settings)
+    try:
+        names = submit(conn, objs)
+    except ArgoError as exc:
+        raise _fail(str(exc), 1) from None
+    for name in names:
+        typer.echo(name)
+    if watch_:
+        _watch(conn, names, interval)
+
+
+@app.command("index")
+def index_cmd(
+    reference: ReferenceOpt,
+    stack: StackOpt = None,
+    stack_outputs: OutputsOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the Workflow instead of submitting it.")
+    ] = False,
+    argo_server: ServerOpt = None,
+    argo_token: TokenOpt = None,
+    insecure: InsecureOpt = False,
+    namespace: NamespaceOpt = None,
+    s3_endpoint_url: EndpointOpt = None,
+    watch_: WatchOpt = False,
+    interval: IntervalOpt = 10.0,
+) -> None:
+    """Build the bwa-mem2 index beside a reference FASTA on the large pool (skipped if it exists)."""
+    try:
+        outputs = load_stack_outputs(stack, stack_outputs)
+        ref = normalise_uri(reference, outputs.scheme)
+        objs = render_index(ref, outputs, _settings(outputs, None, None))
+        if dry_run:
+            typer.echo(to_yaml(objs), nl=False)
+            return
+        conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
+        options = _storage_options(s3_endpoint_url)
+        if missing_objects([ref], options):
+            raise StorageError(f"reference not found: {ref}")
+        if not missing_objects([ref + s for s in BWA_MEM2_INDEX], options):
+            typer.echo(f"index already present beside {ref}; nothing to do")
+            return
+    except _USER_ERRORS as exc:
+        raise _fail(str(exc)) from None
+    try:
+        names = submit(conn, objs)
+    except ArgoError as exc:
+        raise _fail(str(exc), 1) from None
+    for name in names:
+        typer.echo(name)
+    if watch_:
+        _watch(conn, names, interval)
+
+
+@app.command("status")
+def status_cmd(
+    name: Annotated[str, typer.Argument(help="Workflow name, as `seqstack submit` printed it.")],
+    argo_server: ServerOpt = None,
+    argo_token: TokenOpt = None,
+    insecure: InsecureOpt = False,
+    namespace: Annotated[str, typer.Option("--namespace", help="Workflow namespace.")] = "biojobs",
+) -> None:
+    """Show a workflow's phase and every sample's state."""
+    if not argo_server:
+        raise _fail("no Argo server: pass --argo-server or set ARGO_SERVER")
+    conn = ArgoConnection(host=argo_server, token=argo_token, namespace=namespace, verify_ssl=not insecure)
+    try:
+        from workflows.argo_client import get_workflow
+
+        wf = get_workflow(conn, name)
+    except ArgoError as exc:
+        raise _fail(str(exc), 1) from None
+    Console().print(_progress({name: wf}, detail=True))
+
+
+def _progress(workflows: dict[str, dict[str, Any]], detail: bool) -> Group:
+    """A summary table (one row per workflow) and, when asked or small, one row per sample."""
+    summary = Table(title="seqstack workflows")
+    for col in ("workflow", "phase", "pending", "running", "aligned", "qc_failed", "failed"):
+        summary.add_column(col)
+    rows = []
+    for name, wf in workflows.items():
+        states = sample_states(wf)
+        counts = Counter(s.state for s in states)
+        phase = (wf.get("status") or {}).get("phase") or "Pending"
+        summary.add_row(
+            name,
+            phase,
+            *(str(counts.get(k, 0)) for k in ("pending", "running", "aligned", "qc_failed", "failed")),
+        )
+        rows.extend(states)
+    parts: list[Any] = [summary]
+    if detail or len(rows) <= 40:
+        per_sample = Table(title="samples")
+        for col in ("sample", "state", "step", "detail"):
+            per_sample.add_column(col, overflow="fold")
+        for s in rows:
+            per_sample.add_row(s.sample, s.state, s.step, s.detail)
+        parts.append(per_sample)
+    return Group(*parts)
+
+
+def _watch(conn: ArgoConnection, names: list[str], interval: float) -> None:
+    with Live(_progress({}, detail=False), console=Console(), refresh_per_second=2) as live:
+        try:
+            phases = watch(
+                conn, names, lambda wfs: live.update(_progress(wfs, detail=False)), interval=interval
+            )
+        except ArgoError as exc:
+            raise _fail(str(exc), 1) from None
+    if any(p != "Succeeded" for p in phases.values()):
+        raise _fail(f"not every workflow succeeded: {phases}", 1)
