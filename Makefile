@@ -51,5 +51,22 @@ golden: venv
 bench: setup
 	$(BIN)/python benchmarks/mock_evaluation.py
 
+# Build every tool image (containers/<name>/Dockerfile) for linux/amd64 as seqstack/<name>:local,
+# then run each line of containers/<name>/smoke the way the pipeline's pods run scripts: bash -c,
+# uid 1000, read-only root filesystem, no network, no capabilities, /work the only writable place.
+# Needs Docker; `pulumi up` builds and pushes the same Dockerfiles to the stack's registry.
+IMAGES := $(patsubst containers/%/Dockerfile,%,$(wildcard containers/*/Dockerfile))
+images:
+	@command -v docker >/dev/null || { echo "make images needs Docker (docker not found on PATH)"; exit 1; }
+	@set -euo pipefail; for image in $(IMAGES); do \
+	  docker build --platform linux/amd64 -t seqstack/$$image:local containers/$$image; \
+	  grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$$' containers/$$image/smoke | while IFS= read -r cmd; do \
+	    echo "smoke $$image: $$cmd"; \
+	    docker run --rm --platform linux/amd64 --user 1000:1000 --read-only --network none --cap-drop ALL \
+	      --security-opt no-new-privileges --tmpfs /work:uid=1000,gid=1000 -e WORK=/work -e TMPDIR=/work \
+	      seqstack/$$image:local bash -c "set -euo pipefail; $$cmd" </dev/null; \
+	  done; \
+	done
+
 clean:
 	rm -rf $(VENV) demo-results .mypy_cache .ruff_cache .pytest_cache
