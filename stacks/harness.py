@@ -156,9 +156,25 @@ def _eks_node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_fake_id(name)[:8]}"}]}]}
 
 
+def _docker_image(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # A push returns the manifest digest as <repository>@sha256:<hex>. Derived from the pushed
+    # name:tag, so new content (a new tag) gives a new digest, as a real registry would.
+    image_name = str(inputs.get("imageName") or name)
+    repository, _, last = image_name.rpartition("/")
+    repository = f"{repository}/{last.split(':', 1)[0]}" if repository else last.split(":", 1)[0]
+    digest = hashlib.sha256(image_name.encode()).hexdigest()
+    registry = inputs.get("registry") or {}
+    return {
+        "repoDigest": f"{repository}@sha256:{digest}",
+        "baseImageName": image_name,
+        "registryServer": registry.get("server", ""),
+    }
+
+
 FAKE_STATE: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "eks:index:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
+    "docker:index/image:Image": _docker_image,
     "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs: {"latestVersion": 1, "defaultVersion": 1},
 }
 
