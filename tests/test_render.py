@@ -1,0 +1,314 @@
+"""Rendered Argo objects: strictly valid against Argo v4.1.2, shaped as the design says, spot-proof."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import argo_schema
+from tests.regenerate_golden import CASES, FIXTURES
+from workflows.contract import POOL_LABEL, StackOutputs
+from workflows.local.expr import eval_retry, eval_when, parse_depends
+from workflows.pipeline import RETRY_EXPRESSION
+from workflows.render import render, to_yaml
+from workflows.settings import PipelineSettings
+from workflows.sheet import Sample
+
+POD_TEMPLATES = {"fastqc": "small", "qc-gate": "small", "align": "large", "report": "small"}
+
+
+def templates(wt: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in wt["spec"]["templates"]}
+
+
+def aws() -> StackOutputs:
+    return StackOutputs.load(FIXTURES / "dev-aws.outputs.json")
+
+
+def many_samples(n: int) -> list[Sample]:
+    return [
+        Sample(
+            f"S{i:05d}", f"s3://in/reads/S{i:05d}_R1.fastq.gz", f"s3://in/reads/S{i:05d}_R2.fastq.gz", i + 2
+        )
+        for i in range(n)
+    ]
+
+
+@argo_schema.requires_schema
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_rendered_object_validates_strictly(case: str) -> None:
+    for obj in CASES[case]():
+        argo_schema.assert_valid(obj)
+
+
+@argo_schema.requires_schema
+@pytest.mark.parametrize(
+    ("where", "misspelt"),
+    [
+        (("spec", "templates", 0, "retryStrategy"), "retryPolcy"),
+        (("spec", "templates", 0, "container", "resources"), "limts"),
+        (("spec",), "entryPoint"),
+    ],
+)
+def test_strict_validator_catches_a_misspelt_field(where: tuple[Any, ...], misspelt: str) -> None:
+    wt = copy.deepcopy(CASES["aws"]()[0])
+    node = wt
+    for key in where:
+        node = node[key]
+    node[misspelt] = "x"
+    problems = argo_schema.errors(wt)
+    assert any(misspelt in p and "Additional properties" in p for p in problems), problems
+
+
+@argo_schema.requires_schema
+def test_strict_validator_accepts_integer_retry_limit_but_not_a_list() -> None:
+    wt = copy.deepcopy(CASES["aws"]()[0])
+    retry = wt["spec"]["templates"][0]["retryStrategy"]
+    assert isinstance(retry["limit"], int)
+    assert argo_schema.errors(wt) == []
+    retry["limit"] = [5]
+    assert argo_schema.errors(wt)
+
+
+def test_render_returns_the_template_first_and_workflows_reference_it() -> None:
+    objs = CASES["aws"]()
+    assert [o["kind"] for o in objs] == ["WorkflowTemplate", "Workflow"]
+    wt, wf = objs
+    assert wt["metadata"]["name"] == "seqstack-pipeline-v1-0-0"
+    assert wf["spec"]["workflowTemplateRef"] == {"name": "seqstack-pipeline-v1-0-0"}
+    assert wt["metadata"]["namespace"] == wf["metadata"]["namespace"] == "biojobs"
+    assert wt["spec"]["serviceAccountName"] == "seqstack-workflows"
+    declared = {p["name"] for p in wt["spec"]["arguments"]["parameters"]}
+    given = {p["name"] for p in wf["spec"]["arguments"]["parameters"]}
+    assert given == declared
+
+
+@pytest.mark.parametrize("case", ["aws", "gcp", "local"])
+def test_every_pod_template_is_sized_placed_retried_and_locked_down(case: str) -> None:
+    wt = CASES[case]()[0]
+    stack_pools = {"small": "small", "large": "large"}
+    for name, pool in POD_TEMPLATES.items():
+        t = templates(wt)[name]
+        body = t.get("container") or t["script"]
+        for kind in ("requests", "limits"):
+            assert set(body["resources"][kind]) == {"cpu", "memory", "ephemeral-storage"}, name
+        assert body["resources"]["requests"] == body["resources"]["limits"]
+        assert t["nodeSelector"] == {POOL_LABEL: stack_pools[pool]}
+        assert t["tolerations"] == [
+            {"key": POOL_LABEL, "operator": "Equal", "value": pool, "effect": "NoSchedule"}
+        ]
+        assert t["retryStrategy"]["retryPolicy"] == "Always"
+        assert t["retryStrategy"]["expression"] == RETRY_EXPRESSION
+        assert set(t["retryStrategy"]["backoff"]) == {"duration", "factor", "maxDuration"}
+        assert t["activeDeadlineSeconds"] > 0
+        sc = body["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
+        assert {"name": "WORK", "value": "/work"} in body["env"]
+        assert body["volumeMounts"] == [{"mountPath": "/work", "name": "work"}]
+    assert wt["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_dag_shape() -> None:
+    t = templates(CASES["aws"]()[0])
+    main = {task["name"]: task for task in t["main"]["dag"]["tasks"]}
+    assert t["main"]["dag"]["failFast"] is False
+    assert main["samples"]["withParam"] == "{{workflow.parameters.samples}}"
+    assert main["report"]["depends"] == "samples.Succeeded || samples.Failed || samples.Errored"
+    sample = {task["name"]: task for task in t["sample"]["dag"]["tasks"]}
+    assert "depends" not in sample["fastqc-r1"] and "depends" not in sample["fastqc-r2"]  # in parallel
+    assert sample["qc-gate"]["depends"] == "fastqc-r1 && fastqc-r2"
+    assert sample["align"]["depends"] == "qc-gate"
+    when = sample["align"]["when"]
+    # The executor's govaluate subset agrees with what Argo does after substitution.
+    assert eval_when(when.replace("{{tasks.qc-gate.outputs.parameters.verdict}}", "pass")) is True
+    assert eval_when(when.replace("{{tasks.qc-gate.outputs.parameters.verdict}}", "fail")) is False
+    for expr in ("samples.Succeeded || samples.Failed || samples.Errored", "fastqc-r1 && fastqc-r2"):
+        parse_depends(expr)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "exit_code", "retried"),
+    [
+        ("Error", "pod deleted", "", True),  # spot reclaim, as Argo reports it most often
+        ("Failed", "Pod was terminated in response to imminent node shutdown.", "", True),
+        ("Failed", "The node was low on resource: memory. Pod was evicted.", "", True),
+        ("Failed", "Pod The node had condition: [DiskPressure]. Evicted", "137", True),
+        ("Failed", "Error (exit code 1)", "1", False),  # a genuine tool failure
+        ("Failed", "OOMKilled (exit code 137)", "137", False),  # more of the same memory will not help
+        ("Succeeded", "", "0", False),
+    ],
+)
+def test_retry_expression_retries_preemption_only(
+    status: str, message: str, exit_code: str, retried: bool
+) -> None:
+    """Evaluated with the local executor's expr-lang subset (workflows/local/expr.py)."""
+    variables = {
+        "lastRetry.status": status,
+        "lastRetry.message": message,
+        "lastRetry.exitCode": exit_code,
+        "lastRetry.duration": "42",
+    }
+    assert eval_retry(RETRY_EXPRESSION, variables) is retried
+
+
+def test_artifacts_per_cloud_are_keyless_and_unarchived() -> None:
+    for case, kind in (("aws", "s3"), ("gcp", "gcs"), ("local", "plugin")):
+        wt = CASES[case]()[0]
+        for t in wt["spec"]["templates"]:
+            for io in ("inputs", "outputs"):
+                for art in t.get(io, {}).get("artifacts", []):
+                    assert art["archive"] == {"none": {}}
+                    assert kind in art, (case, t["name"], art["name"])
+                    loc = art[kind]
+                    assert not any(k.endswith("Secret") for k in loc), (
+                        "keyless: no credentials in the workflow"
+                    )
+                    if kind == "s3":
+                        assert loc["useSDKCreds"] is True
+                        assert loc["endpoint"] == "s3.eu-west-1.amazonaws.com"
+                    if kind == "plugin":
+                        assert loc["name"] == "seqstack-local"
+
+
+def _resolve(key: str, sample: str, read: str = "R1") -> str:
+    return (
+        key.replace("{{workflow.parameters.output-prefix}}", "runs/r1")
+        .replace("{{inputs.parameters.sample}}", sample)
+        .replace("{{inputs.parameters.read}}", read)
+    )
+
+
+def test_outputs_land_where_the_issue_says() -> None:
+    t = templates(CASES["aws"]()[0])
+    keys = set()
+    for name in ("fastqc", "qc-gate", "align", "report"):
+        for art in t[name]["outputs"]["artifacts"]:
+            assert art["s3"]["bucket"] == "{{workflow.parameters.output-bucket}}"
+            keys.add(_resolve(art["s3"]["key"], "S1"))
+    assert keys == {
+        "runs/r1/S1/fastqc/S1_R1_fastqc.html",
+        "runs/r1/S1/fastqc/S1_R1_fastqc.zip",
+        "runs/r1/.metrics/S1/S1_R1_fastqc.zip",
+        "runs/r1/S1/S1.qc.json",
+        "runs/r1/S1/S1.bam",
+        "runs/r1/S1/S1.bam.bai",
+        "runs/r1/S1/S1.flagstat.txt",
+        "runs/r1/S1/S1.stats.txt",
+        "runs/r1/.metrics/S1/S1.flagstat.txt",
+        "runs/r1/.metrics/S1/S1.stats.txt",
+        "runs/r1/multiqc_report.html",
+        "runs/r1/multiqc_data",
+    }
+    report_in = t["report"]["inputs"]["artifacts"]
+    assert [_resolve(a["s3"]["key"], "") for a in report_in] == ["runs/r1/.metrics"]  # never the BAMs
+
+
+def test_bam_is_written_to_a_temporary_name_and_renamed_only_when_complete() -> None:
+    t = templates(CASES["aws"]()[0])
+    script = t["align"]["container"]["args"][0]
+    assert script.startswith("set -euo pipefail\n")
+    assert '-o "$WORK/out/$s.bam.tmp"' in script
+    assert script.index('mv "$WORK/out/$s.bam.tmp" "$WORK/out/$s.bam"') < script.index("samtools index")
+    assert "| samtools sort" in script  # SAM streams from the aligner into sort
+    assert not any(w.endswith(('.sam"', ".sam")) for w in script.split()), "no SAM file on disk"
+    bam = next(a for a in t["align"]["outputs"]["artifacts"] if a["name"] == "bam")
+    assert bam["path"] == "/work/out/{{inputs.parameters.sample}}.bam"
+
+
+def test_samples_travel_as_plain_items() -> None:
+    wf = CASES["gcp"]()[1]
+    params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+    assert json.loads(params["samples"]) == [
+        {
+            "sample": "NA12878",
+            "r1_bucket": "seqstack-dev-gcp-data",
+            "r1_key": "reads/NA12878_R1.fastq.gz",
+            "r2_bucket": "seqstack-dev-gcp-data",
+            "r2_key": "reads/NA12878_R2.fastq.gz",
+        },
+        {
+            "sample": "HG00152",
+            "r1_bucket": "seqstack-dev-gcp-data",
+            "r1_key": "reads/HG00152_R1.fastq.gz",
+            "r2_bucket": "seqstack-dev-gcp-data",
+            "r2_key": "reads/HG00152_R2.fastq.gz",
+        },
+    ]
+    assert params["output-bucket"] == "seqstack-dev-gcp-data" and params["output-prefix"] == "runs/r1"
+    assert json.loads(params["qc-rules"])["fail_on_fail"] == ["Basic Statistics", "Per base sequence quality"]
+
+
+def test_large_sheets_split_into_small_objects_with_every_sample_once() -> None:
+    samples = many_samples(1234)
+    settings = PipelineSettings.cloud_defaults()
+    objs = render(samples, "s3://refs/hg38.fa", "s3://out/run", aws(), settings)
+    workflows = [o for o in objs if o["kind"] == "Workflow"]
+    assert len(workflows) == 13  # 100 per chunk
+    seen: list[str] = []
+    for wf in workflows:
+        assert len(to_yaml([wf]).encode()) < 1_000_000
+        assert len(json.dumps(wf).encode()) < 1_000_000
+        params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+        seen.extend(item["sample"] for item in json.loads(params["samples"]))
+    assert seen == [s.id for s in samples]
+    names = [wf["metadata"]["generateName"] for wf in workflows]
+    assert len(set(names)) == len(names)
+    assert all(len(n) <= 63 for n in names)
+
+
+def test_chunk_size_is_configurable() -> None:
+    from dataclasses import replace
+
+    objs = render(
+        many_samples(1001),
+        "s3://refs/hg38.fa",
+        "s3://out/run",
+        aws(),
+        replace(PipelineSettings.cloud_defaults(), chunk_size=500),
+    )
+    assert [len(json.loads(o["spec"]["arguments"]["parameters"][0]["value"])) for o in objs[1:]] == [
+        500,
+        500,
+        1,
+    ]
+
+
+@argo_schema.requires_schema
+def test_chunked_objects_validate_too() -> None:
+    for obj in render(
+        many_samples(250), "s3://refs/hg38.fa", "s3://out/run", aws(), PipelineSettings.cloud_defaults()
+    ):
+        argo_schema.assert_valid(obj)
+
+
+def test_local_render_uses_absolute_paths() -> None:
+    wf = CASES["local"]()[1]
+    params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+    assert params["output-prefix"] == "/data/out" and params["reference-key"] == "/data/ref/rCRS.fa"
+    for item in json.loads(params["samples"]):
+        assert item["r1_bucket"] == "" and Path(item["r1_key"]).is_absolute()
+
+
+def test_index_workflow_stores_the_index_beside_the_fasta() -> None:
+    (wf,) = CASES["index-aws"]()
+    (t,) = wf["spec"]["templates"]
+    assert t["nodeSelector"] == {POOL_LABEL: "large"}
+    params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+    assert params == {"reference-bucket": "seqstack-dev-aws-data", "reference-key": "refs/hg38.fa"}
+    keys = {
+        a["s3"]["key"].replace("{{workflow.parameters.reference-key}}", "refs/hg38.fa")
+        for a in t["outputs"]["artifacts"]
+    }
+    assert {
+        "refs/hg38.fa.0123",
+        "refs/hg38.fa.bwt.2bit.64",
+        "refs/hg38.fa.amb",
+        "refs/hg38.fa.ann",
+        "refs/hg38.fa.pac",
+    } <= keys
+    assert t["retryStrategy"]["expression"] == RETRY_EXPRESSION

@@ -1,0 +1,143 @@
+"""Sample sheets: accepted forms, and one test per rejection naming the row and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
+
+HEADER = "sample,fastq_1,fastq_2\n"
+
+
+def sheet(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sheet.csv"
+    path.write_text(text)
+    return path
+
+
+def rejected(tmp_path: Path, text: str, scheme: str = "s3") -> str:
+    with pytest.raises(SampleSheetError) as info:
+        read_sample_sheet(sheet(tmp_path, text), scheme)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(tmp_path / "sheet.csv"))
+    return message
+
+
+def test_reads_cloud_uris_in_order(tmp_path: Path) -> None:
+    text = HEADER + "S1,s3://b/r/S1_1.fq.gz,s3://b/r/S1_2.fq.gz\nS-2,s3://b/S2_1.fq.gz,s3://b/S2_2.fq.gz\n"
+    assert read_sample_sheet(sheet(tmp_path, text), "s3") == [
+        Sample("S1", "s3://b/r/S1_1.fq.gz", "s3://b/r/S1_2.fq.gz", 2),
+        Sample("S-2", "s3://b/S2_1.fq.gz", "s3://b/S2_2.fq.gz", 3),
+    ]
+
+
+def test_extra_columns_blank_lines_and_bom_are_fine(tmp_path: Path) -> None:
+    text = "\ufeffsample,fastq_1,fastq_2,strandedness\n\nS1,gs://b/1.fq,gs://b/2.fq,auto\n\n"
+    assert read_sample_sheet(sheet(tmp_path, text), "gs") == [Sample("S1", "gs://b/1.fq", "gs://b/2.fq", 3)]
+
+
+def test_local_paths_resolve_against_the_sheet(tmp_path: Path) -> None:
+    text = HEADER + f"S1,reads/a_1.fq.gz,{tmp_path}/b_2.fq.gz\nS2,file://{tmp_path}/c_1.fq,d_2.fq\n"
+    samples = read_sample_sheet(sheet(tmp_path, text), "file")
+    assert samples[0].fastq_1 == str(tmp_path / "reads" / "a_1.fq.gz")
+    assert samples[0].fastq_2 == str(tmp_path / "b_2.fq.gz")
+    assert samples[1].fastq_1 == str(tmp_path / "c_1.fq")
+    assert samples[1].fastq_2 == str(tmp_path / "d_2.fq")
+
+
+def test_missing_header(tmp_path: Path) -> None:
+    message = rejected(tmp_path, "S1,s3://b/1.fq,s3://b/2.fq\n")
+    assert "row 1" in message and "missing header" in message
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    assert "row 1: missing header" in rejected(tmp_path, "")
+
+
+def test_missing_column(tmp_path: Path) -> None:
+    message = rejected(tmp_path, "sample,fastq_1\nS1,s3://b/1.fq\n")
+    assert "row 1, column fastq_2: missing column" in message
+
+
+def test_duplicate_column(tmp_path: Path) -> None:
+    assert "row 1, column fastq_1: column appears twice" in rejected(
+        tmp_path, "sample,fastq_1,fastq_1,fastq_2\n"
+    )
+
+
+def test_wrong_number_of_fields(tmp_path: Path) -> None:
+    assert "row 2: has 2 fields, the header has 3" in rejected(tmp_path, HEADER + "S1,s3://b/1.fq\n")
+
+
+@pytest.mark.parametrize("column", ["sample", "fastq_1", "fastq_2"])
+def test_empty_field(tmp_path: Path, column: str) -> None:
+    values = {"sample": "S1", "fastq_1": "s3://b/1.fq", "fastq_2": "s3://b/2.fq"}
+    values[column] = "  "
+    text = HEADER + "S0,s3://b/0_1.fq,s3://b/0_2.fq\n" + ",".join(values.values()) + "\n"
+    assert f"row 3, column {column}: empty field" in rejected(tmp_path, text)
+
+
+def test_duplicate_sample_id_names_both_rows(tmp_path: Path) -> None:
+    text = HEADER + "S1,s3://b/1.fq,s3://b/2.fq\nS2,s3://b/3.fq,s3://b/4.fq\nS1,s3://b/5.fq,s3://b/6.fq\n"
+    message = rejected(tmp_path, text)
+    assert "row 4, column sample: duplicate sample ID 'S1' (first on row 2" in message
+
+
+def test_sample_ids_differing_only_in_case_are_duplicates(tmp_path: Path) -> None:
+    text = HEADER + "abc,s3://b/1.fq,s3://b/2.fq\nABC,s3://b/3.fq,s3://b/4.fq\n"
+    assert "row 3, column sample: duplicate sample ID 'ABC'" in rejected(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "sample_id",
+    ["../etc", "a/b", "a b", ".hidden", "-lead", "x" * 64, "s'q", "{{x}}", "tab\tid", "ümlaut"],
+)
+def test_unsafe_sample_id(tmp_path: Path, sample_id: str) -> None:
+    text = HEADER + f'"{sample_id}",s3://b/1.fq,s3://b/2.fq\n'
+    assert "row 2, column sample: sample ID" in rejected(tmp_path, text)
+
+
+def test_longest_safe_sample_id_is_accepted(tmp_path: Path) -> None:
+    sample_id = "A" + "b_-" * 20 + "zz"
+    assert len(sample_id) == 63
+    (s,) = read_sample_sheet(sheet(tmp_path, HEADER + f"{sample_id},s3://b/1.fq,s3://b/2.fq\n"), "s3")
+    assert s.id == sample_id
+
+
+def test_same_file_as_r1_and_r2(tmp_path: Path) -> None:
+    text = HEADER + "S1,s3://b/1.fq,s3://b/1.fq\n"
+    assert "row 2, column fastq_2: same file as fastq_1" in rejected(tmp_path, text)
+
+
+def test_same_local_file_written_two_ways(tmp_path: Path) -> None:
+    text = HEADER + f"S1,reads/1.fq,{tmp_path}/reads/1.fq\n"
+    assert "row 2, column fastq_2: same file as fastq_1" in rejected(tmp_path, text, scheme="file")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "value"),
+    [("s3", "gs://b/1.fq"), ("gs", "s3://b/1.fq"), ("s3", "/data/1.fq"), ("file", "s3://b/1.fq")],
+)
+def test_scheme_not_matching_the_stack(tmp_path: Path, scheme: str, value: str) -> None:
+    text = HEADER + f"S1,{value},s3://b/2.fq\n"
+    message = rejected(tmp_path, text, scheme=scheme)
+    assert "row 2, column fastq_1:" in message
+    assert value in message
+
+
+def test_uri_without_key(tmp_path: Path) -> None:
+    assert "row 2, column fastq_2: 's3://bucket' needs a bucket and an object key" in rejected(
+        tmp_path, HEADER + "S1,s3://b/1.fq,s3://bucket\n"
+    )
+
+
+def test_unreadable_sheet(tmp_path: Path) -> None:
+    with pytest.raises(SampleSheetError, match="cannot read sample sheet"):
+        read_sample_sheet(tmp_path / "absent.csv", "s3")
+
+
+def test_header_only(tmp_path: Path) -> None:
+    assert "no samples" in rejected(tmp_path, HEADER)
