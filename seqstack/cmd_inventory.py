@@ -56,7 +56,7 @@ def inventory(
     try:
         inv = run_stack(stack, project_dir=project_dir or PROJECT_DIR)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)  # one line, for logs
         raise typer.Exit(2) from None
     if policy:
         from policies.offline import check_inventory, print_report
