@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def _id_of(inv: Inventory, name: str) -> str:
     return inv.named(name).id
 
 
-def _subnets(inv: Inventory, kind: str) -> list[dict[str, object]]:
+def _subnets(inv: Inventory, kind: str) -> list[dict[str, Any]]:
     found = [r for r in inv.of_type(SUBNET) if r.name.startswith(f"network-{kind}-")]
     return [r.inputs for r in sorted(found, key=lambda r: r.name)]
 
@@ -38,14 +39,14 @@ def test_one_public_and_one_private_subnet_per_zone_with_eks_tags(zone_count: in
     assert [s["availabilityZone"] for s in public] == zones
     assert [s["availabilityZone"] for s in private] == zones
     for s in public:
-        assert s["tags"]["kubernetes.io/role/elb"] == "1"  # type: ignore[index]
-        assert "kubernetes.io/role/internal-elb" not in s["tags"]  # type: ignore[operator]
-        assert s["tags"][cluster_tag] == "shared"  # type: ignore[index]
+        assert s["tags"]["kubernetes.io/role/elb"] == "1"
+        assert "kubernetes.io/role/internal-elb" not in s["tags"]
+        assert s["tags"][cluster_tag] == "shared"
         assert not s.get("mapPublicIpOnLaunch")
     for s in private:
-        assert s["tags"]["kubernetes.io/role/internal-elb"] == "1"  # type: ignore[index]
-        assert "kubernetes.io/role/elb" not in s["tags"]  # type: ignore[operator]
-        assert s["tags"][cluster_tag] == "shared"  # type: ignore[index]
+        assert s["tags"]["kubernetes.io/role/internal-elb"] == "1"
+        assert "kubernetes.io/role/elb" not in s["tags"]
+        assert s["tags"][cluster_tag] == "shared"
 
     ranges = [ipaddress.IPv4Network(str(s["cidrBlock"])) for s in public + private]
     assert all(r.subnet_of(vpc) for r in ranges)
@@ -69,7 +70,7 @@ def test_subnet_layout_fits_every_allowed_vpc_size() -> None:
 def test_single_nat_by_default_one_per_zone_in_per_zone_mode() -> None:
     for mode, expected in (("single", 1), ("perZone", 3)):
         inv = run_stack("dev-aws", overrides={"seqstack:natMode": mode})
-        nats = inv.of_type(NAT)
+        nats = sorted(inv.of_type(NAT), key=lambda r: r.name)
         assert len(nats) == expected, mode
         assert len(inv.of_type("aws:ec2/eip:Eip")) == expected, mode
         public_ids = {_id_of(inv, f"network-public-{i}") for i in range(3)}
@@ -97,7 +98,9 @@ def test_s3_gateway_endpoint_is_attached_to_every_private_route_table(aws_inv: I
     # ...and those tables really are the ones the private subnets use.
     associations = aws_inv.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
     private_subnet_ids = {_id_of(aws_inv, f"network-private-{i}") for i in range(3)}
-    used_by_private = {a.inputs["routeTableId"] for a in associations if a.inputs["subnetId"] in private_subnet_ids}
+    used_by_private = {
+        a.inputs["routeTableId"] for a in associations if a.inputs["subnetId"] in private_subnet_ids
+    }
     assert used_by_private == set(private_rts)
 
 

@@ -1,0 +1,102 @@
+"""dev-aws identity: the pipeline's Pod Identity role reaches the data bucket and nothing else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.aws_pod_identity import AwsPodIdentityArgs
+from stacks.harness import Inventory, iter_policy_documents
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_workflow_service_account_is_bound_to_a_pod_identity_role(aws_inv: Inventory) -> None:
+    association = aws_inv.one(
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation", "workflow-identity-association"
+    )
+    assert association.inputs["clusterName"] == "seqstack-dev"
+    assert association.inputs["namespace"] == aws_inv.outputs["namespace"] == "biojobs"
+    assert (
+        association.inputs["serviceAccount"] == aws_inv.outputs["workflowServiceAccount"] == "argo-workflow"
+    )
+    assert association.inputs["roleArn"].startswith("arn:aws:iam::123456789012:role/workflow-identity-role")
+    assert "cluster-pod-identity-agent" in association.dependencies
+    assert "workflow-identity-policy" in association.dependencies
+
+    role = aws_inv.one("aws:iam/role:Role", "workflow-identity-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ]
+
+
+def test_workflow_policy_is_scoped_to_the_data_bucket(aws_inv: Inventory) -> None:
+    bucket = aws_inv.outputs["dataBucket"].removeprefix("s3://")
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    policy = json.loads(
+        aws_inv.one("aws:iam/rolePolicy:RolePolicy", "workflow-identity-policy").inputs["policy"]
+    )
+    by_resource: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for resource in _as_list(statement["Resource"]):
+            by_resource.setdefault(resource, set()).update(_as_list(statement["Action"]))
+    assert set(by_resource) == {bucket_arn, f"{bucket_arn}/*"}
+    assert {"s3:ListBucket", "s3:GetBucketLocation"} <= by_resource[bucket_arn]
+    assert {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    } <= by_resource[f"{bucket_arn}/*"]
+    assert all(a.startswith("s3:") and "*" not in a for actions in by_resource.values() for a in actions)
+    # Bucket-level actions on the bucket, object-level actions on its objects, not mixed.
+    assert not {a for a in by_resource[bucket_arn] if a.endswith("Object")}
+    # No managed policy widens the role.
+    assert not [
+        a
+        for a in aws_inv.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.parent == "workflow-identity"
+    ]
+
+
+def test_no_iam_statement_allows_a_wildcard_action_on_every_resource(aws_inv: Inventory) -> None:
+    documents = list(iter_policy_documents(aws_inv))
+    # Trusts of node, CNI and workflow roles, the workflow policy, the bucket policy.
+    assert len(documents) >= 5
+    checked = 0
+    for resource, document in documents:
+        if "Statement" not in document:  # ECR lifecycle policies share the input name "policy"
+            assert resource.type == "aws:ecr/lifecyclePolicy:LifecyclePolicy", resource.name
+            continue
+        for statement in _as_list(document["Statement"]):
+            checked += 1
+            if statement["Effect"] != "Allow":
+                continue
+            actions = _as_list(statement.get("Action", []))
+            resources = _as_list(statement.get("Resource", []))
+            assert "NotAction" not in statement and "NotResource" not in statement, resource.name
+            wildcard_action = any(a == "*" or a.endswith(":*") for a in actions)
+            wildcard_resource = any(r == "*" for r in resources)
+            assert not (wildcard_action and wildcard_resource), (resource.name, statement)
+            assert not wildcard_action, (resource.name, statement)
+    assert checked >= 5
+
+
+def test_pod_identity_args_refuse_a_role_without_permissions_or_a_bad_name() -> None:
+    with pytest.raises(ValueError, match="needs a policy"):
+        AwsPodIdentityArgs(cluster_name="c", namespace="biojobs", service_account="argo-workflow")
+    with pytest.raises(ValueError, match="service_account"):
+        AwsPodIdentityArgs(
+            cluster_name="c", namespace="biojobs", service_account="Argo_Workflow", policy="{}"
+        )
