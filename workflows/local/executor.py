@@ -118,13 +118,20 @@ class Node:
     digests: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     @property
+    def resume_key(self) -> str:
+        """Key of this node in run.json for ``--resume``: the path without fan-out indices and
+        workflow names, so the same sample's task is found again even if the sheet changed."""
+        return re.sub(r"\(\d+:([^)]*)\)", r"(\1)", self.display)
+
+    @property
     def display(self) -> str:
         """The key without the workflow name: ``samples(0:s1)/align``."""
         return self.key.split("/", 1)[1] if "/" in self.key else self.key
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "key": self.key,
+            "key": self.resume_key,
+            "node": self.key,
             "task": self.task,
             "template": self.template,
             "sample": self.sample,
@@ -287,6 +294,7 @@ class Executor:
         faults: Sequence[Fault] = (),
         previous: Mapping[str, Mapping[str, Any]] | None = None,
         terminate_grace: float = 5.0,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         problems = [p for obj in objects for p in check_supported(obj)]
         if problems:
@@ -300,6 +308,7 @@ class Executor:
         self.faults = list(faults)
         self.previous = dict(previous or {})
         self.terminate_grace = terminate_grace
+        self.env = dict(os.environ if env is None else env)
         self.cancelled = threading.Event()
         self.budget = _CpuBudget(self.cpus)
         self.nodes: list[Node] = []
@@ -610,7 +619,7 @@ class Executor:
         elif failures:
             name, phase = failures[0]
             node.phase = FAILED
-            node.message = f"task {name!r} {phase.lower()}: {_first_failure(done[name])}"
+            node.message = f"task {name!r} {phase.lower()}: {first_failure(done[name])}"
         else:
             node.phase = SUCCEEDED
         node.children = [done[n] for n in tasks if n in done]
@@ -735,7 +744,7 @@ class Executor:
             except expr.ExprError as exc:
                 raise TemplateError(f"{where}: {exc}") from None
             if not run:
-                node.phase, node.message = SKIPPED, f"when '{condition}' evaluated false"
+                node.phase, node.message = SKIPPED, f"when {condition} is false"
                 node.finished = time.time()
                 self._emit(node, "finished")
                 return
@@ -822,7 +831,7 @@ class Executor:
                 raise TemplateError(f"{where}: input artifact {a['name']!r} has no location")
             in_sources.append((a, src))
 
-        env = dict(os.environ)
+        env = dict(self.env)
         for name, value in raw_env:
             env[name] = substitute(value, values, strict=True, where=f"{where} env {name}")
         command = [*(body.get("command") or []), *(body.get("args") or [])]
@@ -1107,8 +1116,13 @@ class Executor:
                 raise TemplateError(f"{where}: input artifact {art['name']}: {src} does not exist")
             if dest.exists() or dest.is_symlink():
                 raise TemplateError(f"{where}: input artifact {art['name']}: {art['path']} staged twice")
-            # Tools only read their inputs: a symlink costs nothing, whatever the file's size.
-            dest.symlink_to(source.resolve())
+            if source.is_dir():
+                # A directory arrives as a real directory (as Argo unpacks one), so `find` and
+                # MultiQC see its files; hard links keep that free of copies where possible.
+                shutil.copytree(source, dest, symlinks=False, copy_function=_link_or_copy)
+            else:
+                # Tools only read their inputs: a symlink costs nothing, whatever the file's size.
+                dest.symlink_to(source.resolve())
 
     def _collect_outputs(
         self, node: Node, resolved: Mapping[str, Any], local_path: Callable[[str, str], Path], where: str
@@ -1174,7 +1188,7 @@ class Executor:
 
     def _reuse(self, node: Node, resolved: Mapping[str, Any]) -> bool:
         """``--resume``: keep a previous success whose fingerprint and every output still match."""
-        prev = self.previous.get(node.key)
+        prev = self.previous.get(node.resume_key)
         if not prev or prev.get("status") != SUCCEEDED or prev.get("fingerprint") != node.fingerprint:
             return False
         arts = (prev.get("outputs") or {}).get("artifacts") or {}
@@ -1214,25 +1228,43 @@ class Executor:
 
 
 def _publish(src: Path, dest: Path) -> None:
-    """Move a finished output into place atomically (stage beside the destination, then rename)."""
+    """Put a finished output in place atomically: hard-link it beside the destination, then rename.
+
+    Linking (not moving) lets two output artifacts share one path (a file that goes both to the
+    results and to the report's metrics); the work directory is removed afterwards anyway.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = dest.with_name(f".{dest.name}.staging-{os.getpid()}-{threading.get_ident()}")
-    if stage.exists():
-        shutil.rmtree(stage) if stage.is_dir() else stage.unlink()
+    _remove(stage)
     try:
-        os.rename(src, stage)
-    except OSError:  # another file system: copy into the stage first
         if src.is_dir():
-            shutil.copytree(src, stage, symlinks=False)
+            shutil.copytree(src, stage, symlinks=False, copy_function=_link_or_copy)
         else:
-            shutil.copy2(src, stage)
-    if dest.is_dir() and not dest.is_symlink():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{threading.get_ident()}")
-        os.rename(dest, old)
-        os.rename(stage, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(stage, dest)
+            _link_or_copy(str(src), str(stage))
+        if dest.is_dir() and not dest.is_symlink():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{threading.get_ident()}")
+            os.rename(dest, old)
+            os.rename(stage, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, dest)
+    finally:
+        _remove(stage)
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    try:
+        os.link(os.path.realpath(src), dst)
+    except OSError:  # another file system, or links not allowed: copy
+        shutil.copy2(src, dst)
+    return dst
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -1317,13 +1349,13 @@ def _continues(task: Mapping[str, Any], phase: str) -> bool:
     return bool((phase == FAILED and cont.get("failed")) or (phase == ERROR and cont.get("error")))
 
 
-def _first_failure(node: Node) -> str:
+def first_failure(node: Node) -> str:
     """The innermost failed node's message: the useful 'why' of a failed DAG."""
     if node.phase in (FAILED, ERROR) and node.kind == "Pod":
         return f"{node.task}: {node.message}"
     for child in node.children:
         if child.phase in (FAILED, ERROR):
-            return _first_failure(child)
+            return first_failure(child)
     return node.message or node.phase.lower()
 
 

@@ -99,6 +99,7 @@ _KINDS: dict[str, dict[str, str | None]] = {
         "timeout": None,
         "volumes": "volume[]",
         "synchronization": "sync",
+        "failFast": None,  # only false is accepted (see check_supported)
     },
     # Named mutexes serialise templates across the rendered workflows (e.g. the report), as Argo does.
     "sync": {"mutexes": "mutex[]", "mutex": "mutex"},
@@ -189,6 +190,8 @@ def _walk(value: Any, kind: str, path: str, problems: list[str]) -> None:
         problems.append(f"{path}.name: artifact plugin {value.get('name')!r} is not {LOCAL_PLUGIN!r}")
     if kind == "valuefrom" and "path" in value and "parameter" in value:
         problems.append(f"{path}: give either path or parameter")
+    if kind == "template" and value.get("failFast") is True:
+        problems.append(f"{path}.failFast: true is not supported locally (fan-outs always run every item)")
     if kind == "template":
         bodies = [k for k in ("container", "script", "dag") if k in value]
         if len(bodies) != 1:

@@ -1,0 +1,189 @@
+"""Check a sample's paired FASTQ files before anything runs: streaming, gzip-aware, fast.
+
+One pass over both files in lockstep (large decompressed blocks, record checks done on whole
+lists of lines, so the cost is close to that of decompressing), finding:
+a missing or unreadable file, a truncated or corrupt gzip, a file that is not FASTQ, an empty
+file, a broken record, R1/R2 read counts that differ, and R1/R2 read names out of step.
+Every problem is one line naming the sample and the file, so a user can fix it without a trace.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import ne
+from pathlib import Path
+from typing import BinaryIO
+
+_BLOCK = 4 << 20
+
+
+class InputError(ValueError):
+    """A sample's input that cannot be run; the message names the sample and the file."""
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    """What the check learnt about a good pair."""
+
+    reads: int
+    """Read pairs (records in each file)."""
+
+
+def _open(path: Path) -> BinaryIO:
+    raw = path.open("rb")
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def _name(header: bytes) -> bytes:
+    name = header[1:].split(maxsplit=1)[0] if header[1:].strip() else b""
+    return name[:-2] if name.endswith((b"/1", b"/2")) else name
+
+
+class _Reader:
+    """Yields lists of read names, block by block, checking every record on the way."""
+
+    def __init__(self, sample: str, label: str, path: Path) -> None:
+        self.sample, self.label, self.path = sample, label, path
+        self.count = 0
+
+    def fail(self, problem: str) -> InputError:
+        return InputError(f"sample {self.sample}: {self.label} {self.path}: {problem}")
+
+    def blocks(self) -> Iterator[list[bytes]]:
+        if not self.path.exists():
+            raise self.fail("file not found")
+        if not self.path.is_file():
+            raise self.fail("not a regular file")
+        try:
+            stream = _open(self.path)
+        except OSError as exc:
+            raise self.fail(f"cannot open ({exc.strerror})") from None
+        carry = b""
+        first = True
+        with stream:
+            while True:
+                try:
+                    data = stream.read(_BLOCK)
+                except EOFError:
+                    raise self.fail("truncated gzip (compressed data ends early)") from None
+                except (gzip.BadGzipFile, zlib.error) as exc:
+                    raise self.fail(f"corrupt gzip ({exc})") from None
+                except OSError as exc:
+                    raise self.fail(f"cannot read ({exc})") from None
+                if not data:
+                    break
+                if first:
+                    first = False
+                    if not data.lstrip()[:1] == b"@":
+                        raise self.fail("not a FASTQ file (the first record does not start with '@')")
+                    if b"\0" in data[:4096]:
+                        raise self.fail("not a FASTQ file (binary data)")
+                buf = carry + data
+                lines = buf.split(b"\n")
+                tail = lines.pop()  # an unfinished line, or b"" after a final newline
+                n = len(lines) // 4 * 4
+                rest = lines[n:]
+                carry = b"".join(line + b"\n" for line in rest) + tail
+                if n:
+                    yield self._check(lines[:n])
+        if carry.strip():
+            raise self.fail(f"truncated FASTQ (incomplete record after read {self.count})")
+        if self.count == 0:
+            raise self.fail("empty FASTQ (no reads)")
+
+    def _check(self, lines: list[bytes]) -> list[bytes]:
+        heads, seqs, plus, quals = lines[0::4], lines[1::4], lines[2::4], lines[3::4]
+        if not all(h[:1] == b"@" for h in heads):
+            i = next(i for i, h in enumerate(heads) if h[:1] != b"@")
+            raise self.fail(f"record {self.count + i + 1}: header does not start with '@' (not FASTQ)")
+        if not all(p[:1] == b"+" for p in plus):
+            i = next(i for i, p in enumerate(plus) if p[:1] != b"+")
+            raise self.fail(f"record {self.count + i + 1}: third line does not start with '+' (not FASTQ)")
+        if any(map(ne, map(len, seqs), map(len, quals))):
+            i = next(i for i, (s, q) in enumerate(zip(seqs, quals, strict=True)) if len(s) != len(q))
+            raise self.fail(f"record {self.count + i + 1}: sequence and quality lengths differ")
+        self.count += len(heads)
+        return [_name(h) for h in heads]
+
+
+def check_pair(sample: str, r1: Path, r2: Path) -> PairSummary:
+    """Read both files once, in lockstep; raise :class:`InputError` at the first problem."""
+    a, b = _Reader(sample, "R1", r1), _Reader(sample, "R2", r2)
+    ia, ib = a.blocks(), b.blocks()
+    pending_a: list[bytes] = []
+    pending_b: list[bytes] = []
+    done_a = done_b = False
+    compared = 0
+    while not (done_a and done_b):
+        if not done_a and len(pending_a) <= len(pending_b):
+            block = next(ia, None)
+            if block is None:
+                done_a = True
+            else:
+                pending_a.extend(block)
+        elif not done_b:
+            block = next(ib, None)
+            if block is None:
+                done_b = True
+            else:
+                pending_b.extend(block)
+        else:
+            block = next(ia, None)
+            if block is None:
+                done_a = True
+            else:
+                pending_a.extend(block)
+        k = min(len(pending_a), len(pending_b))
+        if k:
+            if pending_a[:k] != pending_b[:k]:
+                i = next(i for i in range(k) if pending_a[i] != pending_b[i])
+                one, two = (pending_a[i].decode(errors="replace"), pending_b[i].decode(errors="replace"))
+                raise InputError(
+                    f"sample {sample}: {r2}: read names out of step with R1 at read {compared + i + 1} "
+                    f"({one!r} vs {two!r})"
+                )
+            compared += k
+            del pending_a[:k], pending_b[:k]
+    if a.count != b.count:
+        short = r1 if a.count < b.count else r2
+        raise InputError(f"sample {sample}: {short}: R1 has {a.count} reads but R2 has {b.count}")
+    return PairSummary(reads=a.count)
+
+
+def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
+    """Raise :class:`InputError` when the reference is missing or does not look like FASTA.
+
+    Reads the first ``scan_bytes`` only (a genome can be gigabytes): a ``>`` header, then
+    sequence lines of IUPAC letters.
+    """
+    if not path.exists():
+        raise InputError(f"reference {path}: file not found")
+    if not path.is_file():
+        raise InputError(f"reference {path}: not a regular file")
+    try:
+        with _open(path) as f:
+            head = f.read(scan_bytes)
+    except EOFError:
+        raise InputError(f"reference {path}: truncated gzip") from None
+    except (OSError, zlib.error) as exc:
+        raise InputError(f"reference {path}: cannot read ({exc})") from None
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    if not lines:
+        raise InputError(f"reference {path}: empty file (not FASTA)")
+    if not lines[0].startswith(b">"):
+        raise InputError(f"reference {path}: not FASTA (the first line does not start with '>')")
+    allowed = set(b"ACGTUNRYKMSWBDHVacgtunrykmswbdhv-*.")
+    # The last line may be cut by the scan window; headers are free text.
+    body = [line for line in lines[1:-1] if not line.startswith(b">")]
+    if len(lines) < 2:
+        raise InputError(f"reference {path}: not FASTA (no sequence after the header)")
+    for line in body[:1000]:
+        if not set(line) <= allowed:
+            raise InputError(f"reference {path}: not FASTA (sequence line with non-nucleotide characters)")

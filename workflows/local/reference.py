@@ -1,0 +1,118 @@
+"""Make sure the reference has an aligner index before a local run, building it when missing.
+
+The align step uses ``bwa-mem2`` when it is on PATH and its index sits beside the FASTA, else
+``bwa``; so the index built here is bwa-mem2's when bwa-mem2 is installed, else bwa's. It goes
+into the reference's own directory when that is writable (so the next run finds it), otherwise
+into a cache directory under the output directory, next to a link to the FASTA; the run then
+points at that copy. Index files appear under their final names only once complete (built under
+a temporary prefix, then renamed), so an interrupted build is never mistaken for an index.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from workflows.local.fastq import InputError, check_fasta
+
+#: Index files each aligner puts beside the FASTA (the align step checks the same names).
+INDEX_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "bwa-mem2": (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac"),
+    "bwa": (".amb", ".ann", ".bwt", ".pac", ".sa"),
+}
+
+
+@dataclass(frozen=True)
+class ReferenceIndex:
+    """The reference a run uses, and what was done to index it."""
+
+    fasta: Path
+    """The FASTA to pass to the run (the original, or a link in the cache directory)."""
+    aligner: str
+    """``bwa-mem2`` or ``bwa``: the aligner the align step will pick."""
+    version: str
+    """The aligner's version line, for the record."""
+    built: bool
+    """True when the index was built by this run."""
+    where: str
+    """Human-readable: where the index lives and why."""
+
+
+def pick_aligner() -> str:
+    """``bwa-mem2`` when on PATH, else ``bwa``; an :class:`InputError` when neither is."""
+    for tool in ("bwa-mem2", "bwa"):
+        if shutil.which(tool):
+            return tool
+    raise InputError("no aligner on PATH: install bwa-mem2 or bwa (Debian/Ubuntu: apt-get install bwa)")
+
+
+def aligner_version(tool: str) -> str:
+    """The aligner's version (bwa prints it in its usage text on stderr)."""
+    try:
+        # bwa prints its version in the usage text; bwa-mem2 has a `version` command.
+        args = [tool, "version"] if tool == "bwa-mem2" else [tool]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = proc.stdout + proc.stderr
+    m = re.search(r"Version:\s*(\S+)", text) or re.search(r"^(\d+\.\d+\S*)", text, re.M)
+    return m.group(1) if m else "unknown"
+
+
+def has_index(fasta: Path, aligner: str) -> bool:
+    """Every index file is there, non-empty, and not older than the FASTA."""
+    mtime = fasta.stat().st_mtime
+    for suffix in INDEX_SUFFIXES[aligner]:
+        p = Path(f"{fasta}{suffix}")
+        if not p.is_file() or p.stat().st_size == 0 or p.stat().st_mtime < mtime:
+            return False
+    return True
+
+
+def ensure_index(fasta: Path, cache_dir: Path, log: Callable[[str], None] = lambda _: None) -> ReferenceIndex:
+    """Check the reference and return an indexed FASTA to run with (building the index if needed).
+
+    Raises :class:`InputError` (naming the reference) when it is missing or not FASTA, or when
+    indexing fails.
+    """
+    fasta = fasta.resolve() if fasta.exists() else fasta
+    check_fasta(fasta)
+    aligner = pick_aligner()
+    version = aligner_version(aligner)
+    if has_index(fasta, aligner):
+        return ReferenceIndex(fasta, aligner, version, False, f"existing index beside {fasta}")
+    cached = cache_dir / fasta.name
+    if cached.is_symlink() and cached.resolve() == fasta and has_index(cached, aligner):
+        return ReferenceIndex(cached, aligner, version, False, f"existing index in {cache_dir}")
+    if os.access(fasta.parent, os.W_OK):
+        target, where = fasta, f"built beside the reference in {fasta.parent}"
+    else:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if cached.is_symlink() or cached.exists():
+            cached.unlink()
+        cached.symlink_to(fasta)
+        target, where = cached, f"built in {cache_dir} (the reference's directory is not writable)"
+    log(f"indexing {fasta.name} with {aligner} {version} ({where})")
+    _build(target, aligner)
+    return ReferenceIndex(target, aligner, version, True, where)
+
+
+def _build(fasta: Path, aligner: str) -> None:
+    prefix = Path(f"{fasta}.seqstack-building-{os.getpid()}")
+    try:
+        proc = subprocess.run(
+            [aligner, "index", "-p", str(prefix), str(fasta)], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise InputError(f"reference {fasta}: {aligner} index failed: {last}")
+        for suffix in INDEX_SUFFIXES[aligner]:
+            os.replace(f"{prefix}{suffix}", f"{fasta}{suffix}")
+    finally:
+        for leftover in fasta.parent.glob(f"{prefix.name}*"):
+            leftover.unlink(missing_ok=True)

@@ -1,0 +1,302 @@
+"""``seqstack run``: check the inputs, index the reference, render the pipeline for this machine
+and run the rendered Argo objects with the local executor; then say how every sample ended.
+
+Order of work, and why:
+
+1. the sample sheet (:mod:`workflows.sheet`): sheet-level errors (duplicate IDs...) stop here;
+2. the reference: missing or not FASTA fails every sample with one line naming it; a missing
+   index is built (:mod:`workflows.local.reference`);
+3. every sample's FASTQ pair, in Python, streaming (:mod:`workflows.local.fastq`): a bad sample
+   is marked failed with its reason and left out of the workflow, so the others still run;
+4. ``render(...)`` with ``StackOutputs.local(outdir)`` and ``PipelineSettings.local(...)``: the
+   same objects ``seqstack submit`` would send to Argo, run by :class:`Executor`;
+5. ``<outdir>/run.json`` (rewritten after every task, atomically, so ``--resume`` works after a
+   crash or Ctrl-C) and the summary table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from workflows.contract import StackOutputs
+from workflows.local.executor import (
+    SKIPPED,
+    SUCCEEDED,
+    Executor,
+    Fault,
+    Node,
+    UnsupportedWorkflowError,
+    first_failure,
+    walk,
+)
+from workflows.local.fastq import InputError, check_pair
+from workflows.local.progress import Outcome, Progress, summary_table
+from workflows.local.reference import ReferenceIndex, ensure_index
+from workflows.render import render
+from workflows.settings import PipelineSettings
+from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
+
+#: Exit codes of ``seqstack run``.
+EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+RUN_JSON = "run.json"
+STATE_DIR = ".seqstack"
+
+
+@dataclass
+class RunOptions:
+    """What ``seqstack run`` was asked to do."""
+
+    sheet: Path
+    reference: Path
+    outdir: Path
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    memory_gib: float | None = None
+    resume: bool = False
+    faults: Sequence[Fault] = ()
+
+
+def tool_environment() -> dict[str, str]:
+    """The environment of the task processes: ours, with this Python's bin directory first on
+    PATH, because MultiQC (and the QC gate's python3) are installed with seqstack, maybe in a
+    virtualenv that is not activated; fastqc, bwa and samtools come from PATH as usual."""
+    env = dict(os.environ)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(
+        [bindir, *[p for p in env.get("PATH", "").split(os.pathsep) if p != bindir]]
+    )
+    return env
+
+
+def machine_memory_gib() -> float:
+    """Physical memory of this machine."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return 4.0
+
+
+class _RunRecord:
+    """``run.json``: every task with status, attempts, times, exit codes, commands and output
+    checksums; rewritten atomically so a reader (or ``--resume``) never sees half a file."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self.path = path
+        self.header = header
+        self.lock = threading.Lock()
+        self.nodes: list[Node] = []
+        self.samples: list[Outcome] = []
+
+    def write(self, status: str) -> None:
+        with self.lock:
+            tasks = [n.to_json() for n in self.nodes if n.kind == "Pod" and n.phase not in ("Pending",)]
+            data = {
+                **self.header,
+                "status": status,
+                "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "samples": {
+                    o.sample: {"status": o.status, "qc": o.qc, "reason": o.reason, "bam": o.bam}
+                    for o in self.samples
+                },
+                "tasks": tasks,
+            }
+            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+            os.replace(tmp, self.path)
+
+
+def _previous_tasks(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {t["key"]: t for t in data.get("tasks", []) if isinstance(t, dict) and "key" in t}
+
+
+def _validate(samples: Sequence[Sample], cpus: int) -> dict[str, str]:
+    """Check every pair (in parallel: decompression releases the GIL); sample -> problem."""
+
+    def one(s: Sample) -> tuple[str, str | None]:
+        try:
+            check_pair(s.id, Path(s.fastq_1), Path(s.fastq_2))
+        except InputError as exc:
+            return s.id, str(exc)
+        return s.id, None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(cpus, len(samples) or 1))) as pool:
+        return {sid: problem for sid, problem in pool.map(one, samples) if problem}
+
+
+def outcomes(
+    samples: Sequence[Sample], bad: dict[str, str], roots: Sequence[Node], outdir: Path
+) -> list[Outcome]:
+    """How each sample ended, from the executor's nodes (the per-sample DAG and its tasks)."""
+    per_sample: dict[str, dict[str, Node]] = {}
+    dags: dict[str, Node] = {}
+    for n in walk(roots):
+        if n.sample is None:
+            continue
+        if n.kind == "DAG":
+            dags.setdefault(n.sample, n)
+        elif n.kind == "Pod":
+            per_sample.setdefault(n.sample, {})[n.task] = n
+    result = []
+    for s in samples:
+        if s.id in bad:
+            result.append(Outcome(s.id, "failed", "-", bad[s.id]))
+            continue
+        tasks = per_sample.get(s.id, {})
+        gate = tasks.get("qc-gate")
+        verdict = gate.parameters.get("verdict", "-") if gate is not None and gate.phase == SUCCEEDED else "-"
+        align = tasks.get("align")
+        bam = outdir / s.id / f"{s.id}.bam"
+        if align is not None and align.phase == SUCCEEDED and bam.exists():
+            result.append(Outcome(s.id, "aligned", verdict, "", str(bam)))
+        elif verdict == "fail" and (align is None or align.phase == SKIPPED):
+            reasons = _qc_reasons(outdir / s.id / f"{s.id}.qc.json")
+            result.append(Outcome(s.id, "qc-failed", verdict, f"QC gate: {reasons}"))
+        else:
+            dag = dags.get(s.id)
+            why = first_failure(dag) if dag is not None else "did not run"
+            result.append(Outcome(s.id, "failed", verdict, why))
+    return result
+
+
+def _qc_reasons(path: Path) -> str:
+    try:
+        return "; ".join(json.loads(path.read_text()).get("reasons") or []) or "fail"
+    except (OSError, json.JSONDecodeError):
+        return "fail"
+
+
+def run_pipeline(opts: RunOptions, console: Console | None = None, live: bool | None = None) -> int:
+    """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed,
+    2 bad sheet/arguments, 130 interrupted)."""
+    console = console or Console()
+    err = Console(stderr=True)
+    outdir = opts.outdir.resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    state = outdir / STATE_DIR
+    if opts.cpus < 1:
+        err.print("error: --cpus must be at least 1", highlight=False)
+        return EXIT_USAGE
+    try:
+        samples = read_sample_sheet(opts.sheet, "file")
+    except SampleSheetError as exc:
+        err.print(f"error: {exc}", highlight=False)
+        return EXIT_USAGE
+    if not samples:
+        err.print(f"error: {opts.sheet}: no samples", highlight=False)
+        return EXIT_USAGE
+
+    memory = opts.memory_gib or max(1.0, machine_memory_gib() * 0.8)
+    settings = PipelineSettings.local(opts.cpus, memory)
+    header: dict[str, Any] = {
+        "seqstack": "run",
+        "sheet": str(opts.sheet.resolve()),
+        "reference": str(opts.reference),
+        "outdir": str(outdir),
+        "cpus": opts.cpus,
+        "memoryGiB": round(memory, 1),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    previous = _previous_tasks(outdir / RUN_JSON) if opts.resume else {}
+    record = _RunRecord(outdir / RUN_JSON, header)
+
+    # The reference: a bad one fails every sample, with one line naming it.
+    try:
+        index: ReferenceIndex = ensure_index(
+            opts.reference, state / "reference", log=lambda m: console.print(m)
+        )
+    except InputError as exc:
+        for s in samples:
+            err.print(f"sample {s.id}: {exc}", highlight=False)
+        record.samples = [Outcome(s.id, "failed", "-", str(exc)) for s in samples]
+        record.write("Failed")
+        console.print(summary_table(record.samples))
+        return EXIT_SAMPLE_FAILED
+    verb = "built" if index.built else "using"
+    console.print(f"aligner: {index.aligner} {index.version}; index {verb}: {index.where}", highlight=False)
+    header["aligner"] = {"tool": index.aligner, "version": index.version, "index": index.where}
+    header["reference"] = str(index.fasta)
+
+    t0 = time.monotonic()
+    bad = _validate(samples, opts.cpus)
+    for problem in bad.values():
+        err.print(f"error: {problem}", highlight=False)
+    header["inputCheckSeconds"] = round(time.monotonic() - t0, 3)
+    good = [s for s in samples if s.id not in bad]
+
+    roots: list[Node] = []
+    status = "Succeeded"
+    if good:
+        stack = StackOutputs.local(outdir)
+        objs = render(good, str(index.fasta), str(outdir), stack, settings)
+        try:
+            executor = Executor(
+                objs,
+                cpus=opts.cpus,
+                state_dir=state,
+                faults=opts.faults,
+                previous=previous,
+                env=tool_environment(),
+            )
+        except UnsupportedWorkflowError as exc:
+            err.print(f"error: {exc}", highlight=False)
+            return EXIT_USAGE
+        progress = Progress(console, live=live)
+        record.nodes = executor.nodes
+
+        def checkpoint(_: Node) -> None:
+            record.write("Running")
+
+        progress.on_finished = checkpoint
+        executor.listener = progress
+        try:
+            with progress:
+                roots = executor.run()
+        except KeyboardInterrupt:
+            record.samples = []
+            record.write("Interrupted")
+            shutil.rmtree(state / "work", ignore_errors=True)
+            err.print("interrupted: stopped every task; finished outputs are kept (rerun with --resume)")
+            return EXIT_INTERRUPTED
+        shutil.rmtree(state / "work", ignore_errors=True)
+        status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
+
+    record.samples = outcomes(samples, bad, roots, outdir)
+    if any(o.failed for o in record.samples):
+        status = "Failed"
+    # A failure outside any sample (the report) fails the run too, with its reason.
+    run_failures = [
+        n for n in walk(roots) if n.kind == "Pod" and n.sample is None and n.phase in ("Failed", "Error")
+    ]
+    for n in run_failures:
+        err.print(
+            f"error: {n.task} {n.phase.lower()}: {n.message}"
+            + (f" (log: {n.attempts[-1].log})" if n.attempts else ""),
+            highlight=False,
+        )
+    header["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record.write(status)
+    console.print(summary_table(record.samples))
+    report = outdir / "multiqc_report.html"
+    if report.exists():
+        console.print(f"report: {report}", highlight=False)
+    bams = [o.bam for o in record.samples if o.bam]
+    if bams:
+        console.print("BAMs:   " + "\n        ".join(bams), highlight=False)
+    console.print(f"record: {outdir / RUN_JSON}", highlight=False)
+    return EXIT_SAMPLE_FAILED if run_failures or any(o.failed for o in record.samples) else EXIT_OK
