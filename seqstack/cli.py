@@ -21,6 +21,7 @@ def _root() -> None:
 # Command modules register themselves on `app` when imported (one line each).
 from seqstack import cmd_inventory  # noqa: E402,F401
 from seqstack import cmd_pipeline  # noqa: E402,F401
+from seqstack import cmd_local  # noqa: E402,F401
 
 
 def main() -> None:
