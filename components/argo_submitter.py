@@ -14,9 +14,10 @@ _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 #: What submitting and following a run takes, and nothing else:
 #: - workflows: create (submit), get/list/watch (status, the UI's list and live updates). No
 #:   update/delete: the TTL removes finished workflows; stopping a run is an operator's action.
-#: - workflowtemplates: get/list/watch. The server checks a Workflow's workflowTemplateRef with the
-#:   caller's token; the template itself is owned by ``pulumi up``, so the submitter cannot
-#:   rewrite it.
+#: - workflowtemplates: get/list/watch (the server checks a Workflow's workflowTemplateRef with the
+#:   caller's token) and create: ``seqstack submit`` with non-default sizes adds its own versioned
+#:   template (name suffixed with a content hash). No update/delete: templates are immutable
+#:   versions, and the one ``pulumi up`` installed cannot be rewritten by a submitter.
 #: - pods and pods/log, read-only: the server fetches a step's logs with the caller's token.
 #: No cronworkflows (the pipeline has none), no workfloweventbindings, no secrets.
 SUBMITTER_RULES: tuple[k8s.rbac.v1.PolicyRuleArgs, ...] = (
@@ -24,7 +25,9 @@ SUBMITTER_RULES: tuple[k8s.rbac.v1.PolicyRuleArgs, ...] = (
         api_groups=["argoproj.io"], resources=["workflows"], verbs=["create", "get", "list", "watch"]
     ),
     k8s.rbac.v1.PolicyRuleArgs(
-        api_groups=["argoproj.io"], resources=["workflowtemplates"], verbs=["get", "list", "watch"]
+        api_groups=["argoproj.io"],
+        resources=["workflowtemplates"],
+        verbs=["create", "get", "list", "watch"],
     ),
     k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"]),
     k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods/log"], verbs=["get"]),

@@ -367,7 +367,11 @@ def test_submitter_can_submit_and_read_but_not_change_or_delete(platform):
             "resources": ["workflows"],
             "verbs": ["create", "get", "list", "watch"],
         },
-        {"apiGroups": ["argoproj.io"], "resources": ["workflowtemplates"], "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": ["argoproj.io"],
+            "resources": ["workflowtemplates"],
+            "verbs": ["create", "get", "list", "watch"],
+        },
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     ]
