@@ -19,9 +19,12 @@ def _root() -> None:
 
 
 # Command modules register themselves on `app` when imported (one line each).
-from seqstack import cmd_inventory  # noqa: E402,F401
-from seqstack import cmd_pipeline  # noqa: E402,F401
-from seqstack import cmd_local  # noqa: E402,F401
+from seqstack import (  # noqa: E402
+    cmd_cost,  # noqa: F401
+    cmd_inventory,  # noqa: F401
+    cmd_local,  # noqa: F401
+    cmd_pipeline,  # noqa: F401
+)
 
 
 def main() -> None:
