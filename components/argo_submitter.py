@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+from components.k8s_provider import K8S_NAME
 
 #: What submitting and following a run takes, and nothing else:
 #: - workflows: create (submit), get/list/watch (status, the UI's list and live updates). No
@@ -47,7 +46,7 @@ class ArgoSubmitterArgs:
 
     def __post_init__(self) -> None:
         for label, value in (("namespace", self.namespace), ("service_account", self.service_account)):
-            if not _K8S_NAME.match(value):
+            if not K8S_NAME.match(value):
                 raise ValueError(f"ArgoSubmitterArgs.{label}: {value!r} is not a Kubernetes name")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s_provider import K8S_NAME
 from workflows.contract import PoolPlacement
 
 #: The official chart repository (argoproj/argo-helm, published to GitHub Pages).
@@ -37,7 +38,6 @@ KEY_FORMAT = "argo/{{workflow.name}}/{{pod.name}}"
 ARGOEXEC_UID = 8737
 
 _EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^(\d+(s|m|h))+$")
 
 #: A container that asks for nothing: no root, no privilege escalation, no capabilities, the
@@ -118,7 +118,7 @@ class ArgoWorkflowsArgs:
             ("workflow_namespace", self.workflow_namespace),
             ("workflow_service_account", self.workflow_service_account),
         ):
-            if not _K8S_NAME.match(value):
+            if not K8S_NAME.match(value):
                 raise ValueError(f"ArgoWorkflowsArgs.{label}: {value!r} is not a Kubernetes name")
         if self.namespace == self.workflow_namespace:
             raise ValueError("ArgoWorkflowsArgs: Argo must not run in the workflow namespace it manages")

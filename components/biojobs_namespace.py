@@ -10,9 +10,8 @@ from enum import StrEnum
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s_provider import K8S_NAME
 from stacks.config import QuotaConfig
-
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class PodSecurityLevel(StrEnum):
@@ -80,7 +79,7 @@ class BiojobsNamespaceArgs:
             ("namespace", self.namespace),
             ("workflow_service_account", self.workflow_service_account),
         ):
-            if not _K8S_NAME.match(value) or len(value) > 63:
+            if not K8S_NAME.match(value):
                 raise ValueError(f"BiojobsNamespaceArgs.{label}: {value!r} is not a Kubernetes name")
 
 
