@@ -10,13 +10,15 @@ import pulumi
 import pulumi_gcp as gcp
 
 #: Every API the GCP stack calls: VPC/NAT, GKE, service accounts and Workload Identity tokens,
-#: Artifact Registry, node logs and metrics, and the data bucket.
+#: Artifact Registry, node logs and metrics, the data bucket; and Container Scanning, which makes
+#: Artifact Registry scan every pushed image for vulnerabilities (as ECR's scan on push does).
 REQUIRED_SERVICES: tuple[str, ...] = (
     "compute.googleapis.com",
     "container.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",
     "artifactregistry.googleapis.com",
+    "containerscanning.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "storage.googleapis.com",

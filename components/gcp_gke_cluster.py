@@ -11,6 +11,8 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from components.gcp_identities import NODE_OAUTH_SCOPES
+
 #: Logs shipped to Cloud Logging: control-plane components and every container's stdout/stderr.
 LOGGING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS")
 #: Metrics shipped to Cloud Monitoring. System metrics already carry each container's CPU and
@@ -136,7 +138,7 @@ class GkeCluster(pulumi.ComponentResource):
             # removed, so changes to it are ignored rather than forcing a new cluster.
             node_config=gcp.container.ClusterNodeConfigArgs(
                 service_account=args.node_service_account,
-                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                oauth_scopes=list(NODE_OAUTH_SCOPES),
                 shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
                     enable_secure_boot=True, enable_integrity_monitoring=True
                 ),

@@ -18,6 +18,10 @@ NODE_ROLES: tuple[str, ...] = (
     "roles/artifactregistry.reader",
 )
 
+#: The OAuth scope nodes get: all of Google Cloud, so that IAM roles alone decide what a node
+#: may do (narrower legacy scopes would silently cut roles short).
+NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
+
 #: Read, write, list and delete objects; no bucket settings, no IAM changes.
 WORKLOAD_BUCKET_ROLE = "roles/storage.objectUser"
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 import pulumi
 import pulumi_gcp as gcp
 
+from components.gcp_identities import NODE_OAUTH_SCOPES
 from workflows.contract import PoolPlacement
 
 #: Kubernetes taint effects as GKE spells them.
@@ -126,9 +127,7 @@ class GkeNodePool(pulumi.ComponentResource):
                     for t in args.placement.tolerations
                 ],
                 service_account=args.service_account,
-                # IAM decides what the node may do; the broad scope only stops the legacy
-                # scope mechanism from narrowing it further.
-                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                oauth_scopes=list(NODE_OAUTH_SCOPES),
                 shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
                     enable_secure_boot=True, enable_integrity_monitoring=True
                 ),
