@@ -63,7 +63,7 @@ images:
 	  grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$$' containers/$$image/smoke | while IFS= read -r cmd; do \
 	    echo "smoke $$image: $$cmd"; \
 	    docker run --rm --platform linux/amd64 --user 1000:1000 --read-only --network none --cap-drop ALL \
-	      --security-opt no-new-privileges --tmpfs /work:uid=1000,gid=1000 -e WORK=/work -e TMPDIR=/work \
+	      --security-opt no-new-privileges --tmpfs /work:uid=1000,gid=1000 -e WORK=/work -e TMPDIR=/work -e HOME=/work \
 	      seqstack/$$image:local bash -c "set -euo pipefail; $$cmd" </dev/null; \
 	  done; \
 	done

@@ -271,3 +271,20 @@ def test_stack_images_output_is_digest_pinned_in_the_stack_registry(stack: str) 
     for image in built:
         assert image.secret_inputs["registry"] == "[secret]"
         assert image.inputs["registry"]["server"] == registry.split("/", 1)[0]
+
+
+#: Google's Arm machine families (Tau T2A, Axion C4A and N4A); everything else is x86-64.
+GOOGLE_ARM_FAMILIES = ("t2a-", "c4a-", "n4a-")
+
+
+def test_every_node_pool_runs_x86_64_so_the_amd64_images_can_run_anywhere(aws_inv: Inventory) -> None:
+    # The images are linux/amd64 only (bwa-mem2 ships x86-64 binaries), so no pool may be Arm.
+    groups = aws_inv.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert groups
+    for group in groups:
+        assert "x86_64" in group.inputs["amiType"], (group.name, group.inputs["amiType"])
+    pools = run_stack("dev-gcp").of_type("gcp:container/nodePool:NodePool")
+    assert pools
+    for pool in pools:
+        machine = pool.inputs["nodeConfig"]["machineType"]
+        assert not machine.startswith(GOOGLE_ARM_FAMILIES), (pool.name, machine)
