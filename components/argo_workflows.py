@@ -174,6 +174,7 @@ def argo_values(args: ArgoWorkflowsArgs, bucket: str) -> dict[str, Any]:
             "extraArgs": namespaced,
             **placement,
             "podSecurityContext": pod_security,
+            "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
             # Pods lost before their main container ran (eviction, spot node gone while pulling)
             # are recreated without spending one of the template's retries.
@@ -217,6 +218,8 @@ def argo_values(args: ArgoWorkflowsArgs, bucket: str) -> dict[str, Any]:
             "extraArgs": namespaced,
             **placement,
             "podSecurityContext": pod_security,
+            # The chart's default too: the server writes its self-signed certificate to disk.
+            "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": False},
             "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         },
     }
@@ -254,12 +257,11 @@ class ArgoWorkflows(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=args.namespace,
+                # The values give the controller and server pods every "restricted" setting
+                # (minified CRDs: no hook Job), so the strictest level applies here too.
                 labels={
-                    # The chart's pods set most but not all of "restricted" (no seccomp on some
-                    # containers in every chart version): enforce baseline, report restricted.
-                    "pod-security.kubernetes.io/enforce": "baseline",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
+                    f"pod-security.kubernetes.io/{mode}": "restricted"
+                    for mode in ("enforce", "warn", "audit")
                 },
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -272,7 +272,14 @@ def test_argo_pod_settings_are_valid_kubernetes(platform):
             "nodeSelector": values[part]["nodeSelector"],
             "tolerations": values[part]["tolerations"],
             "securityContext": values[part]["podSecurityContext"],
-            "containers": [{"name": part, "image": "x", "resources": values[part]["resources"]}],
+            "containers": [
+                {
+                    "name": part,
+                    "image": "x",
+                    "resources": values[part]["resources"],
+                    "securityContext": values[part]["securityContext"],
+                }
+            ],
         }
         k8s_schema.validate(k8s_schema.pod(spec), "1.33")
     # The executor's init/wait containers and the default for main containers.
@@ -474,6 +481,15 @@ def test_every_workflow_pod_is_admitted_by_pod_security_restricted(platform):
         assert restricted_violations(pod_security, [main, init, wait], t.get("volumes") or []) == [], t[
             "name"
         ]
+
+
+def test_argo_namespace_enforces_restricted_and_argos_own_pods_meet_it(platform):
+    labels = by_name(platform, "kubernetes:core/v1:Namespace", "argo-namespace")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    values = argo_values(platform)
+    for part in ("controller", "server"):
+        container = {"name": part, "securityContext": values[part]["securityContext"]}
+        assert restricted_violations(values[part]["podSecurityContext"], [container], []) == [], part
 
 
 def test_restricted_check_catches_a_root_container():
