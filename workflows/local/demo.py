@@ -11,11 +11,13 @@ FAILs and the QC gate stops it before alignment.
 from __future__ import annotations
 
 import gzip
-import math
+import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 READ_LENGTH = 100
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
@@ -73,42 +75,65 @@ def write_fasta(path: Path, contigs: Sequence[tuple[str, str]]) -> None:
                 f.write(seq[i : i + 70] + "\n")
 
 
-def _qualities(rng: random.Random, s: DemoSample) -> list[int]:
-    out = []
-    for i in range(READ_LENGTH):
-        mean = s.quality_start - (s.quality_start - s.quality_end) * (i / (READ_LENGTH - 1)) ** 2
-        out.append(max(2, min(41, round(rng.gauss(mean, 3.0)))))
-    return out
+_BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+_INDEX = np.full(256, 4, dtype=np.uint8)
+_INDEX[_BASES] = np.arange(4, dtype=np.uint8)
 
 
-def _sequence(rng: random.Random, template: str, quals: list[int]) -> tuple[str, list[int]]:
-    bases = list(template)
-    for i, q in enumerate(quals):
-        if rng.random() < 0.0015:  # a no-call
-            bases[i], quals[i] = "N", 2
-        elif rng.random() < 10 ** (-q / 10):  # a substitution as likely as the quality says
-            bases[i] = rng.choice([b for b in "ACGT" if b != bases[i]])
-    return "".join(bases), quals
+def read_arrays(
+    contigs: Sequence[tuple[str, str]], sample: DemoSample, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bases and qualities of every pair (``N x READ_LENGTH`` byte arrays), vectorised."""
+    n = sample.pairs
+    lengths = np.array([len(seq) for _, seq in contigs])
+    which = rng.choice(len(contigs), size=n, p=lengths / lengths.sum())
+    inserts = np.clip(np.rint(rng.normal(320, 40, n)), READ_LENGTH + 20, 700).astype(np.int64)
+    starts = (rng.random(n) * (lengths[which] - inserts)).astype(np.int64)
+    flips = rng.random(n) < 0.5
+    r1 = bytearray()
+    r2 = bytearray()
+    for c, start, size, flip in zip(
+        which.tolist(), starts.tolist(), inserts.tolist(), flips.tolist(), strict=True
+    ):
+        fragment = contigs[c][1][start : start + size]
+        if flip:
+            fragment = fragment.translate(_COMPLEMENT)[::-1]
+        r1 += fragment[:READ_LENGTH].encode()
+        r2 += fragment.translate(_COMPLEMENT)[::-1][:READ_LENGTH].encode()
+    reads = []
+    for raw in (r1, r2):
+        bases = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(n, READ_LENGTH).copy()
+        position = np.arange(READ_LENGTH) / (READ_LENGTH - 1)
+        mean = sample.quality_start - (sample.quality_start - sample.quality_end) * position**2
+        quals = np.clip(np.rint(rng.normal(mean, 3.0, (n, READ_LENGTH))), 2, 41).astype(np.uint8)
+        # Substitutions exactly as likely as the qualities promise; a few no-calls at quality 2.
+        substitute = rng.random((n, READ_LENGTH)) < 10.0 ** (-quals.astype(np.float64) / 10)
+        shifted = (_INDEX[bases] + rng.integers(1, 4, (n, READ_LENGTH))) % 4
+        bases = np.where(substitute, _BASES[shifted], bases)
+        no_call = rng.random((n, READ_LENGTH)) < 0.0015
+        bases[no_call] = ord("N")
+        quals[no_call] = 2
+        reads.append((bases, quals))
+    return reads[0][0], reads[0][1], reads[1][0], reads[1][1]
 
 
 def write_pairs(
-    r1: Path, r2: Path, contigs: Sequence[tuple[str, str]], sample: DemoSample, rng: random.Random
+    r1: Path, r2: Path, contigs: Sequence[tuple[str, str]], sample: DemoSample, rng: np.random.Generator
 ) -> None:
-    weights = [len(seq) for _, seq in contigs]
-    with _StableGzip(r1) as f1, _StableGzip(r2) as f2:
-        for n in range(1, sample.pairs + 1):
-            _, seq = rng.choices(contigs, weights=weights)[0]
-            insert = max(READ_LENGTH + 20, min(700, round(rng.gauss(320, 40))))
-            start = rng.randrange(0, len(seq) - insert)
-            fragment = seq[start : start + insert]
-            if rng.random() < 0.5:
-                fragment = fragment.translate(_COMPLEMENT)[::-1]
-            forward = fragment[:READ_LENGTH]
-            reverse = fragment.translate(_COMPLEMENT)[::-1][:READ_LENGTH]
-            for f, template, mate in ((f1, forward, 1), (f2, reverse, 2)):
-                bases, quals = _sequence(rng, template, _qualities(rng, sample))
-                qual = "".join(chr(q + 33) for q in quals)
-                f.write(f"@demo:{sample.id}:{n} {mate}:N:0:1\n{bases}\n+\n{qual}\n".encode())
+    b1, q1, b2, q2 = read_arrays(contigs, sample, rng)
+    for path, bases, quals, mate in ((r1, b1, q1, 1), (r2, b2, q2, 2)):
+        phred = (quals + 33).astype(np.uint8)
+        with _StableGzip(path) as f:
+            chunk = []
+            for i in range(sample.pairs):
+                chunk.append(
+                    b"@demo:%s:%d %d:N:0:1\n%s\n+\n%s\n"
+                    % (sample.id.encode(), i + 1, mate, bases[i].tobytes(), phred[i].tobytes())
+                )
+                if len(chunk) == 10_000:
+                    f.write(b"".join(chunk))
+                    chunk.clear()
+            f.write(b"".join(chunk))
 
 
 class _StableGzip(gzip.GzipFile):
@@ -116,7 +141,7 @@ class _StableGzip(gzip.GzipFile):
 
     def __init__(self, path: Path) -> None:
         self._raw = path.open("wb")
-        super().__init__(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
+        super().__init__(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=4)
 
     def close(self) -> None:
         try:
@@ -136,7 +161,8 @@ def generate(outdir: Path, seed: int = 20240611, samples: Sequence[DemoSample] =
     reads: dict[str, tuple[Path, Path]] = {}
     for s in samples:
         r1, r2 = outdir / f"{s.id}_R1.fastq.gz", outdir / f"{s.id}_R2.fastq.gz"
-        write_pairs(r1, r2, contigs, s, random.Random(f"{seed}:{s.id}"))
+        sample_seed = int.from_bytes(hashlib.sha256(f"{seed}:{s.id}".encode()).digest()[:8], "big")
+        write_pairs(r1, r2, contigs, s, np.random.default_rng(sample_seed))
         reads[s.id] = (r1, r2)
     sheet = outdir / "samples.csv"
     rows = ["sample,fastq_1,fastq_2"] + [f"{sid},{r1.name},{r2.name}" for sid, (r1, r2) in reads.items()]
@@ -150,8 +176,3 @@ def _fasta_text(contigs: Sequence[tuple[str, str]]) -> str:
         lines.append(f">{name} seqstack demo contig")
         lines.extend(seq[i : i + 70] for i in range(0, len(seq), 70))
     return "\n".join(lines) + "\n"
-
-
-def expected_error_rate(quality: float) -> float:
-    """Substitution probability at a Phred quality (what the generator uses)."""
-    return 10 ** (-quality / 10) if quality > 0 else 1.0 - math.ulp(1.0)

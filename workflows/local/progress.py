@@ -65,7 +65,7 @@ class Progress:
 
     def note(self, message: str) -> None:
         """A line above the live table (or a plain line)."""
-        self.console.print(message, highlight=False)
+        self.console.print(message, highlight=False, soft_wrap=True, markup=False)
 
     def event(self, node: Node, what: str) -> None:
         if node.kind == "Pod" and what == "finished" and self.on_finished is not None:
@@ -87,7 +87,7 @@ class Progress:
                 message=node.message,
             )
         if not self.live_mode and what != "pending":
-            self.console.print(self._line(node, what), highlight=False)
+            self.console.print(self._line(node, what), highlight=False, soft_wrap=True, markup=False)
 
     def _line(self, node: Node, what: str) -> str:
         stamp = time.strftime("%H:%M:%S")

@@ -190,15 +190,15 @@ def run_pipeline(opts: RunOptions, console: Console | None = None, live: bool | 
     outdir.mkdir(parents=True, exist_ok=True)
     state = outdir / STATE_DIR
     if opts.cpus < 1:
-        err.print("error: --cpus must be at least 1", highlight=False)
+        err.print("error: --cpus must be at least 1", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
     try:
         samples = read_sample_sheet(opts.sheet, "file")
     except SampleSheetError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
     if not samples:
-        err.print(f"error: {opts.sheet}: no samples", highlight=False)
+        err.print(f"error: {opts.sheet}: no samples", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
 
     memory = opts.memory_gib or max(1.0, machine_memory_gib() * 0.8)
@@ -218,24 +218,31 @@ def run_pipeline(opts: RunOptions, console: Console | None = None, live: bool | 
     # The reference: a bad one fails every sample, with one line naming it.
     try:
         index: ReferenceIndex = ensure_index(
-            opts.reference, state / "reference", log=lambda m: console.print(m)
+            opts.reference,
+            state / "reference",
+            log=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
         )
     except InputError as exc:
         for s in samples:
-            err.print(f"sample {s.id}: {exc}", highlight=False)
+            err.print(f"sample {s.id}: {exc}", highlight=False, soft_wrap=True, markup=False)
         record.samples = [Outcome(s.id, "failed", "-", str(exc)) for s in samples]
         record.write("Failed")
         console.print(summary_table(record.samples))
         return EXIT_SAMPLE_FAILED
     verb = "built" if index.built else "using"
-    console.print(f"aligner: {index.aligner} {index.version}; index {verb}: {index.where}", highlight=False)
+    console.print(
+        f"aligner: {index.aligner} {index.version}; index {verb}: {index.where}",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
     header["aligner"] = {"tool": index.aligner, "version": index.version, "index": index.where}
     header["reference"] = str(index.fasta)
 
     t0 = time.monotonic()
     bad = _validate(samples, opts.cpus)
     for problem in bad.values():
-        err.print(f"error: {problem}", highlight=False)
+        err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
     header["inputCheckSeconds"] = round(time.monotonic() - t0, 3)
     good = [s for s in samples if s.id not in bad]
 
@@ -254,7 +261,7 @@ def run_pipeline(opts: RunOptions, console: Console | None = None, live: bool | 
                 env=tool_environment(),
             )
         except UnsupportedWorkflowError as exc:
-            err.print(f"error: {exc}", highlight=False)
+            err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
             return EXIT_USAGE
         progress = Progress(console, live=live)
         record.nodes = executor.nodes
@@ -288,15 +295,17 @@ def run_pipeline(opts: RunOptions, console: Console | None = None, live: bool | 
             f"error: {n.task} {n.phase.lower()}: {n.message}"
             + (f" (log: {n.attempts[-1].log})" if n.attempts else ""),
             highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
     header["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record.write(status)
     console.print(summary_table(record.samples))
     report = outdir / "multiqc_report.html"
     if report.exists():
-        console.print(f"report: {report}", highlight=False)
+        console.print(f"report: {report}", highlight=False, soft_wrap=True, markup=False)
     bams = [o.bam for o in record.samples if o.bam]
     if bams:
-        console.print("BAMs:   " + "\n        ".join(bams), highlight=False)
-    console.print(f"record: {outdir / RUN_JSON}", highlight=False)
+        console.print("BAMs:   " + "\n        ".join(bams), highlight=False, soft_wrap=True, markup=False)
+    console.print(f"record: {outdir / RUN_JSON}", highlight=False, soft_wrap=True, markup=False)
     return EXIT_SAMPLE_FAILED if run_failures or any(o.failed for o in record.samples) else EXIT_OK

@@ -1,0 +1,113 @@
+"""How much does ``seqstack run`` cost on top of the tools it runs?
+
+Generates one sample of ~200,000 read pairs (seeded, see ``workflows.local.demo``), indexes the
+reference once (both sides use that index), then times, with the same thread count:
+
+* ``seqstack run`` (sheet, reference, fresh output directory), as a user runs it;
+* the plain shell pipeline: ``fastqc R1 & fastqc R2; wait; bwa mem | samtools sort; samtools index``;
+* the same shell pipeline plus the extra work ``seqstack run`` also does (flagstat, stats, the QC
+  gate reading FastQC's summaries, MultiQC), to separate orchestration overhead from extra steps.
+
+Prints the times and the ratios. Target: ``seqstack run`` / plain shell <= 1.05.
+Usage: ``python benchmarks/local_overhead.py [--pairs 200000] [--cpus N] [--repeat 1] [--workdir DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from workflows.local.demo import DemoSample, generate
+
+SHELL = """set -euo pipefail
+cd "$OUT"
+fastqc --quiet --threads 1 --outdir . "$R1" & fastqc --quiet --threads 1 --outdir . "$R2" & wait
+bwa mem -t "$T" -R '@RG\\tID:s1\\tSM:s1\\tPL:ILLUMINA' "$REF" "$R1" "$R2" 2>bwa.log \\
+  | samtools sort -@ "$T" -o s1.bam -
+samtools index s1.bam
+"""
+
+EXTRA = """
+samtools flagstat -@ "$T" s1.bam > s1.flagstat.txt
+samtools stats -@ "$T" s1.bam > s1.stats.txt
+for z in *_fastqc.zip; do unzip -p "$z" '*/summary.txt' > /dev/null; done
+multiqc --quiet --force --outdir mqc . > /dev/null 2>&1
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=200_000)
+    parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="seqstack-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    data = generate(work / "data", samples=[DemoSample("s1", args.pairs, 38, 31)])
+    print(f"dataset: {args.pairs} pairs x 2 x 100 bp in {time.perf_counter() - t0:.1f}s ({work / 'data'})")
+    subprocess.run(["bwa", "index", str(data.reference)], check=True, capture_output=True)
+    r1, r2 = data.reads["s1"]
+    bindir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "T": str(args.cpus),
+        "R1": str(r1),
+        "R2": str(r2),
+        "REF": str(data.reference),
+    }
+    seqstack = shutil.which("seqstack", path=env["PATH"]) or "seqstack"
+    runs: dict[str, list[float]] = {"seqstack run": [], "shell": [], "shell + same extra steps": []}
+    for i in range(args.repeat):
+        for name, script in (("shell", SHELL), ("shell + same extra steps", SHELL + EXTRA)):
+            out = work / f"shell-{i}-{len(script)}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            runs[name].append(timed(["bash", "-c", script], {**env, "OUT": str(out)}))
+        out = work / f"seqstack-{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        runs["seqstack run"].append(
+            timed(
+                [
+                    seqstack,
+                    "run",
+                    "--samples",
+                    str(data.sheet),
+                    "--reference",
+                    str(data.reference),
+                    "--outdir",
+                    str(out),
+                    "--cpus",
+                    str(args.cpus),
+                ],
+                env,
+            )
+        )
+    best = {name: min(times) for name, times in runs.items()}
+    print(f"threads: {args.cpus}, repeats: {args.repeat} (best of)")
+    for name, value in best.items():
+        print(f"  {name:<28} {value:7.2f} s   ({', '.join(f'{t:.2f}' for t in runs[name])})")
+    print(
+        f"ratio seqstack run / shell:                    {best['seqstack run'] / best['shell']:.3f}  (target <= 1.05)"
+    )
+    print(
+        f"ratio seqstack run / shell + same extra steps: {best['seqstack run'] / best['shell + same extra steps']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
