@@ -40,7 +40,8 @@ def test_vpc_native_on_the_subnetwork_ranges(inv, cluster):
         "clusterSecondaryRangeName": "network-pods",
         "servicesSecondaryRangeName": "network-services",
     }
-    assert {"network-vpc", "network-nodes"} <= set(inv.one(CLUSTER).dependencies)
+    assert cluster["network"] == inv.one("gcp:compute/network:Network").id
+    assert cluster["subnetwork"] == inv.one("gcp:compute/subnetwork:Subnetwork").id
 
 
 def test_release_channel_and_minimum_version_from_config(cluster):

@@ -83,12 +83,12 @@ def test_a_network_too_small_for_the_pools_is_refused_naming_vpc_cidr():
 def test_private_nodes_egress_through_cloud_nat_on_a_cloud_router(inv):
     router = inv.one("gcp:compute/router:Router")
     nat = inv.one("gcp:compute/routerNat:RouterNat")
-    assert router.dependencies == ("network-vpc",)
+    assert router.inputs["network"] == inv.one("gcp:compute/network:Network").id
     assert nat.inputs["region"] == router.inputs["region"] == "europe-west4"
     assert "network-router" in nat.dependencies
     assert nat.inputs["natIpAllocateOption"] == "AUTO_ONLY"
     assert nat.inputs["sourceSubnetworkIpRangesToNat"] == "LIST_OF_SUBNETWORKS"
     [subnet] = nat.inputs["subnetworks"]
-    # The subnetwork's id (the mock's ids start with the logical name), all of its ranges.
-    assert subnet["name"].startswith("network-nodes-") and "network-nodes" in nat.dependencies
+    # Our subnetwork (by id), all of its ranges; nothing else in the project is NATed.
+    assert subnet["name"] == inv.one("gcp:compute/subnetwork:Subnetwork").id
     assert subnet["sourceIpRangesToNats"] == ["ALL_IP_RANGES"]
