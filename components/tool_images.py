@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,7 +57,7 @@ def context_digest(context: Path) -> str:
     for path in files:
         data = path.read_bytes()
         digest.update(path.relative_to(context).as_posix().encode())
-        digest.update(b"\0x\0" if os.access(path, os.X_OK) else b"\0-\0")
+        digest.update(b"\0x\0" if path.stat().st_mode & 0o111 else b"\0-\0")
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.hexdigest()
