@@ -63,3 +63,33 @@ def assert_valid(obj: dict[str, Any]) -> None:
     """Fail with every violation listed when ``obj`` does not validate strictly."""
     problems = errors(obj)
     assert not problems, "\n".join(problems)
+
+
+requires_swagger = pytest.mark.skipif(
+    not SWAGGER_FILE.exists(), reason=f"Argo server swagger not present at {SWAGGER_FILE}"
+)
+
+
+@cache
+def _swagger() -> dict[str, Any]:
+    swagger: dict[str, Any] = json.loads(SWAGGER_FILE.read_text())
+    definitions = swagger["definitions"]
+    definitions["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["integer", "string"]}
+    for definition in definitions.values():
+        if isinstance(definition, dict) and "properties" in definition:
+            definition["additionalProperties"] = False
+    return swagger
+
+
+def request_body_errors(path: str, method: str, body: Any) -> list[str]:
+    """Violations of the Argo server API's request body schema for ``method path`` (strict).
+
+    ``path`` is the swagger's templated path, e.g. ``/api/v1/workflows/{namespace}``.
+    """
+    from jsonschema import Draft202012Validator
+
+    swagger = _swagger()
+    (param,) = [p for p in swagger["paths"][path][method]["parameters"] if p.get("in") == "body"]
+    schema = {**param["schema"], "definitions": swagger["definitions"]}
+    found = Draft202012Validator(schema).iter_errors(body)
+    return sorted(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in found)

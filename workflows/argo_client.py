@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import pydantic
 import requests
 from hera.exceptions import HeraException, NotFound, Unauthorized
 from hera.workflows import WorkflowsService
@@ -98,6 +99,38 @@ def _short(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
+def _model(cls: Any, obj: Mapping[str, Any]) -> Any:
+    """``obj`` as a Hera model, refusing anything the model would silently drop or change.
+
+    Hera's generated models ignore unknown keys, so a misspelt field would vanish on the way to
+    the server; here it is an error naming the field instead.
+    """
+    try:
+        model = cls(**obj)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ArgoError(f"{obj.get('kind', 'object')} not sent: {where}: {first['msg']}") from None
+    back = _dump(model)
+    if back != obj:
+        raise ArgoError(f"{obj.get('kind', 'object')} not sent: {_first_difference(obj, back)}")
+    return model
+
+
+def _first_difference(sent: Any, kept: Any, path: str = "") -> str:
+    if isinstance(sent, Mapping) and isinstance(kept, Mapping):
+        for key in sent:
+            if key not in kept:
+                return f"unknown field {path}{key} (would be dropped)"
+            if sent[key] != kept[key]:
+                return _first_difference(sent[key], kept[key], f"{path}{key}.")
+    if isinstance(sent, list) and isinstance(kept, list) and len(sent) == len(kept):
+        for i, (a, b) in enumerate(zip(sent, kept, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}{i}.")
+    return f"field {path.rstrip('.') or '<root>'} would change from {sent!r} to {kept!r}"[:300]
+
+
 def ensure_template(conn: ArgoConnection, template: Mapping[str, Any]) -> str:
     """Create the WorkflowTemplate, or leave an identical one alone. Returns what happened.
 
@@ -120,7 +153,7 @@ def ensure_template(conn: ArgoConnection, template: Mapping[str, Any]) -> str:
             "bump the pipeline version, or delete the old template deliberately"
         )
     request = WorkflowTemplateCreateRequest(
-        namespace=conn.namespace, template=ModelWorkflowTemplate(**template)
+        namespace=conn.namespace, template=_model(ModelWorkflowTemplate, template)
     )
     _call(
         conn,
@@ -141,7 +174,7 @@ def submit(conn: ArgoConnection, objs: Sequence[Mapping[str, Any]]) -> list[str]
             ensure_template(conn, obj)
     svc = conn.service()
     for i, obj in enumerate(o for o in objs if o["kind"] == "Workflow"):
-        request = WorkflowCreateRequest(namespace=conn.namespace, workflow=ModelWorkflow(**obj))
+        request = WorkflowCreateRequest(namespace=conn.namespace, workflow=_model(ModelWorkflow, obj))
         what = f"submitting workflow {i + 1} (already submitted: {', '.join(names) or 'none'})"
         created = _call(conn, what, partial(svc.create_workflow, request, conn.namespace))
         names.append(str(created.metadata.name))
