@@ -313,7 +313,12 @@ def _count_pairs(fastq: Path) -> int:
         return sum(1 for _ in handle) // 4
 
 
-def measured_tasks(run_json: Path) -> list[TaskCpu]:
+#: Fewer read pairs than this per task and start-up time swamps the per-read cost: a run on the
+#: 5,053-pair test set says nothing about a 20-million-pair sample.
+MIN_MEASURED_PAIRS = 1_000_000
+
+
+def measured_tasks(run_json: Path, min_pairs: int = MIN_MEASURED_PAIRS) -> list[TaskCpu]:
     """CPU per task from a ``seqstack run`` record.
 
     Each successful attempt counts ``cpuSeconds`` when the record has it, else its wall time
@@ -375,10 +380,17 @@ def measured_tasks(run_json: Path) -> list[TaskCpu]:
     result = []
     for template, seconds in cpu.items():
         done = ran.get(template, set())
-        million = sum(pairs.get(s, 0) for s in done) / 1e6
-        per_pod_fixed = fixed.get(template, 0.0) / (2 if template == "fastqc" else 1)
-        if not done or million == 0:
+        if not done:
             continue  # the report runs once per run, not per sample
+        measured_pairs = sum(pairs.get(s, 0) for s in done)
+        if measured_pairs < min_pairs:
+            raise CostError(
+                f"--run-json {run_json}: {template} ran on {measured_pairs:,} read pairs in all, fewer than "
+                f"{min_pairs:,}: start-up time would dominate the per-read figure. Measure a run of at "
+                "least that many pairs, or leave out --run-json to use the default table."
+            )
+        million = measured_pairs / 1e6
+        per_pod_fixed = fixed.get(template, 0.0)
         per_sample_pods = pods[template] / len(done)
         variable = max(seconds - pods[template] * per_pod_fixed, 0.0)
         result.append(

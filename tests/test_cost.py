@@ -1,0 +1,201 @@
+"""``seqstack cost``: idle cost follows what the stack declares, prices are sourced and dated,
+per-sample cost follows CPU per task, and overrides and run records are honoured."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from seqstack import cmd_cost
+from seqstack.cli import app
+from seqstack.cmd_cost import CostError, Prices, TaskCpu, idle_lines, load_prices, measured_tasks, pools_of
+from stacks.harness import run_stack
+from workflows.contract import POOL_LABEL
+
+runner = CliRunner()
+
+
+def _cost(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["cost", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.output)
+    return doc
+
+
+def _items(doc: dict[str, Any], part: str) -> dict[str, float]:
+    return {line["item"]: line["usd"] for line in doc[part]["lines"]}
+
+
+def test_price_table_is_dated_and_every_price_has_a_source() -> None:
+    table = load_prices()
+    assert table["date"] and table["currency"] == "USD"
+
+    def prices(node: Any) -> list[dict[str, Any]]:
+        if isinstance(node, dict) and "price" in node:
+            return [node]
+        if isinstance(node, dict):
+            return [p for v in node.values() for p in prices(v)]
+        return []
+
+    found = prices(table["clouds"])
+    assert len(found) > 20
+    for p in found:
+        assert p["price"] > 0 and p["source"].strip(), p
+        # A figure not read from a current page must say it is an estimate and from when.
+        if "estimate" in p["source"]:
+            assert any(year in p["source"] for year in ("2024", "2025", "2026")), p
+
+
+@pytest.mark.parametrize("stack", ["dev-aws", "dev-gcp"])
+def test_every_machine_type_the_stacks_use_by_default_is_priced(stack: str) -> None:
+    inv = run_stack(stack)
+    prices = Prices(load_prices(), inv.config.cloud, inv.config.region)
+    for pool in pools_of(inv).values():
+        prices.machine(pool.machine_type, spot=True)
+        prices.machine(pool.machine_type, spot=False)
+
+
+def test_aws_idle_cost_is_the_sum_of_what_is_declared() -> None:
+    doc = _cost("--stack", "dev-aws")
+    items = _items(doc, "idleMonthly")
+    assert items["EKS control plane"] == pytest.approx(0.10 * 730)
+    assert items["NAT gateway"] == pytest.approx(0.048 * 730)  # natMode single: one gateway
+    # ecr.api, ecr.dkr, sts interface endpoints in 3 zones each; the S3 gateway endpoint is free.
+    assert items["Interface VPC endpoints"] == pytest.approx(3 * 3 * 0.011 * 730)
+    assert items["system nodes (t3.large, on-demand, minimum)"] == pytest.approx(0.0912 * 730)
+    assert items["system node disks"] == pytest.approx(50 * 0.088)
+    # Worker pools scale to zero, so they cost nothing idle.
+    assert not any(name.startswith(("small", "large")) for name in items)
+    assert doc["idleMonthly"]["total"] == pytest.approx(sum(items.values()))
+
+
+def test_per_zone_nat_and_a_warm_worker_pool_raise_the_idle_cost() -> None:
+    inv = run_stack("dev-aws", overrides={"seqstack:natMode": "perZone", "seqstack:smallMinNodes": 1})
+    prices = Prices(load_prices(), "aws", inv.config.region)
+    items = {line.item: line.usd for line in idle_lines(inv, prices)}
+    assert items["NAT gateway"] == pytest.approx(3 * 0.048 * 730)
+    assert items["small nodes (m6i.xlarge, spot, minimum)"] == pytest.approx(0.085 * 730)
+
+
+def test_gcp_idle_cost() -> None:
+    items = _items(_cost("--stack", "dev-gcp"), "idleMonthly")
+    assert items["GKE cluster management"] == pytest.approx(0.10 * 730)
+    assert items["system nodes (e2-standard-2, on-demand, minimum)"] == pytest.approx(0.0737 * 730)
+    assert items["Cloud NAT (per VM served)"] == pytest.approx(1 * 0.0014 * 730)
+
+
+def test_per_sample_cost_scales_with_reads_and_uses_spot_prices() -> None:
+    small = _cost("--stack", "dev-aws", "--reads-per-sample", "10")
+    large = _cost("--stack", "dev-aws", "--reads-per-sample", "100")
+    assert large["perSample"]["total"] > 5 * small["perSample"]["total"]
+    align = next(line for line in large["perSample"]["lines"] if line["item"].startswith("align"))
+    table = json.loads(cmd_cost.DEFAULT_TASK_CPU.read_text())["tasks"]
+    cpu_seconds = 100 * (
+        table["align"]["cpu_seconds_per_million_pairs"] + table["index"]["cpu_seconds_per_million_pairs"]
+    )
+    cpu_seconds += table["align"]["fixed_cpu_seconds"] + table["index"]["fixed_cpu_seconds"]
+    assert align["usd"] == pytest.approx(cpu_seconds / 3600 * 0.62 / 32)  # c6i.8xlarge spot / 32 vCPU
+
+
+def test_prices_file_overrides_one_entry(tmp_path: Path) -> None:
+    override = {"clouds": {"aws": {"eu-west-1": {"natGatewayHour": {"price": 1.0, "source": "test"}}}}}
+    (tmp_path / "p.json").write_text(json.dumps(override))
+    doc = _cost("--stack", "dev-aws", "--prices", str(tmp_path / "p.json"))
+    items = _items(doc, "idleMonthly")
+    assert items["NAT gateway"] == pytest.approx(730.0)
+    assert items["EKS control plane"] == pytest.approx(73.0), "other entries keep the built-in price"
+
+
+def test_unpriced_machine_type_is_an_error_naming_the_key() -> None:
+    inv = run_stack("dev-aws", overrides={"seqstack:systemMachineTypes": ["m7g.large"]})
+    prices = Prices(load_prices(), "aws", inv.config.region)
+    with pytest.raises(CostError, match=r"clouds\.aws\.eu-west-1\.machines\.m7g\.large"):
+        idle_lines(inv, prices)
+
+
+def _write_fastq(path: Path, pairs: int) -> None:
+    with gzip.open(path, "wt") as out:
+        for i in range(pairs):
+            out.write(f"@r{i}\nACGT\n+\nIIII\n")
+
+
+def _run_record(tmp_path: Path, pairs: int, tasks: list[dict[str, Any]]) -> Path:
+    for read in ("1", "2"):
+        _write_fastq(tmp_path / f"s_{read}.fastq.gz", pairs)
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"sample,fastq_1,fastq_2\ns1,{tmp_path / 's_1.fastq.gz'},{tmp_path / 's_2.fastq.gz'}\n")
+    record = {"seqstack": "run", "sheet": str(sheet), "cpus": 4, "memoryGiB": 8.0, "tasks": tasks}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def _task(template: str, sample: str | None, **attempt: Any) -> dict[str, Any]:
+    return {"template": template, "sample": sample, "status": "Succeeded", "cached": False,
+            "attempts": [{"status": "Succeeded", **attempt}]}  # fmt: skip
+
+
+def test_run_record_cpu_seconds_become_cpu_per_million_pairs(tmp_path: Path) -> None:
+    run_json = _run_record(
+        tmp_path,
+        pairs=2000,
+        tasks=[
+            _task("fastqc", "s1", cpuSeconds=10.0, durationSeconds=99.0),
+            _task("fastqc", "s1", cpuSeconds=12.0, durationSeconds=99.0),
+            _task("align", "s1", cpuSeconds=30.0, durationSeconds=99.0),
+            _task("report", None, cpuSeconds=5.0, durationSeconds=5.0),
+        ],
+    )
+    tasks = {t.task: t for t in measured_tasks(run_json, min_pairs=1000)}
+    assert set(tasks) == {"fastqc", "align"}, "the report runs once per run, not per sample"
+    fixed = {t.task: t.fixed_cpu_seconds for t in cmd_cost.default_tasks()}
+    assert tasks["fastqc"].pods_per_sample == 2
+    assert tasks["fastqc"].cpu_seconds_per_million_pairs == pytest.approx(
+        (22.0 - 2 * fixed["fastqc"]) / 0.002
+    )
+    assert tasks["align"].cpu_seconds_per_million_pairs == pytest.approx((30.0 - fixed["align"]) / 0.002)
+    assert tasks["align"].pool == "large" and tasks["fastqc"].pool == "small"
+
+
+def test_run_record_without_cpu_seconds_uses_wall_time_times_reserved_cpus(tmp_path: Path) -> None:
+    run_json = _run_record(tmp_path, pairs=1000, tasks=[_task("align", "s1", durationSeconds=10.0)])
+    (align,) = measured_tasks(run_json, min_pairs=1)
+    # PipelineSettings.local(4 cpus, 8 GiB) gives align all 4 CPUs.
+    fixed = {t.task: t.fixed_cpu_seconds for t in cmd_cost.default_tasks()}
+    assert align.cpu_seconds_per_million_pairs == pytest.approx((40.0 - fixed["align"]) / 0.001)
+    assert "wall time x reserved CPUs" in align.basis
+
+
+def test_a_run_too_small_to_extrapolate_is_refused(tmp_path: Path) -> None:
+    run_json = _run_record(tmp_path, pairs=100, tasks=[_task("align", "s1", cpuSeconds=1.0)])
+    with pytest.raises(CostError, match="start-up time would dominate"):
+        measured_tasks(run_json)
+    result = runner.invoke(app, ["cost", "--stack", "dev-aws", "--run-json", str(run_json)])
+    assert result.exit_code == 2
+
+
+def test_template_pools_match_the_rendered_pipeline() -> None:
+    """TEMPLATE_POOLS must say where workflows/pipeline.py schedules each template."""
+    from workflows.contract import StackOutputs
+    from workflows.pipeline import build_template
+    from workflows.settings import PipelineSettings
+
+    stack = StackOutputs.load(Path(__file__).parent / "fixtures" / "dev-aws.outputs.json")
+    template = build_template(stack, PipelineSettings.cloud_defaults()).to_dict()
+    pools = {
+        t["name"]: (t.get("nodeSelector") or {}).get(POOL_LABEL)
+        for t in template["spec"]["templates"]
+        if "nodeSelector" in t
+    }
+    for name, pool in cmd_cost.TEMPLATE_POOLS.items():
+        assert pools.get(name) == pool, (name, pools)
+
+
+def test_task_cpu_model() -> None:
+    t = TaskCpu("fastqc", "small", 2, 4.0, 36.0, "test")
+    assert t.cpu_hours(10) == pytest.approx((2 * 4.0 + 360.0) / 3600)
