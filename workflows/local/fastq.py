@@ -10,6 +10,8 @@ Every problem is one line naming the sample and the file, so a user can fix it w
 from __future__ import annotations
 
 import gzip
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,48 +115,78 @@ class _Reader:
         return [_name(h) for h in heads]
 
 
+def _produce(
+    reader: _Reader, out: queue.Queue[list[bytes] | BaseException | None], stop: threading.Event
+) -> None:
+    def put(item: list[bytes] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for block in reader.blocks():
+            if not put(block):
+                return
+        put(None)
+    except BaseException as exc:  # handed to the consumer, which raises it
+        put(exc)
+
+
 def check_pair(sample: str, r1: Path, r2: Path) -> PairSummary:
-    """Read both files once, in lockstep; raise :class:`InputError` at the first problem."""
-    a, b = _Reader(sample, "R1", r1), _Reader(sample, "R2", r2)
-    ia, ib = a.blocks(), b.blocks()
-    pending_a: list[bytes] = []
-    pending_b: list[bytes] = []
-    done_a = done_b = False
+    """Read both files once, side by side; raise :class:`InputError` at the first problem.
+
+    Each file is read and checked in its own thread (decompression releases the GIL), and the
+    read names are compared as blocks arrive, so the check costs about one file's read time.
+    """
+    readers = (_Reader(sample, "R1", r1), _Reader(sample, "R2", r2))
+    queues: tuple[queue.Queue[list[bytes] | BaseException | None], ...] = (
+        queue.Queue(maxsize=4),
+        queue.Queue(maxsize=4),
+    )
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_produce, args=(reader, q, stop), daemon=True)
+        for reader, q in zip(readers, queues, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    pending: tuple[list[bytes], list[bytes]] = ([], [])
+    done = [False, False]
     compared = 0
-    while not (done_a and done_b):
-        if not done_a and len(pending_a) <= len(pending_b):
-            block = next(ia, None)
-            if block is None:
-                done_a = True
+    try:
+        while not all(done):
+            # Pull from the side that is behind (or the only one still going).
+            side = 0 if (not done[0] and (done[1] or len(pending[0]) <= len(pending[1]))) else 1
+            item = queues[side].get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                done[side] = True
             else:
-                pending_a.extend(block)
-        elif not done_b:
-            block = next(ib, None)
-            if block is None:
-                done_b = True
-            else:
-                pending_b.extend(block)
-        else:
-            block = next(ia, None)
-            if block is None:
-                done_a = True
-            else:
-                pending_a.extend(block)
-        k = min(len(pending_a), len(pending_b))
-        if k:
-            if pending_a[:k] != pending_b[:k]:
-                i = next(i for i in range(k) if pending_a[i] != pending_b[i])
-                one, two = (pending_a[i].decode(errors="replace"), pending_b[i].decode(errors="replace"))
-                raise InputError(
-                    f"sample {sample}: {r2}: read names out of step with R1 at read {compared + i + 1} "
-                    f"({one!r} vs {two!r})"
-                )
-            compared += k
-            del pending_a[:k], pending_b[:k]
-    if a.count != b.count:
-        short = r1 if a.count < b.count else r2
-        raise InputError(f"sample {sample}: {short}: R1 has {a.count} reads but R2 has {b.count}")
-    return PairSummary(reads=a.count)
+                pending[side].extend(item)
+            k = min(len(pending[0]), len(pending[1]))
+            if k:
+                a, b = pending
+                if a[:k] != b[:k]:
+                    i = next(i for i in range(k) if a[i] != b[i])
+                    one, two = a[i].decode(errors="replace"), b[i].decode(errors="replace")
+                    raise InputError(
+                        f"sample {sample}: {r2}: read names out of step with R1 at read {compared + i + 1} "
+                        f"({one!r} vs {two!r})"
+                    )
+                compared += k
+                del a[:k], b[:k]
+    finally:
+        stop.set()  # producers still reading after an early error stop at their next block
+    count1, count2 = readers[0].count, readers[1].count
+    if count1 != count2:
+        short = r1 if count1 < count2 else r2
+        raise InputError(f"sample {sample}: {short}: R1 has {count1} reads but R2 has {count2}")
+    return PairSummary(reads=count1)
 
 
 def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
