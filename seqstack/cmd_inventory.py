@@ -50,11 +50,10 @@ def inventory(
     """
     from stacks.config import ConfigError
     from stacks.harness import run_stack
-    from stacks.loader import PROJECT_DIR
 
     err = Console(stderr=True)
     try:
-        inv = run_stack(stack, project_dir=project_dir or PROJECT_DIR)
+        inv = run_stack(stack) if project_dir is None else run_stack(stack, project_dir=project_dir)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)  # one line, for logs
         raise typer.Exit(2) from None
