@@ -244,14 +244,7 @@ def submit_cmd(
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
     objs = render(sheet, ref, out, outputs, settings)
-    try:
-        names = submit(conn, objs)
-    except ArgoError as exc:
-        raise _fail(str(exc), 1) from None
-    for name in names:
-        typer.echo(name)
-    if watch_:
-        _watch(conn, names, interval)
+    _send(conn, objs, watch_, interval)
 
 
 @app.command("index")
@@ -287,14 +280,7 @@ def index_cmd(
             return
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
-    try:
-        names = submit(conn, objs)
-    except ArgoError as exc:
-        raise _fail(str(exc), 1) from None
-    for name in names:
-        typer.echo(name)
-    if watch_:
-        _watch(conn, names, interval)
+    _send(conn, objs, watch_, interval)
 
 
 @app.command("status")
@@ -316,6 +302,18 @@ def status_cmd(
     except ArgoError as exc:
         raise _fail(str(exc), 1) from None
     Console().print(_progress({name: wf}, detail=True))
+
+
+def _send(conn: ArgoConnection, objs: list[dict[str, Any]], follow: bool, interval: float) -> None:
+    """Submit, print the workflow names (one a line, for scripts), and follow them if asked."""
+    try:
+        names = submit(conn, objs)
+    except ArgoError as exc:
+        raise _fail(str(exc), 1) from None
+    for name in names:
+        typer.echo(name)
+    if follow:
+        _watch(conn, names, interval)
 
 
 def _progress(workflows: dict[str, dict[str, Any]], detail: bool) -> Group:

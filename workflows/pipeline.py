@@ -157,6 +157,22 @@ def _resources(size: Resources) -> m.ResourceRequirements:
     )
 
 
+def _workflow_pod_defaults(stack: StackOutputs) -> dict[str, Any]:
+    """Workflow-level pod settings: the stack's service account, non-root (Pod Security
+    restricted), and pods deleted once they succeed (failed ones stay for their logs)."""
+    return {
+        "service_account_name": stack.workflow_service_account,
+        "pod_gc": m.PodGC(strategy="OnPodSuccess"),
+        "security_context": m.PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=1000,
+            run_as_group=1000,
+            fs_group=1000,
+            seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
+        ),
+    }
+
+
 def _bash(script: str) -> dict[str, Any]:
     return {"command": ["bash", "-c"], "args": [_PRELUDE + script]}
 
@@ -164,14 +180,15 @@ def _bash(script: str) -> dict[str, Any]:
 def _fastqc_script(settings: PipelineSettings) -> str:
     heap = settings.fastqc_heap_mib
     threads = settings.fastqc.threads
+    per_thread = min(10000, heap // threads)  # FastQC 0.12's --memory is per thread
     return f"""name="{SAMPLE}_{{{{inputs.parameters.read}}}}"
 # FastQC picks gzip by file name: name the input by its content.
 magic="$(head -c2 "$WORK/in/reads" | od -An -tx1 | tr -d ' \\n')"
 if [ "$magic" = "1f8b" ]; then ext=fastq.gz; else ext=fastq; fi
 ln -sf "$WORK/in/reads" "$WORK/in/$name.$ext"
-# FastQC 0.12 takes --memory (MB per thread); 0.11.9 does not: give its JVM the heap directly.
+# FastQC 0.12 takes --memory (MB per thread); 0.11.9 does not: give its JVM the whole heap directly.
 if fastqc --help 2>&1 | grep -q -- '--memory'; then
-  mem=(--memory {heap})
+  mem=(--memory {per_thread})
 else
   mem=()
   export _JAVA_OPTIONS="-Xmx{heap}m -Djava.io.tmpdir=$WORK/tmp"
@@ -297,7 +314,6 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             )
         },
         entrypoint="main",
-        service_account_name=stack.workflow_service_account,
         arguments=[
             Parameter(
                 name="samples", description="JSON list of {sample, r1_bucket, r1_key, r2_bucket, r2_key}"
@@ -310,14 +326,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             Parameter(name="reference-key", description="Key (or local path) of the reference FASTA"),
             Parameter(name="qc-rules", value=s.qc.to_json(), description="QC gate rules (JSON)"),
         ],
-        pod_gc=m.PodGC(strategy="OnPodSuccess"),
-        security_context=m.PodSecurityContext(
-            run_as_non_root=True,
-            run_as_user=1000,
-            run_as_group=1000,
-            fs_group=1000,
-            seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
-        ),
+        **_workflow_pod_defaults(stack),
     ) as wt:
         fastqc = Container(
             name="fastqc",
@@ -463,27 +472,18 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             def arg(n: str) -> str:
                 return f"{{{{inputs.parameters.{n}}}}}"
 
-            r1 = Task(
-                name="fastqc-r1",
-                template=fastqc,
-                arguments={
-                    "sample": arg("sample"),
-                    "read": "R1",
-                    "bucket": arg("r1_bucket"),
-                    "key": arg("r1_key"),
-                },
-            )
-            r2 = Task(
-                name="fastqc-r2",
-                template=fastqc,
-                arguments={
-                    "sample": arg("sample"),
-                    "read": "R2",
-                    "bucket": arg("r2_bucket"),
-                    "key": arg("r2_key"),
-                },
-            )
-            gate = Task(
+            for read in ("R1", "R2"):
+                Task(
+                    name=f"fastqc-{read.lower()}",
+                    template=fastqc,
+                    arguments={
+                        "sample": arg("sample"),
+                        "read": read,
+                        "bucket": arg(f"{read.lower()}_bucket"),
+                        "key": arg(f"{read.lower()}_key"),
+                    },
+                )
+            Task(
                 name="qc-gate",
                 template=qc_gate,
                 arguments={"sample": arg("sample")},
@@ -496,7 +496,6 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                 depends="qc-gate",
                 when="'{{tasks.qc-gate.outputs.parameters.verdict}}' == 'pass'",
             )
-            del r1, r2, gate
 
         with DAG(name="main", fail_fast=False):
             Task(
@@ -585,19 +584,11 @@ def build_index_workflow(reference: str, stack: StackOutputs, settings: Pipeline
         labels={LABEL_PART_OF: "seqstack", LABEL_VERSION: settings.version},
         annotations={"seqstack.io/reference": reference},
         entrypoint="index",
-        service_account_name=stack.workflow_service_account,
         arguments=[
             Parameter(name="reference-bucket", value=ref_bucket),
             Parameter(name="reference-key", value=ref_key),
         ],
-        pod_gc=m.PodGC(strategy="OnPodSuccess"),
-        security_context=m.PodSecurityContext(
-            run_as_non_root=True,
-            run_as_user=1000,
-            run_as_group=1000,
-            fs_group=1000,
-            seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
-        ),
+        **_workflow_pod_defaults(stack),
     ) as wf:
         Container(
             name="index",
