@@ -14,7 +14,7 @@ from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
 from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
-from stacks.config import StackConfig
+from stacks.config import ConfigError, StackConfig
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
 
 #: The ServiceAccount pipeline pods run as; its Pod Identity role reaches the data bucket.
@@ -67,7 +67,9 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
     ).names[: cfg.zone_count]
     if len(zones) < cfg.zone_count:
-        raise ValueError(f"seqstack:zoneCount: {cfg.region} has only {len(zones)} zones: {zones}")
+        raise ConfigError(
+            f"seqstack:zoneCount: {cfg.zone_count} zones asked for, {cfg.region} offers {len(zones)}: {zones}"
+        )
     network = AwsNetwork(
         "network",
         AwsNetworkArgs(
