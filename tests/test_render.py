@@ -312,3 +312,22 @@ def test_index_workflow_stores_the_index_beside_the_fasta() -> None:
         "refs/hg38.fa.pac",
     } <= keys
     assert t["retryStrategy"]["expression"] == RETRY_EXPRESSION
+
+
+def test_the_local_render_uses_only_what_the_local_executor_runs() -> None:
+    """The executor rejects unknown fields; the objects seqstack run executes must pass its check."""
+    from workflows.local.schema import check_supported
+
+    for obj in CASES["local"]():
+        assert check_supported(obj) == []
+    local_index = render_index_local()
+    assert check_supported(local_index) == []
+
+
+def render_index_local() -> dict[str, Any]:
+    from workflows.render import render_index
+
+    (wf,) = render_index(
+        "/data/ref/rCRS.fa", StackOutputs.local(Path("/data/out")), PipelineSettings.local(2, 4)
+    )
+    return wf
