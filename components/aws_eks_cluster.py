@@ -20,6 +20,9 @@ NODE_POLICIES: tuple[str, ...] = ("AmazonEKSWorkerNodePolicy", "AmazonEC2Contain
 
 _VERSION = re.compile(r"^1\.\d{2}$")
 
+#: The retention periods CloudWatch Logs accepts.
+_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653})
+
 
 @dataclass(frozen=True)
 class AwsEksClusterArgs:
@@ -37,10 +40,17 @@ class AwsEksClusterArgs:
     """Subnets for internet-facing load balancers."""
     partition: str = "aws"
     """AWS partition of the managed policy ARNs (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    log_retention_days: int = 30
+    """Days CloudWatch keeps the control-plane logs."""
 
     def __post_init__(self) -> None:
         if not _VERSION.match(self.version):
             raise ValueError(f"AwsEksClusterArgs.version: {self.version!r} is not of the form 1.NN")
+        if self.log_retention_days not in _RETENTION_DAYS:
+            raise ValueError(
+                f"AwsEksClusterArgs.log_retention_days: {self.log_retention_days} is not one of "
+                f"CloudWatch's periods {sorted(_RETENTION_DAYS)}"
+            )
         if len(self.private_subnet_ids) < 2:
             raise ValueError("AwsEksClusterArgs.private_subnet_ids: EKS needs subnets in at least 2 zones")
 
@@ -75,6 +85,15 @@ class AwsEksCluster(pulumi.ComponentResource):
         super().__init__("seqstack:aws:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        # EKS writes control-plane logs to this group, creating it (kept forever, outside the
+        # stack) if it does not exist. Declaring it first bounds its retention and lets
+        # `pulumi destroy` remove it with the cluster.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
         cluster = eks.Cluster(
             f"{name}-eks",
             name=args.cluster_name,
@@ -98,7 +117,7 @@ class AwsEksCluster(pulumi.ComponentResource):
             skip_default_node_group=True,
             # Pod Identity replaces IRSA, so no IAM OIDC provider is created.
             create_oidc_provider=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
         # Under the mock runtime a multi-language component's resource-typed outputs (eksCluster)
         # cannot be read, so dependents get the (already known) name through a plain output that

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from components.aws_eks_cluster import AwsEksClusterArgs
 from stacks.harness import Inventory, run_stack
 
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -86,3 +89,21 @@ def test_vpc_cni_gets_its_permissions_through_pod_identity(aws_inv: Inventory) -
     assert attached == ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]
     assert "cluster-pod-identity-agent" in association.dependencies
     assert "cni-identity-AmazonEKS_CNI_Policy" in association.dependencies
+
+
+def test_control_plane_logs_have_bounded_retention_and_go_with_the_stack(aws_inv: Inventory) -> None:
+    group = aws_inv.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")
+    # The name EKS writes to; declared first, EKS would otherwise create it outside the stack.
+    assert group.inputs["name"] == "/aws/eks/seqstack-dev/cluster"
+    assert group.inputs["retentionInDays"] == 30
+    assert "cluster-control-plane-logs" in aws_inv.named("cluster-eks").dependencies
+    assert not group.retain_on_delete and not group.protect
+    with pytest.raises(ValueError, match="log_retention_days: 10 "):
+        AwsEksClusterArgs(
+            cluster_name="c",
+            version="1.33",
+            vpc_id="vpc",
+            private_subnet_ids=["a", "b"],
+            public_subnet_ids=["c", "d"],
+            log_retention_days=10,
+        )
