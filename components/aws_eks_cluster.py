@@ -71,7 +71,7 @@ class AwsEksCluster(pulumi.ComponentResource):
     node_security_group_id: pulumi.Output[str]
     """Security group pulumi-eks creates for nodes."""
     oidc_issuer: pulumi.Output[str]
-    """The cluster's OIDC issuer (for IRSA, should a tool not support Pod Identity)."""
+    """The cluster's OIDC issuer URL (an IAM OIDC provider for IRSA could be built from it)."""
     node_role: aws.iam.Role
     """IAM role of every managed node group."""
     node_policy_attachments: list[aws.iam.RolePolicyAttachment]
