@@ -329,22 +329,27 @@ class Executor:
         once every process is gone.
         """
         threads = []
+        done: list[threading.Event] = []
         for index, wf in enumerate(self.workflows):
             scope = self._workflow_scope(wf, index)
             root = Node(key=scope.workflow_name, task=scope.workflow_name, template="", kind="DAG")
             self.roots.append(root)
-            t = threading.Thread(target=self._run_workflow, args=(wf, scope, root), daemon=True)
+            finished = threading.Event()
+            done.append(finished)
+            t = threading.Thread(target=self._run_workflow, args=(wf, scope, root, finished), daemon=True)
             threads.append(t)
         for t in threads:
             t.start()
+        # Wait on events, not Thread.join: a KeyboardInterrupt inside join() can leave CPython
+        # (3.11, bpo-45274) believing the thread stopped, and the run would return under it.
         try:
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.2)
+            for finished in done:
+                while not finished.wait(0.2):
+                    pass
         except KeyboardInterrupt:
             self.cancel()
-            for t in threads:
-                t.join()
+            for finished in done:
+                finished.wait()
             raise
         return self.roots
 
@@ -405,7 +410,15 @@ class Executor:
             entrypoint=templates_spec.get("entrypoint"),
         )
 
-    def _run_workflow(self, wf: Mapping[str, Any], scope: _Scope, root: Node) -> None:
+    def _run_workflow(
+        self, wf: Mapping[str, Any], scope: _Scope, root: Node, finished: threading.Event
+    ) -> None:
+        try:
+            self._run_root(scope, root)
+        finally:
+            finished.set()
+
+    def _run_root(self, scope: _Scope, root: Node) -> None:
         entry = scope.entrypoint
         root.started = time.time()
         root.phase = RUNNING
@@ -565,7 +578,7 @@ class Executor:
                     ok = tree is None or expr.eval_depends(tree, lambda t, r: _result(done[t], r), name)
                     if not ok or self.cancelled.is_set() or (fail_fast and tripped):
                         child.phase = OMITTED
-                        child.message = "omitted: depends not met" if ok is False else "omitted: run stopped"
+                        child.message = "depends not met" if ok is False else "run stopped"
                         child.started = child.finished = time.time()
                         done[name] = child
                         self._emit(child, "finished")

@@ -181,11 +181,13 @@ def _qc_reasons(path: Path) -> str:
         return "fail"
 
 
-def run_pipeline(opts: RunOptions, console: Console | None = None, live: bool | None = None) -> int:
+def run_pipeline(
+    opts: RunOptions, console: Console | None = None, live: bool | None = None, err: Console | None = None
+) -> int:
     """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed,
-    2 bad sheet/arguments, 130 interrupted)."""
+    2 bad sheet/arguments, 130 interrupted). Errors go to ``err`` (stderr), one line each."""
     console = console or Console()
-    err = Console(stderr=True)
+    err = err or Console(stderr=True)
     outdir = opts.outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     state = outdir / STATE_DIR

@@ -1,0 +1,414 @@
+"""`seqstack run` end to end with the real tools (fastqc, bwa, samtools, multiqc) on generated
+reads and, when present, on real human mtDNA reads: outputs, QC verdicts, counts equal to the
+tools run by hand, bad inputs, preemption retries, --resume and Ctrl-C.
+
+These run the rendered Argo objects through the local executor, so they also prove the rendered
+pipeline's scripts work with real tools.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from workflows.local.demo import DemoSample, generate
+from workflows.local.executor import Fault
+from workflows.local.run import RunOptions, run_pipeline
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
+TOOLS = ("fastqc", "bwa", "samtools")
+GATE_MODULES = ("Basic Statistics", "Per base sequence quality")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        any(shutil.which(t) is None for t in TOOLS), reason="fastqc, bwa and samtools must be on PATH"
+    ),
+]
+
+
+class Result:
+    """A finished `seqstack run`: exit code, printed lines and run.json."""
+
+    def __init__(self, outdir: Path, code: int, out: str, err: str) -> None:
+        self.outdir, self.code, self.out, self.err = outdir, code, out, err
+        self.record: dict[str, Any] = json.loads((outdir / "run.json").read_text())
+
+    def task(self, key: str) -> dict[str, Any]:
+        return next(t for t in self.record["tasks"] if t["key"] == key)
+
+
+def run(sheet: Path, reference: Path, outdir: Path, **options: Any) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_pipeline(
+        RunOptions(sheet=sheet, reference=reference, outdir=outdir, cpus=2, **options),
+        console=Console(file=out, width=200),
+        err=Console(file=err, width=200),
+        live=False,
+    )
+    return Result(outdir, code, out.getvalue(), err.getvalue())
+
+
+def sam_body(bam: Path) -> list[str]:
+    """`samtools view -h` without @PG lines (they record the command line), as nf-core compares."""
+    text = subprocess.run(
+        ["samtools", "view", "-h", str(bam)], capture_output=True, text=True, check=True
+    ).stdout
+    return [line for line in text.splitlines() if not line.startswith("@PG")]
+
+
+def count(bam: Path, *flags: str) -> int:
+    proc = subprocess.run(
+        ["samtools", "view", "-c", *flags, str(bam)], capture_output=True, text=True, check=True
+    )
+    return int(proc.stdout)
+
+
+def direct_bam(tmp: Path, reference: Path, r1: Path, r2: Path, sample: str) -> Path:
+    """The tools run by hand on the same data: bwa mem | samtools sort (own index, own copy)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    ref = tmp / "ref.fa"
+    shutil.copy(reference, ref)
+    subprocess.run(["bwa", "index", str(ref)], check=True, capture_output=True)
+    bam = tmp / f"{sample}.bam"
+    subprocess.run(
+        f"bwa mem -t 2 -R '@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA' {ref} {r1} {r2} 2>/dev/null"
+        f" | samtools sort -o {bam} -",
+        shell=True,
+        check=True,
+    )
+    return bam
+
+
+def fastqc_summary(zip_path: Path) -> dict[str, str]:
+    with zipfile.ZipFile(zip_path) as z:
+        name = next(n for n in z.namelist() if n.endswith("/summary.txt"))
+        lines = z.read(name).decode().splitlines()
+    return {line.split("\t")[1]: line.split("\t")[0] for line in lines}
+
+
+def expected_verdict(outdir: Path, sample: str) -> str:
+    """What the default rules say, from FastQC's own summaries."""
+    failing = [
+        m
+        for read in ("R1", "R2")
+        for m, status in fastqc_summary(outdir / sample / "fastqc" / f"{sample}_{read}_fastqc.zip").items()
+        if m in GATE_MODULES and status == "FAIL"
+    ]
+    return "fail" if failing else "pass"
+
+
+def assert_no_partial_outputs(outdir: Path, record: dict[str, Any]) -> None:
+    """Every file under the results is a complete output recorded in run.json (size and sha256)."""
+    recorded = {}
+    for task in record["tasks"]:
+        for art in task["outputs"]["artifacts"].values():
+            for rel, size, _sha in art["files"]:
+                recorded[Path(art["path"]) / rel if rel != "." else Path(art["path"])] = size
+    state = outdir / ".seqstack"
+    assert not (state / "work").exists()
+    for p in outdir.rglob("*"):
+        if not p.is_file() or p == outdir / "run.json" or state in p.parents:
+            continue
+        assert p in recorded, f"{p} is not a recorded complete output"
+        assert p.stat().st_size == recorded[p], f"{p} differs from the recorded output"
+
+
+# ------------------------------------------------------------------------- generated demo data
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    base = tmp_path_factory.mktemp("demo")
+    data = generate(base / "data")
+    return run(data.sheet, data.reference, base / "results")
+
+
+def test_demo_aligns_the_good_sample_and_stops_the_low_quality_one(demo: Result) -> None:
+    assert demo.code == 0, demo.err
+    out = demo.outdir
+    assert demo.record["samples"]["demo-good"]["status"] == "aligned"
+    assert demo.record["samples"]["demo-lowq"]["status"] == "qc-failed"
+    # The real FastQC says so, and the gate applied the rules to what FastQC said.
+    assert (
+        fastqc_summary(out / "demo-lowq/fastqc/demo-lowq_R1_fastqc.zip")["Per base sequence quality"]
+        == "FAIL"
+    )
+    for sample in ("demo-good", "demo-lowq"):
+        qc = json.loads((out / sample / f"{sample}.qc.json").read_text())
+        assert qc["verdict"] == expected_verdict(out, sample)
+        for read in ("R1", "R2"):
+            for ext in ("html", "zip"):
+                assert (out / sample / "fastqc" / f"{sample}_{read}_fastqc.{ext}").stat().st_size > 0
+    assert not (out / "demo-lowq" / "demo-lowq.bam").exists()
+    bam = out / "demo-good" / "demo-good.bam"
+    subprocess.run(["samtools", "quickcheck", str(bam)], check=True)
+    assert (out / "demo-good" / "demo-good.bam.bai").exists()
+    assert "in total" in (out / "demo-good" / "demo-good.flagstat.txt").read_text()
+    assert (out / "multiqc_report.html").stat().st_size > 10_000
+    assert "demo-lowq" in demo.out and "qc-failed" in demo.out and "multiqc_report.html" in demo.out
+    assert_no_partial_outputs(out, demo.record)
+
+
+def test_demo_counts_equal_the_tools_run_by_hand(demo: Result, tmp_path: Path) -> None:
+    data = demo.outdir.parent / "data"
+    bam = direct_bam(
+        tmp_path,
+        data / "demo_reference.fa",
+        data / "demo-good_R1.fastq.gz",
+        data / "demo-good_R2.fastq.gz",
+        "x",
+    )
+    ours = demo.outdir / "demo-good" / "demo-good.bam"
+    assert count(ours, "-F", "4") == count(bam, "-F", "4") > 0.9 * 8000
+    assert count(ours) == count(bam)
+
+
+def test_run_json_records_every_task(demo: Result) -> None:
+    keys = {t["key"]: t for t in demo.record["tasks"]}
+    for sample in ("demo-good", "demo-lowq"):
+        for task in ("fastqc-r1", "fastqc-r2", "qc-gate"):
+            t = keys[f"samples({sample})/{task}"]
+            assert t["status"] == "Succeeded" and t["attempts"][0]["exitCode"] == 0
+            assert t["attempts"][0]["command"][0] in ("bash", "python3") and t["attempts"][0]["started"]
+    assert keys["samples(demo-lowq)/align"]["status"] == "Skipped"
+    align = keys["samples(demo-good)/align"]
+    bam = align["outputs"]["artifacts"]["bam"]
+    assert bam["path"].endswith("demo-good/demo-good.bam") and len(bam["files"][0][2]) == 64
+    assert demo.record["aligner"]["tool"] in ("bwa", "bwa-mem2")
+
+
+def test_preempted_align_is_retried_and_gives_the_same_bam(demo: Result, tmp_path: Path) -> None:
+    data = demo.outdir.parent / "data"
+    sheet = tmp_path / "one.csv"
+    r1, r2 = data / "demo-good_R1.fastq.gz", data / "demo-good_R2.fastq.gz"
+    sheet.write_text(f"sample,fastq_1,fastq_2\ndemo-good,{r1},{r2}\n")
+    faulted = run(
+        sheet, data / "demo_reference.fa", tmp_path / "out", faults=[Fault.parse("kill:align@1:after=0.1")]
+    )
+    assert faulted.code == 0, faulted.err
+    attempts = faulted.task("samples(demo-good)/align")["attempts"]
+    assert [(a["status"], a["message"]) for a in attempts] == [("Error", "pod deleted"), ("Succeeded", "")]
+    bam = tmp_path / "out" / "demo-good" / "demo-good.bam"
+    assert sam_body(bam) == sam_body(demo.outdir / "demo-good" / "demo-good.bam")
+    assert_no_partial_outputs(tmp_path / "out", faulted.record)
+
+
+def test_resume_skips_complete_tasks_and_redoes_a_half_written_output(demo: Result) -> None:
+    # Runs last against the shared demo results: it rewrites them (to the same content).
+    data = demo.outdir.parent / "data"
+    again = run(data / "samples.csv", data / "demo_reference.fa", demo.outdir, resume=True)
+    assert again.code == 0, again.err
+    assert all(t["cached"] for t in again.record["tasks"] if t["status"] == "Succeeded")
+    bam = demo.outdir / "demo-good" / "demo-good.bam"
+    before = sam_body(bam)
+    with bam.open("r+b") as f:  # a half-written BAM: same name, cut short
+        f.truncate(bam.stat().st_size // 2)
+    third = run(data / "samples.csv", data / "demo_reference.fa", demo.outdir, resume=True)
+    assert third.code == 0, third.err
+    assert third.task("samples(demo-good)/align")["cached"] is False
+    assert third.task("samples(demo-good)/fastqc-r1")["cached"] is True
+    assert sam_body(bam) == before
+
+
+# ------------------------------------------------------------------------------- bad inputs
+
+
+def _records(n: int, start: int = 1) -> bytes:
+    return b"".join(b"@r%d\nACGTACGTAC\n+\nIIIIIIIIII\n" % i for i in range(start, start + n))
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """One run: a good sample plus one sample per kind of bad input."""
+    base = tmp_path_factory.mktemp("bad")
+    data = generate(base / "data", samples=[DemoSample("good", 300, 38, 31)])
+    good1, good2 = data.reads["good"]
+    d = base / "data"
+    (d / "trunc_R1.fastq.gz").write_bytes(good1.read_bytes()[:-300])
+    (d / "short_R2.fastq.gz").write_bytes(gzip.compress(_records(299)))
+    (d / "pair_R1.fastq.gz").write_bytes(gzip.compress(_records(300)))
+    (d / "step_R2.fastq.gz").write_bytes(gzip.compress(_records(5) + _records(1, 7) + _records(294, 6)))
+    (d / "empty_R1.fastq.gz").write_bytes(gzip.compress(b""))
+    rows = {
+        "good": (good1.name, good2.name),
+        "truncated": ("trunc_R1.fastq.gz", good2.name),
+        "mismatch": ("pair_R1.fastq.gz", "short_R2.fastq.gz"),
+        "outofstep": ("pair_R1.fastq.gz", "step_R2.fastq.gz"),
+        "empty": ("empty_R1.fastq.gz", good2.name),
+        "notfastq": ("demo_reference.fa", good2.name),
+        "missing": ("nowhere_R1.fastq.gz", good2.name),
+    }
+    sheet = d / "bad.csv"
+    sheet.write_text("sample,fastq_1,fastq_2\n" + "".join(f"{s},{a},{b}\n" for s, (a, b) in rows.items()))
+    return run(sheet, data.reference, base / "results")
+
+
+BAD = {
+    "truncated": ("trunc_R1.fastq.gz", "truncated gzip"),
+    "mismatch": ("short_R2.fastq.gz", "R1 has 300 reads but R2 has 299"),
+    "outofstep": ("step_R2.fastq.gz", "read names out of step with R1 at read 6"),
+    "empty": ("empty_R1.fastq.gz", "empty FASTQ"),
+    "notfastq": ("demo_reference.fa", "not a FASTQ file"),
+    "missing": ("nowhere_R1.fastq.gz", "file not found"),
+}
+
+
+@pytest.mark.parametrize("sample", sorted(BAD))
+def test_bad_input_fails_only_its_sample_with_one_line(bad_inputs: Result, sample: str) -> None:
+    filename, problem = BAD[sample]
+    lines = [line for line in bad_inputs.err.splitlines() if f"sample {sample}:" in line]
+    assert len(lines) == 1, bad_inputs.err
+    assert filename in lines[0] and problem in lines[0]
+    assert bad_inputs.code == 1
+    assert bad_inputs.record["samples"][sample]["status"] == "failed"
+    assert not (bad_inputs.outdir / sample).exists()  # nothing of it in the results
+    # ...and the good sample still completed.
+    assert bad_inputs.record["samples"]["good"]["status"] == "aligned"
+    subprocess.run(["samtools", "quickcheck", str(bad_inputs.outdir / "good" / "good.bam")], check=True)
+
+
+@pytest.mark.parametrize("reference", ["missing.fa", "not-fasta.fa"])
+def test_bad_reference_fails_every_sample_naming_it(tmp_path: Path, reference: str) -> None:
+    data = generate(tmp_path / "data", samples=[DemoSample("a", 50, 38, 31), DemoSample("b", 50, 38, 31)])
+    (tmp_path / "not-fasta.fa").write_text("this is not a reference\n")
+    result = run(data.sheet, tmp_path / reference, tmp_path / "results")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 2 and all(str(tmp_path / reference) in line for line in lines)
+    assert {line.split(":")[0] for line in lines} == {"sample a", "sample b"}
+    assert not list((tmp_path / "results").glob("*/*.bam"))
+
+
+def test_duplicate_sample_ids_stop_before_anything_runs(tmp_path: Path) -> None:
+    data = generate(tmp_path / "data", samples=[DemoSample("a", 50, 38, 31)])
+    r1, r2 = data.reads["a"]
+    sheet = tmp_path / "dup.csv"
+    sheet.write_text(f"sample,fastq_1,fastq_2\na,{r1},{r2}\na,{r1},{r2}\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = run_pipeline(
+        RunOptions(sheet=sheet, reference=data.reference, outdir=tmp_path / "results", cpus=2),
+        console=Console(file=out),
+        err=Console(file=err, width=300),
+        live=False,
+    )
+    assert code == 2
+    assert (
+        str(sheet) in err.getvalue()
+        and "a" in err.getvalue()
+        and len(err.getvalue().strip().splitlines()) == 1
+    )
+    assert not (tmp_path / "results" / "run.json").exists()
+
+
+# ------------------------------------------------------------------------------------ Ctrl-C
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -> None:
+    data = generate(tmp_path / "data", samples=[DemoSample("big", 60_000, 38, 31)])
+    out = tmp_path / "results"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqstack",
+            "run",
+            "-s",
+            str(data.sheet),
+            "-r",
+            str(data.reference),
+            "-o",
+            str(out),
+            "--cpus",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert proc.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:  # wait until FastQC is running
+        seen.append(line)
+        if "fastqc-r1: running" in line or time.monotonic() > deadline:
+            break
+    time.sleep(1.5)
+    children = _descendants(proc.pid)
+    assert children, "".join(seen)
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "interrupted" in rest
+    time.sleep(0.5)
+    assert not [pid for pid in children if _alive(pid)]
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "Interrupted"
+    assert not list(out.rglob("*.bam*"))
+    assert_no_partial_outputs(out, record)
+
+
+# --------------------------------------------------------------------------- real mtDNA reads
+
+
+def test_real_mtdna_reads(tmp_path: Path) -> None:
+    if not SHARED.is_dir():
+        pytest.skip("shared test data not present")
+    r1, r2 = SHARED / "HG00152_SRR769545_mt_R1.fastq.gz", SHARED / "HG00152_SRR769545_mt_R2.fastq.gz"
+    ref = SHARED / "rCRS_NC_012920.1.fasta"
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"sample,fastq_1,fastq_2\nHG00152,{r1},{r2}\n")
+    result = run(sheet, ref, tmp_path / "results")
+    out = tmp_path / "results"
+    verdict = expected_verdict(out, "HG00152")
+    assert json.loads((out / "HG00152" / "HG00152.qc.json").read_text())["verdict"] == verdict
+    if verdict == "fail":
+        assert result.record["samples"]["HG00152"]["status"] == "qc-failed"
+        return
+    assert result.code == 0, result.err
+    bam = out / "HG00152" / "HG00152.bam"
+    subprocess.run(["samtools", "quickcheck", str(bam)], check=True)
+    direct = direct_bam(tmp_path / "direct", ref, r1, r2, "HG00152")
+    assert count(bam, "-F", "4") == count(direct, "-F", "4") > 9000
+    assert count(bam) == count(direct)
+    # The shared directory is read-only here: the index went to the cache under the results.
+    if not os.access(ref.parent, os.W_OK):
+        assert "not writable" in result.record["aligner"]["index"]

@@ -1,0 +1,127 @@
+"""Input checks before a local run (no tools needed): each bad FASTQ pair or reference gives one
+line naming the sample and the file; good pairs pass; the demo data is deterministic."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from workflows.local.demo import DemoSample, generate
+from workflows.local.fastq import InputError, check_fasta, check_pair
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
+
+
+def records(n: int, start: int = 1, suffix: str = "") -> bytes:
+    return b"".join(
+        b"@r%d%s extra\nACGTN\n+\nIIII#\n" % (i, suffix.encode()) for i in range(start, start + n)
+    )
+
+
+def write(path: Path, data: bytes, compress: bool = True) -> Path:
+    path.write_bytes(gzip.compress(data, mtime=0) if compress else data)
+    return path
+
+
+def test_good_pair_counts_reads_and_accepts_mate_suffixes_and_plain_text(tmp_path: Path) -> None:
+    r1 = write(tmp_path / "a_R1.fastq.gz", records(1000, suffix="/1"))
+    r2 = write(tmp_path / "a_R2.fastq", records(1000, suffix="/2"), compress=False)
+    assert check_pair("a", r1, r2).reads == 1000
+
+
+def truncate(path: Path, nbytes: int) -> None:
+    path.write_bytes(path.read_bytes()[:-nbytes])
+
+
+# Each case: how to break R1/R2, and what the one line must say.
+CASES = {
+    "truncated gzip": (lambda d: truncate(d / "R1.fastq.gz", 2000), "R1", "truncated gzip"),
+    "count mismatch": (
+        lambda d: write(d / "R2.fastq.gz", records(4999)),
+        "R2",
+        "R1 has 5000 reads but R2 has 4999",
+    ),
+    "names out of step": (
+        lambda d: write(d / "R2.fastq.gz", records(10) + records(1, 12) + records(4989, 11)),
+        "R2",
+        "read names out of step with R1 at read 11 ('r11' vs 'r12')",
+    ),
+    "empty FASTQ": (lambda d: write(d / "R1.fastq.gz", b""), "R1", "empty FASTQ (no reads)"),
+    "not FASTQ": (
+        lambda d: write(d / "R2.fastq.gz", b">chr1\nACGT\n", compress=False),
+        "R2",
+        "not a FASTQ file",
+    ),
+    "missing file": (lambda d: (d / "R1.fastq.gz").unlink(), "R1", "file not found"),
+    "broken record": (
+        lambda d: write(d / "R1.fastq.gz", records(100) + b"@x\nACGT\n+\nII\n" + records(3, 200)),
+        "R1",
+        "record 101: sequence and quality lengths differ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: str) -> None:
+    write(tmp_path / "R1.fastq.gz", records(5000))
+    write(tmp_path / "R2.fastq.gz", records(5000))
+    breaker, which, expected = CASES[case]
+    breaker(tmp_path)
+    with pytest.raises(InputError) as err:
+        check_pair("s1", tmp_path / "R1.fastq.gz", tmp_path / "R2.fastq.gz")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"sample s1: {which} {tmp_path / f'{which}.fastq.gz'}") or message.startswith(
+        f"sample s1: {tmp_path / f'{which}.fastq.gz'}"
+    ), message
+    assert expected in message, message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "file not found"),
+        (b"", "empty file"),
+        (b"@r1\nACGT\n+\nIIII\n", "first line does not start with '>'"),
+        (b">chr1\nACGT\nHELLO WORLD\nACGT\n", "non-nucleotide"),
+    ],
+)
+def test_bad_reference_is_named(tmp_path: Path, content: bytes | None, expected: str) -> None:
+    ref = tmp_path / "ref.fa"
+    if content is not None:
+        ref.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        check_fasta(ref)
+    assert str(err.value).startswith(f"reference {ref}: ") and expected in str(err.value)
+
+
+def test_real_reads_and_reference_pass_when_present() -> None:
+    if not SHARED.is_dir():
+        pytest.skip("shared test data not present")
+    summary = check_pair(
+        "HG00152", SHARED / "HG00152_SRR769545_mt_R1.fastq.gz", SHARED / "HG00152_SRR769545_mt_R2.fastq.gz"
+    )
+    assert summary.reads == 5053  # as PROVENANCE.md states
+    check_fasta(SHARED / "rCRS_NC_012920.1.fasta")
+
+
+def test_demo_data_is_deterministic_and_realistic(tmp_path: Path) -> None:
+    samples = [DemoSample("good", 500, 38, 31), DemoSample("bad", 500, 36, 6)]
+    a = generate(tmp_path / "a", samples=samples)
+    b = generate(tmp_path / "b", samples=samples)
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "a").iterdir()}
+    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "b").iterdir()}
+    assert check_pair("good", *a.reads["good"]).reads == 500
+    check_fasta(a.reference)
+    ref_len = sum(len(line) for line in a.reference.read_text().splitlines() if not line.startswith(">"))
+    assert 30_000 <= ref_len <= 60_000
+    # Qualities decay along the read; the bad sample's 3' end collapses below Q20 (FastQC's FAIL).
+    lines = gzip.decompress(b.reads["bad"][0].read_bytes()).decode().splitlines()
+    quals = [[ord(c) - 33 for c in q] for q in lines[3::4]]
+    first = sorted(q[0] for q in quals)[len(quals) // 2]
+    last = sorted(q[-1] for q in quals)[len(quals) // 2]
+    assert first >= 30 and last < 20
+    assert any("N" in s for s in lines[1::4])
