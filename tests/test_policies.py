@@ -116,7 +116,8 @@ def test_cli_policy_flag_exits_1_on_violation_and_0_on_a_clean_stack(monkeypatch
     monkeypatch.setattr(stacks.harness, "run_stack", lambda stack: weakened)
     failing = runner.invoke(app, ["inventory", "--stack", "dev-aws", "--policy", "--format", "json"])
     assert failing.exit_code == 1, failing.output
-    reported = json.loads(failing.output)
+    # stdout only: the mock runtime may log warnings to stderr, which `output` interleaves.
+    reported = json.loads(failing.stdout)
     assert {v["policy"] for v in reported} == {"worker-pools-spot-scale-to-zero"}
     assert {v["resource_name"] for v in reported} == {"pool-large-ng"}
 
