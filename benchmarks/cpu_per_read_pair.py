@@ -7,11 +7,12 @@ child processes, not wall time) on the 5,053-pair HG00152 mtDNA set repeated ``-
 and on the set once, so the fixed start-up cost (the FastQC JVM, loading the index) and the
 per-read cost are separated: per_read = (cpu(copies) - cpu(1)) / (pairs(copies) - pairs(1)).
 
-Caveat printed with the figures: the reference is the 16.6 kb mitochondrial genome, so bwa's
-per-read cost here is a lower bound for a whole human genome (seed/seqstack users: run the
-pipeline once with ``seqstack run`` and pass its ``results/run.json`` to ``seqstack cost``).
+Caveat written with the figures: the reference is the 16.6 kb mitochondrial genome, so bwa's
+per-read cost here is a lower bound for a whole human genome (run the pipeline once with
+``seqstack run`` on real data and pass its ``results/run.json`` to ``seqstack cost``).
 
-Usage: python benchmarks/cpu_per_read_pair.py [--copies 40] [--threads 2] [--write seqstack/data/task_cpu.json]
+Usage: python benchmarks/cpu_per_read_pair.py [--copies 200] [--threads 2]
+       [--write seqstack/data/task_cpu.json]
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def _timed(cmd: str, cwd: Path) -> float:
 
 def _repeat(src: Path, dst: Path, copies: int) -> int:
     """Write ``copies`` copies of a FASTQ (read names made unique); return the read count."""
-    lines = gzip.open(src, "rt").read().splitlines()
+    with gzip.open(src, "rt") as handle:
+        lines = handle.read().splitlines()
     n = 0
     with gzip.open(dst, "wt", compresslevel=1) as out:
         for c in range(copies):
@@ -84,7 +86,7 @@ def measure(work: Path, copies: int, threads: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=40)
+    parser.add_argument("--copies", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--write", type=Path, help="write the table as JSON to this file")
     args = parser.parse_args()
