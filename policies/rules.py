@@ -26,9 +26,11 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
     ReportViolation,
+    ResourceValidation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
+    StackValidation,
     StackValidationArgs,
     StackValidationPolicy,
 )
@@ -161,6 +163,32 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _mandatory_resource_policy(
+    name: str, description: str, validate: ResourceValidation, severity: Severity
+) -> ResourceValidationPolicy:
+    """A per-resource policy; every seqstack policy is mandatory (a violation stops preview and up)."""
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=severity,
+    )
+
+
+def _mandatory_stack_policy(
+    name: str, description: str, validate: StackValidation, severity: Severity
+) -> StackValidationPolicy:
+    """A policy over all resources at once (to pair a bucket with its settings); mandatory too."""
+    return StackValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=severity,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Buckets: private, encrypted, protected.
 
@@ -234,14 +262,12 @@ def _validate_buckets_private(args: StackValidationArgs, report: ReportViolation
                 report(f"'{r.name}' grants {r.props.get('role')} on a bucket to {', '.join(public)}.", r.urn)
 
 
-buckets_private = StackValidationPolicy(
-    name="buckets-private",
-    description="Buckets are private: S3 public access block all four true; GCS uniform access and "
+buckets_private = _mandatory_stack_policy(
+    "buckets-private",
+    "Buckets are private: S3 public access block all four true; GCS uniform access and "
     "public access prevention enforced; no bucket IAM binding to allUsers/allAuthenticatedUsers.",
-    validate=_validate_buckets_private,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.CRITICAL,
-    remediation_steps="Use components.aws_data_bucket / components.gcp_data_bucket, which set all of these.",
+    _validate_buckets_private,
+    Severity.CRITICAL,
 )
 
 _SSE_ALGORITHMS = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
@@ -267,12 +293,11 @@ def _validate_buckets_encrypted(args: StackValidationArgs, report: ReportViolati
     # GCS buckets need no check here (a customer-managed key would be an addition, not a fix).
 
 
-buckets_encrypted = StackValidationPolicy(
-    name="buckets-encrypted",
-    description="S3 buckets declare default server-side encryption (SSE-S3 or SSE-KMS).",
-    validate=_validate_buckets_encrypted,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
+buckets_encrypted = _mandatory_stack_policy(
+    "buckets-encrypted",
+    "S3 buckets declare default server-side encryption (SSE-S3 or SSE-KMS).",
+    _validate_buckets_encrypted,
+    Severity.HIGH,
 )
 
 
@@ -298,12 +323,11 @@ def _validate_buckets_protected(args: ResourceValidationArgs, report: ReportViol
         )
 
 
-buckets_protected = ResourceValidationPolicy(
-    name="buckets-protected",
-    description="Data buckets survive `pulumi destroy`: no forceDestroy, and retain_on_delete (or protect).",
-    validate=_validate_buckets_protected,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
+buckets_protected = _mandatory_resource_policy(
+    "buckets-protected",
+    "Data buckets survive `pulumi destroy`: no forceDestroy, and retain_on_delete (or protect).",
+    _validate_buckets_protected,
+    Severity.HIGH,
 )
 
 
@@ -358,12 +382,11 @@ def _validate_worker_pools(args: ResourceValidationArgs, report: ReportViolation
             )
 
 
-worker_pools_spot = ResourceValidationPolicy(
-    name="worker-pools-spot-scale-to-zero",
-    description=f"Worker pools ({POOL_LABEL} = small or large) run on spot capacity and scale to zero.",
-    validate=_validate_worker_pools,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.MEDIUM,
+worker_pools_spot = _mandatory_resource_policy(
+    "worker-pools-spot-scale-to-zero",
+    f"Worker pools ({POOL_LABEL} = small or large) run on spot capacity and scale to zero.",
+    _validate_worker_pools,
+    Severity.MEDIUM,
 )
 
 
@@ -426,12 +449,11 @@ def _validate_node_metadata(args: ResourceValidationArgs, report: ReportViolatio
                 )
 
 
-node_metadata_locked = ResourceValidationPolicy(
-    name="node-metadata-locked",
-    description="Node metadata is locked: IMDSv2 with hop limit 1 on AWS, GKE_METADATA on GKE.",
-    validate=_validate_node_metadata,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
+node_metadata_locked = _mandatory_resource_policy(
+    "node-metadata-locked",
+    "Node metadata is locked: IMDSv2 with hop limit 1 on AWS, GKE_METADATA on GKE.",
+    _validate_node_metadata,
+    Severity.HIGH,
 )
 
 
@@ -491,13 +513,12 @@ def _validate_iam_wildcards(args: ResourceValidationArgs, report: ReportViolatio
                 )
 
 
-no_iam_wildcards = ResourceValidationPolicy(
-    name="no-iam-wildcard-admin",
-    description="No IAM statement allows '*' or 'service:*' (or NotAction) on Resource '*', directly or "
+no_iam_wildcards = _mandatory_resource_policy(
+    "no-iam-wildcard-admin",
+    "No IAM statement allows '*' or 'service:*' (or NotAction) on Resource '*', directly or "
     "through an AWS managed *FullAccess/Administrator policy.",
-    validate=_validate_iam_wildcards,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.CRITICAL,
+    _validate_iam_wildcards,
+    Severity.CRITICAL,
 )
 
 
@@ -522,12 +543,11 @@ def _validate_project_storage_roles(args: ResourceValidationArgs, report: Report
         )
 
 
-no_project_storage_roles = ResourceValidationPolicy(
-    name="no-project-wide-storage-roles",
-    description="No project-level roles/storage.* grant: workloads get storage roles on their bucket only.",
-    validate=_validate_project_storage_roles,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
+no_project_storage_roles = _mandatory_resource_policy(
+    "no-project-wide-storage-roles",
+    "No project-level roles/storage.* grant: workloads get storage roles on their bucket only.",
+    _validate_project_storage_roles,
+    Severity.HIGH,
 )
 
 
@@ -565,13 +585,12 @@ def _validate_registries(args: StackValidationArgs, report: ReportViolation) -> 
             )
 
 
-registries_immutable_scanned = StackValidationPolicy(
-    name="registries-immutable-scanned",
-    description="Image registries keep tags immutable and scan pushed images (ECR scanOnPush; "
+registries_immutable_scanned = _mandatory_stack_policy(
+    "registries-immutable-scanned",
+    "Image registries keep tags immutable and scan pushed images (ECR scanOnPush; "
     "Artifact Registry with the Container Scanning API).",
-    validate=_validate_registries,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
+    _validate_registries,
+    Severity.HIGH,
 )
 
 
@@ -605,12 +624,11 @@ def _validate_charts_pinned(args: ResourceValidationArgs, report: ReportViolatio
         )
 
 
-helm_charts_pinned = ResourceValidationPolicy(
-    name="helm-charts-pinned",
-    description="Helm charts are pinned to an exact semantic version (no range, no latest, not empty).",
-    validate=_validate_charts_pinned,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.MEDIUM,
+helm_charts_pinned = _mandatory_resource_policy(
+    "helm-charts-pinned",
+    "Helm charts are pinned to an exact semantic version (no range, no latest, not empty).",
+    _validate_charts_pinned,
+    Severity.MEDIUM,
 )
 
 _PUBLIC_SERVICE_TYPES = frozenset({"LoadBalancer", "NodePort"})
@@ -654,12 +672,11 @@ def _validate_argo_server(args: ResourceValidationArgs, report: ReportViolation)
             report(f"Service '{name}' exposes Argo as {_get(props, 'spec', 'type')}.", None)
 
 
-argo_server_private = ResourceValidationPolicy(
-    name="argo-server-private",
-    description="The Argo server is not exposed: ClusterIP service, no ingress, no server-only auth mode.",
-    validate=_validate_argo_server,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.CRITICAL,
+argo_server_private = _mandatory_resource_policy(
+    "argo-server-private",
+    "The Argo server is not exposed: ClusterIP service, no ingress, no server-only auth mode.",
+    _validate_argo_server,
+    Severity.CRITICAL,
 )
 
 
