@@ -64,6 +64,7 @@ def test_too_little_memory_for_the_threads_is_rejected() -> None:
         ({"report": Resources(cpu=0, memory_mib=512, ephemeral_gib=10)}, "report: cpu, memory_mib"),
         ({"retry": Retry(limit=-1)}, "retry limit must be between 0 and 50"),
         ({"retry": Retry(backoff="30 seconds")}, "retry backoff must look like 30s"),
+        ({"retry": Retry(cap="1d")}, "retry cap must look like 30s"),
         ({"aligner_memory_mib": 0}, "aligner_memory_mib must be > 0"),
     ],
 )

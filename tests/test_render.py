@@ -103,7 +103,10 @@ def test_every_pod_template_is_sized_placed_retried_and_locked_down(case: str) -
         ]
         assert t["retryStrategy"]["retryPolicy"] == "Always"
         assert t["retryStrategy"]["expression"] == RETRY_EXPRESSION
-        assert set(t["retryStrategy"]["backoff"]) == {"duration", "factor", "maxDuration"}
+        assert set(t["retryStrategy"]["backoff"]) == {"duration", "factor", "cap", "maxDuration"}
+        # maxDuration counts from the first attempt: it must leave every attempt its full deadline.
+        max_duration = int(t["retryStrategy"]["backoff"]["maxDuration"].removesuffix("s"))
+        assert max_duration >= (t["retryStrategy"]["limit"] + 1) * t["activeDeadlineSeconds"]
         assert t["activeDeadlineSeconds"] > 0
         sc = body["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}

@@ -110,13 +110,18 @@ def _output(stack: StackOutputs, name: str, path: str, *key_parts: str, **kw: An
     return _artifact(stack, name, path, OUT_BUCKET, "/".join((OUT, *key_parts)), **kw)
 
 
-def _retry(settings: PipelineSettings) -> RetryStrategy:
+def _retry(settings: PipelineSettings, deadline: int) -> RetryStrategy:
     r = settings.retry
     return RetryStrategy(
         limit=r.limit,
         retry_policy="Always",
         expression=RETRY_EXPRESSION,
-        backoff=m.Backoff(duration=r.backoff, factor=m.IntOrString(r.factor), max_duration=r.max_duration),
+        backoff=m.Backoff(
+            duration=r.backoff,
+            factor=m.IntOrString(r.factor),
+            cap=r.cap,
+            max_duration=f"{r.max_duration_seconds(deadline)}s",
+        ),
     )
 
 
@@ -132,7 +137,7 @@ def _pod(
             for t in placement.tolerations
         ],
         "resources": _resources(size),
-        "retry_strategy": _retry(settings),
+        "retry_strategy": _retry(settings, deadline),
         "active_deadline_seconds": deadline,
         "security_context": m.SecurityContext(
             allow_privilege_escalation=False,

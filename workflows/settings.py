@@ -39,6 +39,11 @@ _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 _DURATION_RE = re.compile(r"^\d+(s|m|h)$")
 
 
+def _seconds(duration: str) -> int:
+    """``30s`` / ``5m`` / ``2h`` in seconds (the forms :data:`_DURATION_RE` accepts)."""
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
 class SettingsError(ValueError):
     """Settings that cannot work; the message names the setting at fault."""
 
@@ -108,8 +113,8 @@ class Retry:
     """First wait before a retry (Argo duration: 30s, 2m, 1h)."""
     factor: int = 2
     """Each further wait is this many times longer."""
-    max_duration: str = "12h"
-    """Give up retrying once this long has passed since the step first started."""
+    cap: str = "15m"
+    """No single wait is longer than this."""
 
     def check(self) -> None:
         """Reject values Argo would not accept or that make no sense."""
@@ -117,9 +122,19 @@ class Retry:
             raise SettingsError(f"retry limit must be between 0 and 50, got {self.limit}")
         if self.factor < 1:
             raise SettingsError(f"retry backoff factor must be >= 1, got {self.factor}")
-        for name, value in (("backoff", self.backoff), ("max_duration", self.max_duration)):
+        for name, value in (("backoff", self.backoff), ("cap", self.cap)):
             if not _DURATION_RE.match(value):
                 raise SettingsError(f"retry {name} must look like 30s, 5m or 2h, got {value!r}")
+
+    def max_duration_seconds(self, deadline_seconds: int) -> int:
+        """Argo's ``backoff.maxDuration`` for a step whose attempts may each run ``deadline_seconds``.
+
+        Argo counts maxDuration from the FIRST attempt's start and shortens each retry's pod
+        deadline to what is left of it. A fixed value (say 12 h) would therefore give an
+        alignment preempted after 11 h just one hour to redo 11 h of work; every attempt gets
+        its full deadline plus the longest waits instead.
+        """
+        return (self.limit + 1) * deadline_seconds + self.limit * _seconds(self.cap)
 
 
 @dataclass(frozen=True)
@@ -250,7 +265,7 @@ class PipelineSettings:
             aligner_memory_mib=aligner_mib,
             report=Resources(cpu=1, memory_mib=min(2048, memory_mib), ephemeral_gib=5),
             index=Resources(cpu=1, memory_mib=memory_mib, ephemeral_gib=20),
-            retry=Retry(limit=2, backoff="1s", factor=2, max_duration="10m"),
+            retry=Retry(limit=2, backoff="1s", factor=2, cap="10s"),
             align_deadline_seconds=6 * 3600,
             step_deadline_seconds=3600,
             chunk_size=2000,
