@@ -164,3 +164,27 @@ def test_qc_gate_fails_a_sample_by_the_rules(tmp_path: Path) -> None:
     verdict = json.loads((out / "S1" / "S1.qc.json").read_text())
     assert verdict["verdict"] == "fail"
     assert verdict["reasons"] == ["R2: Per base sequence quality FAIL"]  # Adapter Content is not a rule
+
+
+def test_report_finds_metrics_among_thousands_of_files(tmp_path: Path) -> None:
+    """With many files, `find | grep -q` under pipefail would SIGPIPE find and skip MultiQC."""
+    templates, workflow, _ = _templates(tmp_path)
+    metrics = Path(workflow["output-prefix"]) / ".metrics"
+    for i in range(3000):
+        sample = metrics / f"S{i:04d}"
+        sample.mkdir(parents=True)
+        for name in ("a_fastqc.zip", "b_fastqc.zip", "c.flagstat.txt", "d.stats.txt"):
+            (sample / name).write_text("x" * 50)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "multiqc").write_text(
+        '#!/bin/sh\nwhile [ "$1" != "--outdir" ]; do shift; done\n'
+        'echo "<html>multiqc ran</html>" > "$2/multiqc_report.html"\n'
+    )
+    (fake / "multiqc").chmod(0o755)
+    template = json.loads(json.dumps(templates["report"]))
+    template["container"]["args"][0] = f'export PATH="{fake}:$PATH"\n' + template["container"]["args"][0]
+    _run_step(template, {}, workflow, tmp_path / "w-report")
+    assert (
+        Path(workflow["output-prefix"]) / "multiqc_report.html"
+    ).read_text() == "<html>multiqc ran</html>\n"

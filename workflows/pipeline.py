@@ -195,7 +195,9 @@ magic="$(head -c2 "$WORK/in/reads" | od -An -tx1 | tr -d ' \\n')"
 if [ "$magic" = "1f8b" ]; then ext=fastq.gz; else ext=fastq; fi
 ln -sf "$WORK/in/reads" "$WORK/in/$name.$ext"
 # FastQC 0.12 takes --memory (MB per thread); 0.11.9 does not: give its JVM the whole heap directly.
-if fastqc --help 2>&1 | grep -q -- '--memory'; then
+# (No `fastqc --help | grep -q`: under pipefail grep's early exit can SIGPIPE fastqc.)
+usage="$(fastqc --help 2>&1 || true)"
+if [[ "$usage" == *--memory* ]]; then
   mem=(--memory {per_thread})
 else
   mem=()
@@ -268,7 +270,9 @@ samtools stats -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.stats.txt"
 
 
 _REPORT_SCRIPT = """mkdir -p "$WORK/in/metrics"
-if find "$WORK/in/metrics" -type f | grep -q .; then
+# `find -print -quit`, not `find | grep -q .`: with thousands of files grep's early exit would
+# SIGPIPE find and, under pipefail, silently take the "no metrics" branch.
+if [ -n "$(find "$WORK/in/metrics" -type f -print -quit)" ]; then
   multiqc --force --title "seqstack run" --filename multiqc_report.html \\
     --outdir "$WORK/out" "$WORK/in/metrics"
 else
