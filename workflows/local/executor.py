@@ -438,6 +438,19 @@ class Executor:
         if self.listener is not None:
             self.listener.event(node, what)
 
+    def _guarded(self, node: Node, run: Callable[[], None]) -> None:
+        """Run a node's work; a template problem or a bug fails that node, never hangs the run."""
+        try:
+            run()
+        except TemplateError as exc:
+            node.phase, node.message = ERROR, str(exc)
+        except Exception as exc:
+            node.phase, node.message = ERROR, f"internal error: {exc!r}"
+        else:
+            return
+        node.finished = time.time()
+        self._emit(node, "finished")
+
     def _new_node(self, key: str, task: str, template: str, kind: str, sample: str | None) -> Node:
         node = Node(key=key, task=task, template=template, kind=kind, sample=sample)
         with self._lock:
@@ -549,16 +562,7 @@ class Executor:
         tripped = False
 
         def worker(name: str, child: Node) -> None:
-            try:
-                self._run_task(scope, tasks[name], child, states, artifacts, values)
-            except TemplateError as exc:
-                child.phase, child.message = ERROR, str(exc)
-                child.finished = time.time()
-                self._emit(child, "finished")
-            except Exception as exc:
-                child.phase, child.message = ERROR, f"internal error: {exc!r}"
-                child.finished = time.time()
-                self._emit(child, "finished")
+            self._guarded(child, lambda: self._run_task(scope, tasks[name], child, states, artifacts, values))
             with cond:
                 finished.append(name)
                 cond.notify_all()
@@ -690,15 +694,7 @@ class Executor:
             children.append(child)
 
             def go(child: Node = child, item_values: dict[str, str] = item_values) -> None:
-                try:
-                    self._run_one(scope, task, child, item_values, states, where)
-                except TemplateError as exc:
-                    child.phase, child.message, child.finished = ERROR, str(exc), time.time()
-                    self._emit(child, "finished")
-                except Exception as exc:
-                    child.phase, child.message = ERROR, f"internal error: {exc!r}"
-                    child.finished = time.time()
-                    self._emit(child, "finished")
+                self._guarded(child, lambda: self._run_one(scope, task, child, item_values, states, where))
 
             t = threading.Thread(target=go, daemon=True)
             t.start()

@@ -47,6 +47,15 @@ NOT_APPLICABLE: frozenset[str] = frozenset(
     }
 )
 
+_CONTAINER: dict[str, str | None] = {
+    "name": None,
+    "command": None,
+    "args": None,
+    "env": "env[]",
+    "workingDir": None,
+    "volumeMounts": "mount[]",
+}
+
 # Fields the executor implements, per object kind. A value is either None (leaf, any value) or
 # the name of the kind to recurse into (a "[]" suffix means a list of that kind).
 _KINDS: dict[str, dict[str, str | None]] = {
@@ -106,23 +115,8 @@ _KINDS: dict[str, dict[str, str | None]] = {
     "mutex": {"name": None},
     "inputs": {"parameters": "param[]", "artifacts": "artifact[]"},
     "outputs": {"parameters": "outparam[]", "artifacts": "artifact[]"},
-    "container": {
-        "name": None,
-        "command": None,
-        "args": None,
-        "env": "env[]",
-        "workingDir": None,
-        "volumeMounts": "mount[]",
-    },
-    "script": {
-        "name": None,
-        "command": None,
-        "args": None,
-        "env": "env[]",
-        "workingDir": None,
-        "volumeMounts": "mount[]",
-        "source": None,
-    },
+    "container": _CONTAINER,
+    "script": {**_CONTAINER, "source": None},
     "env": {"name": None, "value": None},
     "mount": {"name": None, "mountPath": None, "readOnly": None},
     "dag": {"tasks": "task[]", "failFast": None},
