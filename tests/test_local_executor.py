@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +251,6 @@ PREEMPTION = (
 
 def test_sigkill_is_pod_deleted_and_retried_with_backoff(tmp_path: Path) -> None:
     wf = _retry_workflow(PREEMPTION, {"duration": "1s", "factor": 2})
-    t0 = time.monotonic()
     root, nodes = run([wf], tmp_path, faults=[Fault.parse("kill:flaky@1:after=0.2")])
     node = nodes["flaky"]
     assert root.phase == SUCCEEDED
@@ -259,7 +258,6 @@ def test_sigkill_is_pod_deleted_and_retried_with_backoff(tmp_path: Path) -> None
     assert node.attempts[0].message == "pod deleted"
     assert node.attempts[1].started - node.attempts[0].finished >= 1.0  # backoff honoured
     assert node.parameters == {"o": "done"}
-    assert time.monotonic() - t0 < 10
 
 
 def test_tool_failure_is_not_retried_by_the_preemption_expression(tmp_path: Path) -> None:
@@ -415,3 +413,23 @@ def test_expression_subsets() -> None:
         eval_retry("lastRetry.status in ['Error']", v)
     with pytest.raises(ExprError):
         parse_depends("a.Finished")
+
+
+def test_active_deadline_kills_the_process_and_fails_the_task(tmp_path: Path) -> None:
+    main = {"name": "main", "dag": {"tasks": [{"name": "t", "template": "t"}]}}
+    t = sh("t", "sleep 30", activeDeadlineSeconds=1)
+    root, nodes = run([workflow([main, t])], tmp_path)
+    assert nodes["t"].phase == FAILED and "deadline" in nodes["t"].message
+    assert root.phase == FAILED
+
+
+def test_cpu_requests_bound_how_many_tasks_run_at_once(tmp_path: Path) -> None:
+    stamp = 'date +%s.%N > "$WORK/t"; sleep 0.5; date +%s.%N >> "$WORK/t"'
+    out = {"parameters": [{"name": "t", "valueFrom": {"path": "/work/t"}}]}
+    main = {"name": "main", "dag": {"tasks": [{"name": f"t{i}", "template": "two-cpu"} for i in range(3)]}}
+    two = sh("two-cpu", stamp, outputs=out)
+    two["container"]["resources"] = {"requests": {"cpu": "2"}}
+    _root, nodes = run([workflow([main, two])], tmp_path)
+    spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
+    # Each task costs the whole 2-cpu budget: no two ever overlap.
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))

@@ -188,6 +188,14 @@ def run_pipeline(
     2 bad sheet/arguments, 130 interrupted). Errors go to ``err`` (stderr), one line each."""
     console = console or Console()
     err = err or Console(stderr=True)
+    try:
+        return _run(opts, console, live, err)
+    except KeyboardInterrupt:  # before the workflow started (checks, indexing): nothing to clean
+        err.print("interrupted before any task started", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_INTERRUPTED
+
+
+def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) -> int:
     outdir = opts.outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     state = outdir / STATE_DIR
