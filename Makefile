@@ -18,6 +18,9 @@ $(BIN)/seqstack: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# pulumi-policy pins protobuf 5 while the Google clients need protobuf 6; the pack works with 6,
+	# so install it without letting it downgrade protobuf (the pack's own venv uses policies/requirements.txt).
+	$(BIN)/pip install --quiet --no-deps 'pulumi-policy==1.21.0'
 	@touch $@
 
 # FastQC, bwa and samtools from Debian/Ubuntu packages, installed only when missing.
