@@ -89,7 +89,7 @@ def ensure_index(fasta: Path, cache_dir: Path, log: Callable[[str], None] = lamb
     cached = cache_dir / fasta.name
     if cached.is_symlink() and cached.resolve() == fasta and has_index(cached, aligner):
         return ReferenceIndex(cached, aligner, version, False, f"existing index in {cache_dir}")
-    if os.access(fasta.parent, os.W_OK):
+    if _writable(fasta.parent):
         target, where = fasta, f"built beside the reference in {fasta.parent}"
     else:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +100,14 @@ def ensure_index(fasta: Path, cache_dir: Path, log: Callable[[str], None] = lamb
     log(f"indexing {fasta.name} with {aligner} {version} ({where})")
     _build(target, aligner)
     return ReferenceIndex(target, aligner, version, True, where)
+
+
+def _writable(directory: Path) -> bool:
+    """May we add files here? As root ``os.access`` says yes to everything, so a directory whose
+    mode grants nobody write access (a read-only data set) also counts as not writable."""
+    if not os.access(directory, os.W_OK):
+        return False
+    return os.geteuid() != 0 or bool(directory.stat().st_mode & 0o222)
 
 
 def _build(fasta: Path, aligner: str) -> None:
