@@ -51,13 +51,14 @@ class Key:
     """Default value; None means required (or a per-cloud default, see the description)."""
 
 
-# Machine types per cloud when a stack does not set them. Spot pools list several types of one
-# size so that a spot shortage in one type does not starve the pool.
+# Machine types per cloud when a stack does not set them. Spot pools list several types of ONE
+# size (4 vCPU/16 GiB, 32 vCPU/128 GiB) so that a spot shortage in one type does not starve the
+# pool, and so the autoscaler's node template (built from the first type) fits every node.
 CLOUD_DEFAULT_MACHINE_TYPES: dict[Cloud, dict[str, tuple[str, ...]]] = {
     Cloud.AWS: {
         "system": ("t3.large",),
-        "small": ("m6i.xlarge", "m5.xlarge", "m6a.xlarge", "r6i.xlarge"),
-        "large": ("c6i.8xlarge", "c5.9xlarge", "m6i.8xlarge", "c6a.8xlarge"),
+        "small": ("m6i.xlarge", "m6a.xlarge", "m5.xlarge", "m5a.xlarge"),
+        "large": ("m6i.8xlarge", "m6a.8xlarge", "m5.8xlarge", "m5a.8xlarge"),
     },
     Cloud.GCP: {
         "system": ("e2-standard-2",),

@@ -99,7 +99,7 @@ def test_per_sample_cost_scales_with_reads_and_uses_spot_prices() -> None:
         table["align"]["cpu_seconds_per_million_pairs"] + table["index"]["cpu_seconds_per_million_pairs"]
     )
     cpu_seconds += table["align"]["fixed_cpu_seconds"] + table["index"]["fixed_cpu_seconds"]
-    assert align["usd"] == pytest.approx(cpu_seconds / 3600 * 0.62 / 32)  # c6i.8xlarge spot / 32 vCPU
+    assert align["usd"] == pytest.approx(cpu_seconds / 3600 * 0.68 / 32)  # m6i.8xlarge spot / 32 vCPU
 
 
 def test_prices_file_overrides_one_entry(tmp_path: Path) -> None:
