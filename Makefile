@@ -53,6 +53,7 @@ golden: venv
 
 bench: setup
 	$(BIN)/python benchmarks/mock_evaluation.py
+	$(BIN)/python benchmarks/render_scale.py
 
 # Build every tool image (containers/<name>/Dockerfile) for linux/amd64 as seqstack/<name>:local,
 # then run each line of containers/<name>/smoke the way the pipeline's pods run scripts: bash -c,
