@@ -26,6 +26,7 @@ from rich.console import Console
 
 from workflows.local.demo import DemoSample, generate
 from workflows.local.executor import Fault
+from workflows.local.reference import ensure_index
 from workflows.local.run import RunOptions, run_pipeline
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
@@ -396,6 +397,7 @@ def test_real_mtdna_reads(tmp_path: Path) -> None:
     ref = SHARED / "rCRS_NC_012920.1.fasta"
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(f"sample,fastq_1,fastq_2\nHG00152,{r1},{r2}\n")
+    shared_files = set(SHARED.iterdir())
     result = run(sheet, ref, tmp_path / "results")
     out = tmp_path / "results"
     verdict = expected_verdict(out, "HG00152")
@@ -409,6 +411,26 @@ def test_real_mtdna_reads(tmp_path: Path) -> None:
     direct = direct_bam(tmp_path / "direct", ref, r1, r2, "HG00152")
     assert count(bam, "-F", "4") == count(direct, "-F", "4") > 9000
     assert count(bam) == count(direct)
-    # The shared directory is read-only here: the index went to the cache under the results.
-    if not os.access(ref.parent, os.W_OK):
+    # The shared directory is read-only (mode r-x): the index went to the cache under the results.
+    if not SHARED.stat().st_mode & 0o222:
         assert "not writable" in result.record["aligner"]["index"]
+        assert set(SHARED.iterdir()) == shared_files
+
+
+def test_index_is_built_beside_a_writable_reference_else_in_the_cache(tmp_path: Path) -> None:
+    data = generate(tmp_path / "data", samples=[DemoSample("a", 10, 38, 31)])
+    built = ensure_index(data.reference, tmp_path / "cache")
+    assert built.built and built.fasta == data.reference and "beside the reference" in built.where
+    assert ensure_index(data.reference, tmp_path / "cache").built is False  # found next time
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(data.reference, locked / "ref.fa")
+    locked.chmod(0o555)
+    try:
+        cached = ensure_index(locked / "ref.fa", tmp_path / "cache")
+    finally:
+        locked.chmod(0o755)
+    assert cached.built and cached.fasta == tmp_path / "cache" / "ref.fa" and "not writable" in cached.where
+    assert sorted(p.name for p in locked.iterdir()) == ["ref.fa"]
+    suffix = ".bwt" if cached.aligner == "bwa" else ".bwt.2bit.64"
+    assert (tmp_path / "cache" / f"ref.fa{suffix}").stat().st_size > 0
