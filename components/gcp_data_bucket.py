@@ -92,8 +92,8 @@ class GcpDataBucket(pulumi.ComponentResource):
     prevention makes a public grant impossible even by mistake. Data outlives the cluster: with
     ``retain`` the bucket is declared with ``retain_on_delete``, so ``pulumi destroy`` succeeds
     in one step and leaves the bucket behind (``protect`` would instead make destroy fail).
-    ``force_destroy`` stays off even without ``retain``: deleting a bucket that still holds data
-    takes an explicit ``gcloud storage rm -r`` first.
+    Without ``retain`` (the user chose ``seqstack:retainData false``) ``force_destroy`` is on, so
+    the deliberate teardown is one ``pulumi destroy`` on both clouds, as on AWS.
     """
 
     bucket: gcp.storage.Bucket
@@ -116,7 +116,8 @@ class GcpDataBucket(pulumi.ComponentResource):
             # An overwritten result or a mistaken `rm` can be undone for noncurrent_version_days.
             versioning=gcp.storage.BucketVersioningArgs(enabled=True),
             lifecycle_rules=lifecycle_rules(args),
-            force_destroy=False,
+            # Only when the user chose not to keep the data may destroy delete a non-empty bucket.
+            force_destroy=not args.retain,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain),
         )
         self.bucket_name = self.bucket.name
