@@ -25,9 +25,12 @@ def run_command(
         Path, typer.Option("--reference", "-r", help="Reference FASTA (indexed if needed).")
     ],
     outdir: Annotated[Path, typer.Option("--outdir", "-o", help="Results directory.")] = Path("results"),
-    cpus: Annotated[int, typer.Option("--cpus", help="CPU budget (default: all cores).")] = 0,
+    cpus: Annotated[
+        int, typer.Option("--cpus", help="CPU budget (default: all cores).", show_default=False)
+    ] = 0,
     memory: Annotated[
-        float, typer.Option("--memory", help="Memory budget in GiB (default: 80% of RAM).")
+        float,
+        typer.Option("--memory", help="Memory budget in GiB (default: 80% of RAM).", show_default=False),
     ] = 0,
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip tasks whose recorded outputs are still complete.")
@@ -48,7 +51,7 @@ def run_command(
     try:
         faults = [Fault.parse(f) for f in inject_fault or []]
     except ValueError as exc:
-        Console(stderr=True).print(f"error: {exc}", highlight=False)
+        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
     opts = RunOptions(
         sheet=samples,
@@ -67,7 +70,9 @@ def demo_command(
     outdir: Annotated[
         Path, typer.Option("--outdir", "-o", help="Where the demo data and results go.")
     ] = Path("demo-results"),
-    cpus: Annotated[int, typer.Option("--cpus", help="CPU budget (default: all cores).")] = 0,
+    cpus: Annotated[
+        int, typer.Option("--cpus", help="CPU budget (default: all cores).", show_default=False)
+    ] = 0,
 ) -> None:
     """Generate a small deterministic dataset (one sample fails QC on purpose) and run it."""
     from workflows.local.demo import generate
