@@ -43,7 +43,7 @@ from hera.workflows import (
 )
 from hera.workflows import models as m
 
-from workflows.contract import StackOutputs
+from workflows.contract import POOL_LABEL, StackOutputs
 from workflows.settings import PipelineSettings, Resources
 from workflows.sheet import Sample
 from workflows.storage import split_uri
@@ -150,7 +150,7 @@ def _pod(
         "volumes": [
             EmptyDirVolume(name="work", mount_path=WORK, size_limit=m.Quantity(f"{size.ephemeral_gib}Gi"))
         ],
-        "labels": {LABEL_PART_OF: "seqstack", "seqstack.io/pool": pool},
+        "labels": {LABEL_PART_OF: "seqstack", POOL_LABEL: pool},
     }
 
 
@@ -283,9 +283,7 @@ fi
 """
 
 
-def _index_script(settings: PipelineSettings) -> str:
-    return """ref="$WORK/out/ref.fa"
-ln -sf "$WORK/in/ref.fa" "$ref"
+_INDEX_SCRIPT = """ref="$WORK/out/ref.fa"  # index prefix: the files become <fasta>.<suffix> beside the FASTA
 if command -v bwa-mem2 >/dev/null 2>&1; then
   echo "seqstack: indexer=bwa-mem2" >&2
   bwa-mem2 index -p "$ref" "$WORK/in/ref.fa"
@@ -617,7 +615,7 @@ def build_index_workflow(reference: str, stack: StackOutputs, settings: Pipeline
                 )
                 for suffix in dict.fromkeys(BWA_MEM2_INDEX + BWA_INDEX)
             ],
-            **_bash(_index_script(settings)),
+            **_bash(_INDEX_SCRIPT),
             **_pod(stack, settings, "large", settings.index, settings.align_deadline_seconds),
         )
     return wf
