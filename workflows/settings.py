@@ -141,14 +141,14 @@ class Retry:
 class PipelineSettings:
     """Sizes, retries, QC rules and chunking of a pipeline run."""
 
-    # Cloud defaults fit the SMALLEST machine of each pool after kubelet reservations and
-    # daemonsets: small = 4 vCPU / 16 GiB (m6i.xlarge, n2-standard-4), large = 32 vCPU / 64 GiB
-    # (c6i.8xlarge; n2-standard-32 and m6i.8xlarge have more memory), 500 GiB disks.
+    # Cloud defaults fit every machine of each pool after kubelet reservations and daemonsets
+    # (tests/test_pipeline_fit.py): small = 4 vCPU / 16 GiB (m6i.xlarge, n2-standard-4), large =
+    # 32 vCPU / 128 GiB (m6i.8xlarge, n2-standard-32), 200 / 500 GiB disks.
     fastqc: Resources = Resources(cpu=1, memory_mib=3072, ephemeral_gib=50)
     """FastQC on one FASTQ (FastQC uses one thread per file; the Java heap is derived below)."""
     qc_gate: Resources = Resources(cpu=0.25, memory_mib=256, ephemeral_gib=1)
     """The QC gate (reads two FastQC summaries)."""
-    align: Resources = Resources(cpu=30, memory_mib=56 * 1024, ephemeral_gib=350)
+    align: Resources = Resources(cpu=30, memory_mib=96 * 1024, ephemeral_gib=350)
     """bwa-mem2 + samtools sort on the large pool (threads = cpu; 30 of 32 vCPU are allocatable)."""
     aligner_memory_mib: int = 24 * 1024
     """Memory reserved for bwa-mem2 itself (hg38 index ~ 16 GiB loaded, plus read batches)."""
@@ -157,8 +157,7 @@ class PipelineSettings:
     report: Resources = Resources(cpu=2, memory_mib=8192, ephemeral_gib=50)
     """MultiQC over every sample's metrics."""
     index: Resources = Resources(cpu=8, memory_mib=96 * 1024, ephemeral_gib=200)
-    """bwa-mem2 index of the reference: hg38 needs ~ 64-74 GiB, so this step needs a large-pool
-    machine with 128 GiB (m6i.8xlarge, n2-standard-32); a 64 GiB c6i.8xlarge cannot run it."""
+    """bwa-mem2 index of the reference: hg38 needs ~ 64-74 GiB (a 128 GiB large-pool machine)."""
     retry: Retry = Retry()
     """Retry strategy of every step."""
     align_deadline_seconds: int = 48 * 3600
