@@ -101,3 +101,15 @@ def test_the_first_cuts_align_size_would_not_have_fit() -> None:
     """The check is not vacuous: the original 32 CPU / 96 GiB align fits no listed machine."""
     first_cut = Resources(cpu=32, memory_mib=96 * 1024, ephemeral_gib=400)
     assert not any(fits(first_cut, machine) for machine in SHAPES)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize(
+    ("step", "pool"),
+    [("fastqc", "small"), ("qc_gate", "small"), ("report", "small"), ("align", "large"), ("index", "large")],
+)
+def test_scratch_fits_the_pool_disk(stack: str, step: str, pool: str) -> None:
+    """Ephemeral storage: the disk less kubelet's 10 % eviction threshold and ~20 GiB of images."""
+    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    disk = int(config[f"seqstack:{pool}DiskGiB"])
+    assert getattr(PipelineSettings.cloud_defaults(), step).ephemeral_gib <= disk * 0.9 - 20
