@@ -16,6 +16,7 @@ Order of work, and why:
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -44,7 +45,6 @@ from workflows.local.executor import (
 from workflows.local.fastq import InputError, check_pair
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
-from workflows.render import render
 from workflows.settings import PipelineSettings
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 
@@ -196,6 +196,9 @@ def run_pipeline(
 
 
 def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) -> int:
+    # Hera (behind render) takes most of a second to import: do it while the inputs are checked.
+    loader = threading.Thread(target=importlib.import_module, args=("workflows.render",), daemon=True)
+    loader.start()
     outdir = opts.outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     state = outdir / STATE_DIR
@@ -259,6 +262,9 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
     roots: list[Node] = []
     status = "Succeeded"
     if good:
+        loader.join()
+        from workflows.render import render
+
         stack = StackOutputs.local(outdir)
         objs = render(good, str(index.fasta), str(outdir), stack, settings)
         try:
