@@ -433,3 +433,21 @@ def test_cpu_requests_bound_how_many_tasks_run_at_once(tmp_path: Path) -> None:
     spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
     # Each task costs the whole 2-cpu budget: no two ever overlap.
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+
+
+def test_a_retry_only_gets_what_is_left_of_max_duration(tmp_path: Path) -> None:
+    main = {"name": "main", "dag": {"tasks": [{"name": "slow", "template": "slow"}]}}
+    slow = sh(
+        "slow",
+        "sleep 30",
+        retryStrategy={
+            "limit": 1,
+            "retryPolicy": "Always",
+            "backoff": {"duration": "0s", "maxDuration": "2s"},
+        },
+    )
+    root, nodes = run([workflow([main, slow])], tmp_path, faults=[Fault.parse("kill:slow@1:after=0.2")])
+    attempts = nodes["slow"].attempts
+    assert [a.status for a in attempts] == [ERROR, FAILED]
+    assert "deadline" in attempts[1].message  # cut at maxDuration, not left to sleep 30 s
+    assert root.phase == FAILED

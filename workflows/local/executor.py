@@ -908,7 +908,7 @@ class Executor:
                         resolved,
                         mount_map,
                         local_path,
-                        deadline_s,
+                        self._attempt_deadline(deadline_s, retry or {}, first_start, where),
                         scope,
                         where,
                     )
@@ -962,6 +962,17 @@ class Executor:
             if time.time() + delay - first_start > max_d:
                 return None
         return delay
+
+    def _attempt_deadline(
+        self, deadline_s: float | None, retry: Mapping[str, Any], first_start: float | None, where: str
+    ) -> float | None:
+        """A retry may only use what is left of backoff.maxDuration (counted from the first
+        attempt's start), as Argo shortens retries' deadlines."""
+        max_d = (retry.get("backoff") or {}).get("maxDuration")
+        if first_start is None or max_d is None:
+            return deadline_s
+        left = max(0.0, parse_duration(max_d, f"{where} backoff.maxDuration") - (time.time() - first_start))
+        return left if deadline_s is None else min(float(deadline_s), left)
 
     def _should_retry(
         self,
