@@ -434,3 +434,28 @@ def test_index_is_built_beside_a_writable_reference_else_in_the_cache(tmp_path: 
     assert sorted(p.name for p in locked.iterdir()) == ["ref.fa"]
     suffix = ".bwt" if cached.aligner == "bwa" else ".bwt.2bit.64"
     assert (tmp_path / "cache" / f"ref.fa{suffix}").stat().st_size > 0
+
+
+def test_a_tool_failure_is_not_retried_and_fails_its_sample_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = generate(tmp_path / "data", samples=[DemoSample("s1", 200, 38, 31)])
+    ensure_index(data.reference, tmp_path / "cache")  # with the real bwa
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwa").write_text("#!/bin/sh\necho 'bwa: simulated crash' >&2\nexit 3\n")
+    (fake / "bwa").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    result = run(data.sheet, data.reference, tmp_path / "results")
+    assert result.code == 1
+    align = result.task("samples(s1)/align")
+    # One attempt (a non-zero exit is not a preemption); the pipeline's status is sort's, which
+    # then had no input (pipefail reports the last failing command).
+    assert [a["status"] for a in align["attempts"]] == ["Failed"] and align["attempts"][0]["exitCode"] != 0
+    outcome = result.record["samples"]["s1"]
+    assert outcome["status"] == "failed" and "align" in outcome["reason"]
+    assert "Error (exit code" in outcome["reason"]
+    assert "s1" in result.out and "failed" in result.out
+    assert not (tmp_path / "results" / "s1" / "s1.bam").exists()
+    assert (tmp_path / "results" / "multiqc_report.html").exists()  # the report still ran
+    assert_no_partial_outputs(tmp_path / "results", result.record)
