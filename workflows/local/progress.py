@@ -39,8 +39,9 @@ class _Cell:
 class Progress:
     """A :class:`workflows.local.executor.Listener` that renders the run's state."""
 
-    def __init__(self, console: Console, live: bool | None = None) -> None:
+    def __init__(self, console: Console, live: bool | None = None, order: Sequence[str] = ()) -> None:
         self.console = console
+        self.order = list(order)
         self.live_mode = console.is_terminal if live is None else live
         self.cells: dict[tuple[str, str], _Cell] = {}
         self.rows: list[str] = []
@@ -78,10 +79,13 @@ class Progress:
                 self.rows.append(row)
             if node.task not in self.columns:
                 self.columns.append(node.task)
+                # Columns in the DAG's own order, whatever order the tasks happened to start in.
+                rank = {name: i for i, name in enumerate(self.order)}
+                self.columns.sort(key=lambda c: rank.get(c, len(rank)))
             self.cells[(row, node.task)] = _Cell(
                 phase=node.phase if what != "pending" else "Pending",
                 attempt=len(node.attempts),
-                started=node.started,
+                started=node.attempts[-1].started if node.attempts else node.started,
                 finished=node.finished,
                 cached=node.cached,
                 message=node.message,

@@ -279,7 +279,13 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         except UnsupportedWorkflowError as exc:
             err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
             return EXIT_USAGE
-        progress = Progress(console, live=live)
+        order = [
+            t["name"]
+            for o in objs
+            for tmpl in (o.get("spec") or {}).get("templates", [])
+            for t in (tmpl.get("dag") or {}).get("tasks", [])
+        ]
+        progress = Progress(console, live=live, order=order)
         record.nodes = executor.nodes
 
         def checkpoint(_: Node) -> None:
