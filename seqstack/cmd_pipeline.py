@@ -16,7 +16,7 @@ import subprocess
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -24,13 +24,17 @@ from rich.live import Live
 from rich.table import Table
 
 from seqstack.cli import app
-from workflows.argo_client import ArgoConnection, ArgoError, sample_states, submit, watch
 from workflows.contract import ContractError, StackOutputs
-from workflows.pipeline import BWA_INDEX, BWA_MEM2_INDEX
-from workflows.render import render, render_index, to_yaml
 from workflows.settings import PipelineSettings, QcRules, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix
+
+if TYPE_CHECKING:
+    from workflows.argo_client import ArgoConnection
+
+# Hera (behind workflows.render, workflows.pipeline and workflows.argo_client) takes about half a
+# second to import; every seqstack command pays for this module's imports, so those are imported
+# by the commands that use them.
 
 _err = Console(stderr=True)
 
@@ -146,6 +150,8 @@ def _inputs(
 def _connection(
     stack: StackOutputs, server: str | None, token: str | None, insecure: bool, ns: str | None
 ) -> Any:
+    from workflows.argo_client import ArgoConnection
+
     if not server:
         hint = ""
         if stack.argo:
@@ -162,6 +168,8 @@ def check_inputs_exist(
     samples: list[Sample], reference: str, storage_options: dict[str, Any] | None = None
 ) -> None:
     """Every FASTQ, the FASTA and one complete aligner index must exist; else one StorageError."""
+    from workflows.pipeline import BWA_INDEX, BWA_MEM2_INDEX
+
     wanted = [s.fastq_1 for s in samples] + [s.fastq_2 for s in samples] + [reference]
     missing = missing_objects(wanted, storage_options)
     if missing:
@@ -194,6 +202,8 @@ def render_cmd(
     qc_fail_on: QcOpt = None,
 ) -> None:
     """Print the run's Argo objects as YAML (`---` separated); contacts nothing."""
+    from workflows.render import render, to_yaml
+
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
         settings = _settings(outputs, chunk_size, qc_fail_on)
@@ -208,6 +218,8 @@ def render_index_cmd(
     reference: ReferenceOpt, stack: StackOpt = None, stack_outputs: OutputsOpt = None
 ) -> None:
     """Print the Workflow that builds the bwa-mem2 index beside a reference FASTA."""
+    from workflows.render import render_index, to_yaml
+
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
         ref = normalise_uri(reference, outputs.scheme)
@@ -235,6 +247,8 @@ def submit_cmd(
     interval: IntervalOpt = 10.0,
 ) -> None:
     """Check inputs exist, submit the run to Argo, print the workflow names (and --watch them)."""
+    from workflows.render import render
+
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
         settings = _settings(outputs, chunk_size, qc_fail_on)
@@ -264,6 +278,9 @@ def index_cmd(
     interval: IntervalOpt = 10.0,
 ) -> None:
     """Build the bwa-mem2 index beside a reference FASTA on the large pool (skipped if it exists)."""
+    from workflows.pipeline import BWA_MEM2_INDEX
+    from workflows.render import render_index, to_yaml
+
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
         ref = normalise_uri(reference, outputs.scheme)
@@ -292,6 +309,8 @@ def status_cmd(
     namespace: Annotated[str, typer.Option("--namespace", help="Workflow namespace.")] = "biojobs",
 ) -> None:
     """Show a workflow's phase and every sample's state."""
+    from workflows.argo_client import ArgoConnection, ArgoError
+
     if not argo_server:
         raise _fail("no Argo server: pass --argo-server or set ARGO_SERVER")
     conn = ArgoConnection(host=argo_server, token=argo_token, namespace=namespace, verify_ssl=not insecure)
@@ -306,6 +325,8 @@ def status_cmd(
 
 def _send(conn: ArgoConnection, objs: list[dict[str, Any]], follow: bool, interval: float) -> None:
     """Submit, print the workflow names (one a line, for scripts), and follow them if asked."""
+    from workflows.argo_client import ArgoError, submit
+
     try:
         names = submit(conn, objs)
     except ArgoError as exc:
@@ -318,6 +339,8 @@ def _send(conn: ArgoConnection, objs: list[dict[str, Any]], follow: bool, interv
 
 def _progress(workflows: dict[str, dict[str, Any]], detail: bool) -> Group:
     """A summary table (one row per workflow) and, when asked or small, one row per sample."""
+    from workflows.argo_client import sample_states
+
     summary = Table(title="seqstack workflows")
     for col in ("workflow", "phase", "pending", "running", "aligned", "qc_failed", "failed"):
         summary.add_column(col)
@@ -344,6 +367,8 @@ def _progress(workflows: dict[str, dict[str, Any]], detail: bool) -> Group:
 
 
 def _watch(conn: ArgoConnection, names: list[str], interval: float) -> None:
+    from workflows.argo_client import ArgoError, watch
+
     with Live(_progress({}, detail=False), console=Console(), refresh_per_second=2) as live:
         try:
             phases = watch(
