@@ -55,7 +55,12 @@ def _fill(text: str, inputs: dict[str, str], workflow: dict[str, str]) -> str:
 
 
 def _run_step(
-    template: dict[str, Any], inputs: dict[str, str], workflow: dict[str, str], work: Path
+    template: dict[str, Any],
+    inputs: dict[str, str],
+    workflow: dict[str, str],
+    work: Path,
+    tools_first: Path | None = None,
+    succeed: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Place input artifacts (plugin key = local path) under ``work``, run the step, collect outputs."""
     work.mkdir(parents=True)
@@ -72,7 +77,7 @@ def _run_step(
             shutil.copy(src, dest)
     body = template.get("container") or template["script"]
     env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{tools_first or ''}:{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "WORK": str(work),
         "LANG": "C.UTF-8",
     }
@@ -86,6 +91,9 @@ def _run_step(
     else:
         cmd = [*body["command"], *(_fill(a, inputs, workflow) for a in body["args"])]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    if not succeed:
+        assert proc.returncode != 0, "the step should have failed"
+        return proc
     assert proc.returncode == 0, proc.stderr[-3000:]
     for art in template.get("outputs", {}).get("artifacts", []):
         src = work / Path(_fill(art["path"], inputs, workflow)).relative_to("/work")
@@ -188,3 +196,17 @@ def test_report_finds_metrics_among_thousands_of_files(tmp_path: Path) -> None:
     assert (
         Path(workflow["output-prefix"]) / "multiqc_report.html"
     ).read_text() == "<html>multiqc ran</html>\n"
+
+
+def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:
+    """index, flagstat and stats run in parallel; a failure of any one must fail the step."""
+    templates, workflow, ref = _templates(tmp_path)
+    subprocess.run(["bwa", "index", str(ref)], check=True, capture_output=True)
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    real = shutil.which("samtools")
+    (shim / "samtools").write_text(f'#!/bin/sh\n[ "$1" = stats ] && exit 7\nexec {real} "$@"\n')
+    (shim / "samtools").chmod(0o755)
+    sample = {"sample": "HG00152", "r1_bucket": "", "r1_key": str(R1), "r2_bucket": "", "r2_key": str(R2)}
+    _run_step(templates["align"], sample, workflow, tmp_path / "w-align", tools_first=shim, succeed=False)
+    assert not (Path(workflow["output-prefix"]) / "HG00152" / "HG00152.bam").exists()

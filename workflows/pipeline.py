@@ -263,9 +263,14 @@ echo "seqstack: aligner=$aligner" >&2
 "$aligner" mem -t {t} -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" "$ref" "$WORK/in/R1" "$WORK/in/R2" \\
   | samtools sort -@ {t} -m {per_thread}M -T "$WORK/tmp/$s.sort" -O bam -o "$WORK/out/$s.bam.tmp" -
 mv "$WORK/out/$s.bam.tmp" "$WORK/out/$s.bam"
-samtools index -@ {t} "$WORK/out/$s.bam"
-samtools flagstat -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.flagstat.txt"
-samtools stats -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.stats.txt"
+# index, flagstat and stats each only read the finished BAM: run them side by side, and fail
+# the step if any of them fails (`wait PID` returns that job's status; set -e acts on it).
+samtools index -@ {t} "$WORK/out/$s.bam" & index_pid=$!
+samtools flagstat -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.flagstat.txt" & flagstat_pid=$!
+samtools stats -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.stats.txt" & stats_pid=$!
+wait "$index_pid"
+wait "$flagstat_pid"
+wait "$stats_pid"
 """
 
 
