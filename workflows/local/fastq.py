@@ -19,6 +19,8 @@ from operator import ne
 from pathlib import Path
 from typing import BinaryIO
 
+from isal import igzip, isal_zlib
+
 _BLOCK = 4 << 20
 
 
@@ -39,7 +41,9 @@ def _open(path: Path) -> BinaryIO:
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        # ISA-L's gzip reader: the same format and errors as the standard library's, about 2.5x
+        # faster, and the check reads every byte of every FASTQ before anything runs.
+        return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
 
 
@@ -75,7 +79,7 @@ class _Reader:
                     data = stream.read(_BLOCK)
                 except EOFError:
                     raise self.fail("truncated gzip (compressed data ends early)") from None
-                except (gzip.BadGzipFile, zlib.error) as exc:
+                except (gzip.BadGzipFile, zlib.error, isal_zlib.IsalError) as exc:
                     raise self.fail(f"corrupt gzip ({exc})") from None
                 except OSError as exc:
                     raise self.fail(f"cannot read ({exc})") from None
@@ -204,7 +208,7 @@ def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
             head = f.read(scan_bytes)
     except EOFError:
         raise InputError(f"reference {path}: truncated gzip") from None
-    except (OSError, zlib.error) as exc:
+    except (OSError, zlib.error, isal_zlib.IsalError) as exc:
         raise InputError(f"reference {path}: cannot read ({exc})") from None
     lines = [line.strip() for line in head.splitlines() if line.strip()]
     if not lines:
