@@ -17,11 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import ne
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
 
 _BLOCK = 4 << 20
+# Errors of a corrupt gzip stream: the standard library's, and ISA-L's (its stubs type the class
+# loosely, hence the cast).
+_GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, cast(type[Exception], isal_zlib.IsalError))
 
 
 class InputError(ValueError):
@@ -79,7 +82,7 @@ class _Reader:
                     data = stream.read(_BLOCK)
                 except EOFError:
                     raise self.fail("truncated gzip (compressed data ends early)") from None
-                except (gzip.BadGzipFile, zlib.error, isal_zlib.IsalError) as exc:
+                except _GZIP_ERRORS as exc:
                     raise self.fail(f"corrupt gzip ({exc})") from None
                 except OSError as exc:
                     raise self.fail(f"cannot read ({exc})") from None
@@ -208,7 +211,7 @@ def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
             head = f.read(scan_bytes)
     except EOFError:
         raise InputError(f"reference {path}: truncated gzip") from None
-    except (OSError, zlib.error, isal_zlib.IsalError) as exc:
+    except (OSError, *_GZIP_ERRORS) as exc:
         raise InputError(f"reference {path}: cannot read ({exc})") from None
     lines = [line.strip() for line in head.splitlines() if line.strip()]
     if not lines:
