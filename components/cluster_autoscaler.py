@@ -69,7 +69,9 @@ def autoscaler_policy(cluster_name: str, partition: str, region: str, account: s
                         "autoscaling:SetDesiredCapacity",
                         "autoscaling:TerminateInstanceInAutoScalingGroup",
                     ],
-                    "Resource": "*",
+                    # Any Auto Scaling group of this account and region, narrowed by the tag.
+                    "Resource": f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*"
+                    ":autoScalingGroupName/*",
                     "Condition": {
                         "StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
                     },

@@ -15,6 +15,7 @@ from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
 from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
 from stacks.config import ConfigError, StackConfig
+from stacks.platform import AwsPlatformIdentity, PlatformArgs, build_platform
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
 
 #: The ServiceAccount pipeline pods run as; its Pod Identity role reaches the data bucket.
@@ -42,6 +43,23 @@ class AwsFoundation:
 def build_aws(cfg: StackConfig) -> dict[str, Any]:
     """Declare the AWS stack and return its outputs by contract name."""
     found = declare_foundation(cfg)
+    images = found.registry.repository_urls
+    # Argo, the biojobs namespace, the pipeline template, the autoscaler and CloudWatch.
+    platform = build_platform(
+        cfg,
+        PlatformArgs(
+            kubeconfig=found.cluster.kubeconfig_json,
+            identity=AwsPlatformIdentity(
+                cluster_name=found.cluster.cluster_name,
+                pod_identity_agent=found.cluster.pod_identity_agent,
+                partition=aws.get_partition().partition,
+            ),
+            data_bucket=found.data.bucket_name,
+            nodes=list(found.node_groups.values()),
+            images=images,
+            registry=found.registry.registry,
+        ),
+    )
     return {
         "cloud": cfg.cloud.value,
         "region": cfg.region,
@@ -51,11 +69,11 @@ def build_aws(cfg: StackConfig) -> dict[str, Any]:
         "namespace": PIPELINE_NAMESPACE,
         "workflowServiceAccount": WORKFLOW_SERVICE_ACCOUNT,
         "registry": found.registry.registry,
-        "images": found.registry.repository_urls,
+        "images": images,
         "nodePools": {
             pool.name: pool_placement(pool.name, tainted=pool.spot).to_json() for pool in cfg.pools
         },
-        "argo": None,
+        "argo": platform.argo,
     }
 
 

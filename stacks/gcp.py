@@ -16,6 +16,7 @@ from components.gcp_network import MAX_PODS_PER_NODE, GcpNetwork, GcpNetworkArgs
 from components.gcp_node_pool import Capacity, DiskType, GkeNodePool, GkeNodePoolArgs
 from components.gcp_registry import GcpRegistry, GcpRegistryArgs
 from stacks.config import ConfigError, NodePoolConfig, StackConfig
+from stacks.platform import GcpPlatformIdentity, PlatformArgs, build_platform
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
 
 #: The ServiceAccount pipeline pods run as (same name as on AWS); Workload Identity maps it to
@@ -51,6 +52,20 @@ def build_gcp(cfg: StackConfig) -> dict[str, Any]:
     """Declare the GCP stack and return its outputs by contract name."""
     found = declare_foundation(cfg)
     registry = found.registry.url
+    images = registry.apply(lambda url: {name: f"{url}/{name}" for name in IMAGE_NAMES})
+    # Argo, the biojobs namespace (its ServiceAccount mapped to the workload account) and the
+    # pipeline template; GKE's own autoscaler and logging are cluster settings.
+    platform = build_platform(
+        cfg,
+        PlatformArgs(
+            kubeconfig=found.cluster.kubeconfig,
+            identity=GcpPlatformIdentity(workflow_account_email=found.identities.workload_account.email),
+            data_bucket=found.data.bucket_name,
+            nodes=list(found.node_pools.values()),
+            images=images,
+            registry=registry,
+        ),
+    )
     return {
         "cloud": cfg.cloud.value,
         "region": cfg.region,
@@ -60,11 +75,11 @@ def build_gcp(cfg: StackConfig) -> dict[str, Any]:
         "namespace": PIPELINE_NAMESPACE,
         "workflowServiceAccount": WORKFLOW_SERVICE_ACCOUNT,
         "registry": registry,
-        "images": registry.apply(lambda url: {name: f"{url}/{name}" for name in IMAGE_NAMES}),
+        "images": images,
         "nodePools": {
             pool.name: pool_placement(pool.name, tainted=pool.spot).to_json() for pool in cfg.pools
         },
-        "argo": None,
+        "argo": platform.argo,
     }
 
 

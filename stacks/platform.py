@@ -71,7 +71,7 @@ class PlatformArgs:
     """Name of the data bucket (artifacts, archived logs)."""
     nodes: Sequence[pulumi.Resource]
     """Node groups / node pools: nothing is applied in the cluster before they exist."""
-    images: pulumi.Input[Mapping[str, str]]
+    images: pulumi.Input[Mapping[str, pulumi.Input[str]]]
     """Tool image references by name, for the WorkflowTemplate."""
     registry: pulumi.Input[str] = ""
     """Container registry (part of the StackOutputs the template is built from)."""

@@ -30,7 +30,7 @@ def test_outputs_follow_the_contract(aws_inv: Inventory) -> None:
     assert set(out.node_pools) == set(POOL_NAMES)
     assert out.node_pools["system"].tolerations == ()
     assert [t.value for t in out.node_pools["large"].tolerations] == ["large"]
-    assert out.argo is None  # filled in by the in-cluster platform
+    assert out.argo is not None and out.argo.namespace == "argo"  # the in-cluster platform
 
 
 def test_build_aws_returns_the_names_in_contract_order(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,7 @@ def test_stack_outputs_load_the_gcp_outputs(inv):
     assert (out.cloud, out.region, out.cluster_name) == ("gcp", "europe-west4", "seqstack-dev")
     assert out.scheme == "gs" and out.data_bucket.startswith("gs://seqstack-dev-data-")
     assert (out.namespace, out.workflow_service_account) == ("biojobs", "argo-workflow")
-    assert out.argo is None  # filled in by the in-cluster platform later
+    assert out.argo is not None and out.argo.namespace == "argo"  # the in-cluster platform
     assert out.to_json() == inv.outputs
 
 

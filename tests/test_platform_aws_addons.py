@@ -101,6 +101,9 @@ def test_autoscaler_may_resize_only_groups_tagged_for_this_cluster(policy):
         "autoscaling:SetDesiredCapacity",
         "autoscaling:TerminateInstanceInAutoScalingGroup",
     ]
+    assert scale["Resource"] == (
+        "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*"
+    )
     assert scale["Condition"] == {
         "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/seqstack-dev": "owned"}
     }
