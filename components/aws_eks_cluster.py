@@ -117,6 +117,9 @@ class AwsEksCluster(pulumi.ComponentResource):
             skip_default_node_group=True,
             # Pod Identity replaces IRSA, so no IAM OIDC provider is created.
             create_oidc_provider=False,
+            # The VPC CNI ignores NetworkPolicy objects unless its policy agent is on; without
+            # this the biojobs default-deny ingress policy would be declared but not enforced.
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
         # Under the mock runtime a multi-language component's resource-typed outputs (eksCluster)

@@ -28,6 +28,7 @@ def test_eks_cluster_inputs(aws_inv: Inventory) -> None:
     assert eks["endpointPrivateAccess"] is True
     assert eks["nodeAssociatePublicIpAddress"] is False
     assert eks["createOidcProvider"] is False  # Pod Identity, not IRSA
+    assert eks["vpcCniOptions"]["enableNetworkPolicy"] is True  # else NetworkPolicy is not enforced
     assert eks["vpcId"] == aws_inv.named("network-vpc").id
     assert sorted(eks["privateSubnetIds"]) == sorted(
         aws_inv.named(f"network-private-{i}").id for i in range(3)
