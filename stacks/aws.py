@@ -14,6 +14,7 @@ from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
 from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
+from components.tool_images import ToolImages, ToolImagesArgs, ecr_credentials
 from stacks.config import ConfigError, StackConfig
 from stacks.platform import AwsPlatformIdentity, PlatformArgs, build_platform
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
@@ -43,7 +44,18 @@ class AwsFoundation:
 def build_aws(cfg: StackConfig) -> dict[str, Any]:
     """Declare the AWS stack and return its outputs by contract name."""
     found = declare_foundation(cfg)
-    images = found.registry.repository_urls
+    # Tool images built from containers/ and pushed to ECR with a token the program requests;
+    # the pipeline template and the output get digest-pinned references.
+    images = ToolImages(
+        "images",
+        ToolImagesArgs(
+            repositories=found.registry.repository_urls,
+            credentials=ecr_credentials(
+                registry_id=found.registry.repositories[IMAGE_NAMES[0]].registry_id,
+                server=found.registry.registry,
+            ),
+        ),
+    ).images
     # Argo, the biojobs namespace, the pipeline template, the autoscaler and CloudWatch.
     platform = build_platform(
         cfg,

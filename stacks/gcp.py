@@ -15,6 +15,7 @@ from components.gcp_identities import GcpIdentities, GcpIdentitiesArgs
 from components.gcp_network import MAX_PODS_PER_NODE, GcpNetwork, GcpNetworkArgs, plan_addresses
 from components.gcp_node_pool import Capacity, DiskType, GkeNodePool, GkeNodePoolArgs
 from components.gcp_registry import GcpRegistry, GcpRegistryArgs
+from components.tool_images import ToolImages, ToolImagesArgs, artifact_registry_credentials
 from stacks.config import ConfigError, NodePoolConfig, StackConfig
 from stacks.platform import GcpPlatformIdentity, PlatformArgs, build_platform
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
@@ -52,7 +53,17 @@ def build_gcp(cfg: StackConfig) -> dict[str, Any]:
     """Declare the GCP stack and return its outputs by contract name."""
     found = declare_foundation(cfg)
     registry = found.registry.url
-    images = registry.apply(lambda url: {name: f"{url}/{name}" for name in IMAGE_NAMES})
+    # Tool images built from containers/ and pushed to Artifact Registry with the access token
+    # of whoever runs Pulumi; the pipeline template and the output get digest-pinned references.
+    images = ToolImages(
+        "images",
+        ToolImagesArgs(
+            repositories={name: pulumi.Output.concat(registry, "/", name) for name in IMAGE_NAMES},
+            credentials=artifact_registry_credentials(
+                server=registry.apply(lambda url: url.split("/", 1)[0])
+            ),
+        ),
+    ).images
     # Argo, the biojobs namespace (its ServiceAccount mapped to the workload account) and the
     # pipeline template; GKE's own autoscaler and logging are cluster settings.
     platform = build_platform(

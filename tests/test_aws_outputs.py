@@ -26,7 +26,7 @@ def test_outputs_follow_the_contract(aws_inv: Inventory) -> None:
     assert out.registry == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
     assert set(out.images) == set(IMAGE_NAMES)
     for name, ref in out.images.items():
-        assert ref == f"{out.registry}/seqstack-dev/{name}"
+        assert ref.startswith(f"{out.registry}/seqstack-dev/{name}@sha256:")  # pinned by digest
     assert set(out.node_pools) == set(POOL_NAMES)
     assert out.node_pools["system"].tolerations == ()
     assert [t.value for t in out.node_pools["large"].tolerations] == ["large"]

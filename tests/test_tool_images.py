@@ -253,7 +253,6 @@ def test_nothing_is_declared_at_import_time() -> None:
 # --- the committed stacks ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="stacks/aws.py and stacks/gcp.py do not build the images yet")
 @pytest.mark.parametrize("stack", ["dev-aws", "dev-gcp"])
 def test_stack_images_output_is_digest_pinned_in_the_stack_registry(stack: str) -> None:
     inv = run_stack(stack)
