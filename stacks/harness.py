@@ -206,6 +206,7 @@ class _Mocks(pulumi_mocks.Mocks):
             if token == "aws:ecr/repository:Repository":
                 repo = inputs.get("name") or args.name
                 state["repositoryUrl"] = f"{FAKE_ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{repo}"
+                state["registryId"] = FAKE_ACCOUNT
         elif token.startswith("gcp:"):
             state.setdefault("name", inputs.get("name") or args.name)
             state.setdefault("project", self.project)

@@ -267,6 +267,11 @@ def test_stack_images_output_is_digest_pinned_in_the_stack_registry(stack: str) 
         assert match, f"{stack}: images.{name} = {ref!r} is not pinned by digest"
         assert match.group("repo").startswith(registry), (registry, ref)
         assert match.group("repo").endswith(f"/{name}")
+    if stack == "dev-aws":
+        tokens = [args for token, args in inv.invokes if token == ECR_TOKEN]
+        assert tokens == [{"registryId": "123456789012"}]  # the account owning the repositories
+    else:
+        assert [token for token, _ in inv.invokes if token == GOOGLE_CONFIG]
     for image in built:
         assert image.secret_inputs["registry"] == "[secret]"
         assert image.inputs["registry"]["server"] == registry.split("/", 1)[0]
