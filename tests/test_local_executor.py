@@ -219,7 +219,13 @@ def test_fail_fast_stops_new_tasks(tmp_path: Path) -> None:
             ]
         },
     }
-    root, nodes = run([workflow([main, sh("bad", "exit 1"), sh("slow", "sleep 0.5")])], tmp_path)
+    # "slow" must still be running when "bad" fails, however loaded the machine: it waits until
+    # "bad" has actually run (a file "bad" leaves) and only then sleeps, instead of racing it.
+    ran = tmp_path / "bad-ran"
+    bad = sh("bad", f"touch {ran}; exit 1")
+    slow = sh("slow", f"for _ in $(seq 200); do [ -e {ran} ] && break; sleep 0.05; done; sleep 1")
+    root, nodes = run([workflow([main, bad, slow])], tmp_path)
+    assert ran.exists()
     assert nodes["slow"].phase == SUCCEEDED  # running tasks finish
     assert nodes["after-slow"].phase == OMITTED  # nothing new starts
     assert root.phase == FAILED
