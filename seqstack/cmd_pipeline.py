@@ -367,14 +367,23 @@ def _progress(workflows: dict[str, dict[str, Any]], detail: bool) -> Group:
 
 
 def _watch(conn: ArgoConnection, names: list[str], interval: float) -> None:
-    from workflows.argo_client import ArgoError, watch
+    from workflows.argo_client import ArgoError, sample_states, watch
+
+    latest: dict[str, dict[str, Any]] = {}
+
+    def update(wfs: dict[str, dict[str, Any]]) -> None:
+        latest.update(wfs)
+        live.update(_progress(wfs, detail=False))
 
     with Live(_progress({}, detail=False), console=Console(), refresh_per_second=2) as live:
         try:
-            phases = watch(
-                conn, names, lambda wfs: live.update(_progress(wfs, detail=False)), interval=interval
-            )
+            phases = watch(conn, names, update, interval=interval)
         except ArgoError as exc:
             raise _fail(str(exc), 1) from None
     if any(p != "Succeeded" for p in phases.values()):
         raise _fail(f"not every workflow succeeded: {phases}", 1)
+    # Argo's DAG phase is that of its leaf task (the report, which runs whatever the samples
+    # did), so a Workflow whose sample failed still ends Succeeded: exit 1 as `seqstack run` does.
+    failed = [s.sample for wf in latest.values() for s in sample_states(wf) if s.state == "failed"]
+    if failed:
+        raise _fail(f"{len(failed)} sample(s) failed: {', '.join(failed[:20])}", 1)

@@ -208,6 +208,18 @@ def test_cli_submit_watch_prints_names_and_waits_for_the_end(
     assert "qc_failed" in result.output and "aligned" in result.output
 
 
+def test_cli_submit_watch_exits_1_when_a_sample_failed_though_the_workflow_succeeded(
+    argo: FakeArgo, local_run: dict[str, Path]
+) -> None:
+    # The report is the DAG's leaf and runs whatever the samples did, so Argo ends such a
+    # Workflow Succeeded; the failed sample must still fail the command.
+    argo.phases = ["Running", "Succeeded"]
+    argo.outcomes = {"B": "failed"}
+    result = cli(*submit_args(local_run, argo), "--watch", "--interval", "0", env={"ARGO_TOKEN": argo.token})
+    assert result.exit_code == 1, result.output
+    assert "1 sample(s) failed: B" in result.output
+
+
 def test_cli_submit_with_a_missing_input_submits_nothing(argo: FakeArgo, local_run: dict[str, Path]) -> None:
     (local_run["reads"] / "B_R2.fq.gz").unlink()
     result = cli(*submit_args(local_run, argo), "--argo-token", argo.token)
