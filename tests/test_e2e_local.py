@@ -309,7 +309,7 @@ def test_duplicate_sample_ids_stop_before_anything_runs(tmp_path: Path) -> None:
     assert code == 2
     assert (
         str(sheet) in err.getvalue()
-        and "a" in err.getvalue()
+        and "duplicate sample ID 'a'" in err.getvalue()
         and len(err.getvalue().strip().splitlines()) == 1
     )
     assert not (tmp_path / "results" / "run.json").exists()
