@@ -16,11 +16,8 @@ from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
 from components.tool_images import ToolImages, ToolImagesArgs, ecr_credentials
 from stacks.config import ConfigError, StackConfig
-from stacks.platform import AwsPlatformIdentity, PlatformArgs, build_platform
+from stacks.platform import WORKFLOW_SERVICE_ACCOUNT, AwsPlatformIdentity, PlatformArgs, build_platform
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
-
-#: The ServiceAccount pipeline pods run as; its Pod Identity role reaches the data bucket.
-WORKFLOW_SERVICE_ACCOUNT = "argo-workflow"
 
 
 @dataclass(frozen=True)

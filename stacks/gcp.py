@@ -17,12 +17,8 @@ from components.gcp_node_pool import Capacity, DiskType, GkeNodePool, GkeNodePoo
 from components.gcp_registry import GcpRegistry, GcpRegistryArgs
 from components.tool_images import ToolImages, ToolImagesArgs, artifact_registry_credentials
 from stacks.config import ConfigError, NodePoolConfig, StackConfig
-from stacks.platform import GcpPlatformIdentity, PlatformArgs, build_platform
+from stacks.platform import WORKFLOW_SERVICE_ACCOUNT, GcpPlatformIdentity, PlatformArgs, build_platform
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
-
-#: The ServiceAccount pipeline pods run as (same name as on AWS); Workload Identity maps it to
-#: the workload Google service account.
-WORKFLOW_SERVICE_ACCOUNT = "argo-workflow"
 
 #: Boot disks per pool: the large pool's disk holds samtools sort spills and the reference
 #: index, where pd-ssd's higher IOPS pay off; the others are fine on pd-balanced.
