@@ -12,7 +12,9 @@ import pulumi_aws as aws
 from stacks.config import NatMode
 
 #: Interface endpoints nodes use to pull images and get pod-identity credentials without the NAT.
-INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("ecr.api", "ecr.dkr", "sts")
+#: The Pod Identity agent calls EKS Auth (AssumeRoleForPodIdentity), not STS, and nothing here
+#: uses STS from inside the VPC (no IRSA), so an STS endpoint would cost money and carry nothing.
+INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("ecr.api", "ecr.dkr", "eks-auth")
 
 
 @dataclass(frozen=True)

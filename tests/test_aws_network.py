@@ -107,7 +107,7 @@ def test_s3_gateway_endpoint_is_attached_to_every_private_route_table(aws_inv: I
 def test_interface_endpoints_use_private_dns_and_admit_only_https_from_the_vpc(aws_inv: Inventory) -> None:
     interface = [r for r in aws_inv.of_type(ENDPOINT) if r.inputs["vpcEndpointType"] == "Interface"]
     services = sorted(r.inputs["serviceName"] for r in interface)
-    assert services == [f"com.amazonaws.eu-west-1.{s}" for s in ("ecr.api", "ecr.dkr", "sts")]
+    assert services == [f"com.amazonaws.eu-west-1.{s}" for s in ("ecr.api", "ecr.dkr", "eks-auth")]
     sg = aws_inv.one("aws:ec2/securityGroup:SecurityGroup", "network-endpoints-sg")
     private_subnet_ids = sorted(_id_of(aws_inv, f"network-private-{i}") for i in range(3))
     for endpoint in interface:
