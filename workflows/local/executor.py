@@ -1056,6 +1056,11 @@ class Executor:
                 )
             with self._lock:
                 self._procs[id(proc)] = proc
+                # cancel() sets the flag before it snapshots _procs under this lock: a process
+                # started just after that snapshot is ours to stop, or Ctrl-C waits for it to end.
+                late = self.cancelled.is_set()
+            if late:
+                _signal_group(proc, signal.SIGKILL)
             killed_by_deadline = False
             try:
                 kill_at = None if fault is None else time.monotonic() + fault.after
