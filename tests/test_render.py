@@ -211,12 +211,15 @@ def test_outputs_land_where_the_issue_says() -> None:
     assert [_resolve(a["s3"]["key"], "") for a in report_in] == ["runs/r1/.metrics"]  # never the BAMs
 
 
-def test_bam_is_written_to_a_temporary_name_and_renamed_only_when_complete() -> None:
+def test_results_are_written_aside_and_moved_to_the_outputs_only_when_all_are_complete() -> None:
+    # Argo uploads output artifacts even after a failed step: only complete files may be in out/.
     t = templates(CASES["aws"]()[0])
     script = t["align"]["container"]["args"][0]
     assert script.startswith("set -euo pipefail\n")
-    assert '-o "$WORK/out/$s.bam.tmp"' in script
-    assert script.index('mv "$WORK/out/$s.bam.tmp" "$WORK/out/$s.bam"') < script.index("samtools index")
+    assert 'part="$WORK/tmp/$s"' in script and '-o "$part.bam"' in script
+    move = 'mv "$part.bam" "$part.bam.bai" "$part.flagstat.txt" "$part.stats.txt" "$WORK/out/"'
+    assert script.rstrip().endswith(move)
+    assert script.count('"$WORK/out/') == 1, "nothing else writes into out/"
     assert "| samtools sort" in script  # SAM streams from the aligner into sort
     assert not any(w.endswith(('.sam"', ".sam")) for w in script.split()), "no SAM file on disk"
     bam = next(a for a in t["align"]["outputs"]["artifacts"] if a["name"] == "bam")

@@ -7,10 +7,11 @@ Shape (see /work/workflow-design.md):
   whatever its outcome. ``failFast: false``: one sample's failure never stops the others.
 * ``sample`` DAG: ``fastqc-r1`` || ``fastqc-r2`` -> ``qc-gate`` -> ``align`` (only when the
   gate's verdict is ``pass``; a failed sample is reported, and the run still succeeds).
-* Data moves as Argo artifacts (no copies inside the containers): Argo's wait container uploads
-  an output only after the main container exited 0, so a partial BAM never reaches its final key,
-  and the cluster's artifact repository credentials (IRSA / Pod Identity, Workload Identity) make
-  it keyless. Local runs use the ``seqstack-local`` artifact plugin (the local executor).
+* Data moves as Argo artifacts (no copies inside the containers), keyless through the cluster's
+  artifact repository credentials (IRSA / Pod Identity, Workload Identity). Argo's wait container
+  uploads whatever exists at an output path even after a failed step, so the scripts put a file
+  at its output path only once it is complete. Local runs use the ``seqstack-local`` artifact
+  plugin (the local executor).
 
 The template only holds structure and sizes; everything that changes per run (samples, output
 prefix, reference, QC rules) is a workflow parameter. Workflows reference the template by name,
@@ -259,18 +260,22 @@ else
   exit 3
 fi
 echo "seqstack: aligner=$aligner" >&2
+# Argo's wait container uploads output artifacts even when the step failed (argo-workflows
+# issues 3761, 14986): every result is written under tmp/ and moved into out/ only once all of
+# them are complete, so a failed attempt never publishes a partial BAM or metrics file.
+part="$WORK/tmp/$s"
 # Stream SAM straight into sort (no SAM on disk); {t} x {per_thread} MiB + the aligner fits the limit.
 "$aligner" mem -t {t} -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" "$ref" "$WORK/in/R1" "$WORK/in/R2" \\
-  | samtools sort -@ {t} -m {per_thread}M -T "$WORK/tmp/$s.sort" -O bam -o "$WORK/out/$s.bam.tmp" -
-mv "$WORK/out/$s.bam.tmp" "$WORK/out/$s.bam"
+  | samtools sort -@ {t} -m {per_thread}M -T "$part.sort" -O bam -o "$part.bam" -
 # index, flagstat and stats each only read the finished BAM: run them side by side, and fail
 # the step if any of them fails (`wait PID` returns that job's status; set -e acts on it).
-samtools index -@ {t} "$WORK/out/$s.bam" & index_pid=$!
-samtools flagstat -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.flagstat.txt" & flagstat_pid=$!
-samtools stats -@ {t} "$WORK/out/$s.bam" > "$WORK/out/$s.stats.txt" & stats_pid=$!
+samtools index -@ {t} "$part.bam" "$part.bam.bai" & index_pid=$!
+samtools flagstat -@ {t} "$part.bam" > "$part.flagstat.txt" & flagstat_pid=$!
+samtools stats -@ {t} "$part.bam" > "$part.stats.txt" & stats_pid=$!
 wait "$index_pid"
 wait "$flagstat_pid"
 wait "$stats_pid"
+mv "$part.bam" "$part.bam.bai" "$part.flagstat.txt" "$part.stats.txt" "$WORK/out/"
 """
 
 
