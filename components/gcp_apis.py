@@ -10,9 +10,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 #: Every API the GCP stack calls: VPC/NAT, GKE, service accounts and Workload Identity tokens,
-#: Artifact Registry, node logs and metrics, the data bucket; and Container Scanning, which makes
+#: Artifact Registry, node logs and metrics, the data bucket; Cloud Resource Manager, through
+#: which the node account's project-level roles (projects IAMMember) are read and set, and which
+#: projects created by API or Terraform do not have on; and Container Scanning, which makes
 #: Artifact Registry scan every pushed image for vulnerabilities (as ECR's scan on push does).
 REQUIRED_SERVICES: tuple[str, ...] = (
+    "cloudresourcemanager.googleapis.com",
     "compute.googleapis.com",
     "container.googleapis.com",
     "iam.googleapis.com",
