@@ -32,6 +32,8 @@ class ExprError(ValueError):
 
 @dataclass(frozen=True)
 class Token:
+    """One lexical token of an expression; ``value`` holds a literal's parsed value."""
+
     kind: str  # "str", "num", "ident", "op", "lparen", "rparen", "comma", "end"
     text: str
     value: Value | None = None
