@@ -64,9 +64,11 @@ class AwsNetwork(pulumi.ComponentResource):
     """
 
     vpc_id: pulumi.Output[str]
+    """The VPC."""
     private_subnet_ids: list[pulumi.Output[str]]
+    """Private subnets, one per zone, in zone order (nodes and the control-plane interfaces)."""
     public_subnet_ids: list[pulumi.Output[str]]
-    private_route_table_ids: list[pulumi.Output[str]]
+    """Public subnets, one per zone, in zone order (NAT gateways, internet-facing load balancers)."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("seqstack:aws:Network", name, None, opts)
@@ -212,7 +214,6 @@ class AwsNetwork(pulumi.ComponentResource):
         self.vpc_id = vpc.id
         self.private_subnet_ids = [s.id for s in private_subnets]
         self.public_subnet_ids = [s.id for s in public_subnets]
-        self.private_route_table_ids = [rt.id for rt in private_rts]
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
