@@ -14,7 +14,8 @@ Local mapping of pod concepts:
 * every emptyDir volume mount (``/work``) becomes the task's own directory, so parallel tasks
   never collide; artifact paths and environment values under a mount are rewritten, and a
   script that names the mount literally is refused (it would write into the host's ``/work``);
-* a task costs its template's cpu request (capped at the budget) from a shared CPU budget;
+* a task costs its template's cpu and memory requests (each capped at the budget) from shared
+  CPU and memory budgets, as the Kubernetes scheduler places pods by their requests;
 * each process runs in its own process group; a process killed by SIGKILL/SIGTERM is reported
   as Argo reports a deleted pod (status ``Error``, message ``pod deleted``), a non-zero exit as
   ``Failed`` with ``Error (exit code N)``;
@@ -29,6 +30,7 @@ import contextlib
 import fnmatch
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -199,6 +201,16 @@ def cpu_quantity(value: Any) -> float:
     return float(text)
 
 
+def memory_quantity_mib(value: Any) -> float:
+    """A Kubernetes memory quantity (``2048Mi``, ``96Gi``, ``512M``, ``1073741824``) in MiB."""
+    text = str(value).strip()
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor / 2**20
+    return float(text) / 2**20
+
+
 def _iso(t: float | None) -> str | None:
     if t is None:
         return None
@@ -239,31 +251,37 @@ def _stat_signature(path: Path) -> list[Any]:
 
 
 class _CpuBudget:
-    """A FIFO budget of cores: a task waits its turn, so big tasks are not starved by small ones."""
+    """A FIFO budget of cores and memory: a task waits its turn, so big tasks are not starved by
+    small ones, and tasks whose memory requests do not fit together never run together."""
 
-    def __init__(self, cpus: float) -> None:
+    def __init__(self, cpus: float, memory_mib: float = math.inf) -> None:
         self.total = cpus
         self.free = cpus
+        self.free_mib = memory_mib
         self.cond = threading.Condition()
         self.queue: deque[object] = deque()
 
-    def acquire(self, cost: float, cancelled: threading.Event) -> bool:
+    def acquire(self, cost: float, cancelled: threading.Event, mib: float = 0.0) -> bool:
         ticket = object()
         with self.cond:
             self.queue.append(ticket)
-            while not cancelled.is_set() and (self.queue[0] is not ticket or self.free + 1e-9 < cost):
+            while not cancelled.is_set() and (
+                self.queue[0] is not ticket or self.free + 1e-9 < cost or self.free_mib + 1e-9 < mib
+            ):
                 self.cond.wait(0.2)
             self.queue.remove(ticket)
             if cancelled.is_set():
                 self.cond.notify_all()
                 return False
             self.free -= cost
+            self.free_mib -= mib
             self.cond.notify_all()
             return True
 
-    def release(self, cost: float) -> None:
+    def release(self, cost: float, mib: float = 0.0) -> None:
         with self.cond:
             self.free += cost
+            self.free_mib += mib
             self.cond.notify_all()
 
 
@@ -290,6 +308,7 @@ class Executor:
         *,
         cpus: float,
         state_dir: Path,
+        memory_mib: float | None = None,
         listener: Listener | None = None,
         faults: Sequence[Fault] = (),
         previous: Mapping[str, Mapping[str, Any]] | None = None,
@@ -310,7 +329,8 @@ class Executor:
         self.terminate_grace = terminate_grace
         self.env = dict(os.environ if env is None else env)
         self.cancelled = threading.Event()
-        self.budget = _CpuBudget(self.cpus)
+        self.memory_mib = math.inf if memory_mib is None else float(memory_mib)
+        self.budget = _CpuBudget(self.cpus, self.memory_mib)
         self.nodes: list[Node] = []
         self.roots: list[Node] = []
         self._lock = threading.Lock()
@@ -858,6 +878,10 @@ class Executor:
         if "cpu" in requests:
             cost = cpu_quantity(requests["cpu"])
         cost = max(0.0, min(cost, self.cpus))
+        # Memory is booked like cpu (requests = limits here): two aligns each sized for the whole
+        # memory budget must not run side by side just because the cores would allow it.
+        mib = memory_quantity_mib(requests["memory"]) if "memory" in requests else 0.0
+        mib = max(0.0, min(mib, self.memory_mib))
 
         retry = tmpl.get("retryStrategy") or scope.retry
         limit = int(_string(retry.get("limit", 0))) if retry else 0
@@ -894,7 +918,7 @@ class Executor:
             for lk in locks:
                 lk.acquire()
             try:
-                if not self.budget.acquire(cost, self.cancelled):
+                if not self.budget.acquire(cost, self.cancelled, mib):
                     break
                 try:
                     attempt = self._attempt(
@@ -913,7 +937,7 @@ class Executor:
                         where,
                     )
                 finally:
-                    self.budget.release(cost)
+                    self.budget.release(cost, mib)
             finally:
                 for lk in reversed(locks):
                     lk.release()

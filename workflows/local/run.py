@@ -271,6 +271,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
             executor = Executor(
                 objs,
                 cpus=opts.cpus,
+                memory_mib=memory * 1024,
                 state_dir=state,
                 faults=opts.faults,
                 previous=previous,
