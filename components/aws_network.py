@@ -69,6 +69,9 @@ class AwsNetwork(pulumi.ComponentResource):
     """Private subnets, one per zone, in zone order (nodes and the control-plane interfaces)."""
     public_subnet_ids: list[pulumi.Output[str]]
     """Public subnets, one per zone, in zone order (NAT gateways, internet-facing load balancers)."""
+    egress: list[pulumi.Resource]
+    """What gives the private subnets their way out (NAT routes, S3 and interface endpoints):
+    nodes must wait for it, or a node that boots first cannot pull its images and never joins."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("seqstack:aws:Network", name, None, opts)
@@ -150,25 +153,27 @@ class AwsNetwork(pulumi.ComponentResource):
         # One private route table per zone even with a single NAT, so switching to perZone only
         # changes routes, and the S3 endpoint is attached the same way in both modes.
         private_rts: list[aws.ec2.RouteTable] = []
+        egress: list[pulumi.Resource] = []
         for i, subnet in enumerate(private_subnets):
             rt = aws.ec2.RouteTable(
                 f"{name}-private-{i}-rt", vpc_id=vpc.id, tags={"Name": f"{name}-private-{i}"}, opts=child
             )
-            aws.ec2.Route(
+            default_route = aws.ec2.Route(
                 f"{name}-private-{i}-default",
                 route_table_id=rt.id,
                 destination_cidr_block="0.0.0.0/0",
                 nat_gateway_id=nats[i if nat_count > 1 else 0].id,
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            association = aws.ec2.RouteTableAssociation(
                 f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=child
             )
             private_rts.append(rt)
+            egress += [default_route, association]
 
         # The 2021 seed created this endpoint but attached it to no route table, so every read and
         # write of sequencing data went through (and was billed by) the NAT gateway.
-        aws.ec2.VpcEndpoint(
+        s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.region}.s3",
@@ -196,8 +201,9 @@ class AwsNetwork(pulumi.ComponentResource):
             tags={"Name": f"{name}-endpoints"},
             opts=child,
         )
+        egress.append(s3_endpoint)
         for service in INTERFACE_ENDPOINT_SERVICES:
-            aws.ec2.VpcEndpoint(
+            interface_endpoint = aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
                 service_name=f"com.amazonaws.{args.region}.{service}",
@@ -210,10 +216,12 @@ class AwsNetwork(pulumi.ComponentResource):
                 tags={"Name": f"{name}-{service}"},
                 opts=child,
             )
+            egress.append(interface_endpoint)
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = [s.id for s in private_subnets]
         self.public_subnet_ids = [s.id for s in public_subnets]
+        self.egress = egress
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,

@@ -145,7 +145,12 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
                 node_role_arn=cluster.node_role.arn,
                 subnet_ids=network.private_subnet_ids,
                 pool=pool,
-                depends_on=(*cluster.node_policy_attachments, cluster.pod_identity_agent, cni_identity),
+                depends_on=(
+                    *cluster.node_policy_attachments,
+                    cluster.pod_identity_agent,
+                    cni_identity,
+                    *network.egress,
+                ),
             ),
         )
         for pool in cfg.pools

@@ -112,7 +112,9 @@ def test_asg_tags_let_the_autoscaler_scale_each_pool_up_from_zero(aws_inv: Inven
         assert got == expected, pool.name
 
 
-def test_nodes_wait_for_their_role_policies_and_the_cni_identity(aws_inv: Inventory) -> None:
+def test_nodes_wait_for_their_role_policies_the_cni_identity_and_the_way_out(aws_inv: Inventory) -> None:
+    egress = {f"network-private-{i}-{kind}" for i in range(3) for kind in ("default", "rta")}
+    egress |= {"network-s3", "network-ecr-api", "network-ecr-dkr", "network-eks-auth"}
     for pool in POOL_NAMES:
         deps = set(aws_inv.named(f"pool-{pool}-ng").dependencies)
         assert {
@@ -121,6 +123,7 @@ def test_nodes_wait_for_their_role_policies_and_the_cni_identity(aws_inv: Invent
             "cluster-node-AmazonEC2ContainerRegistryPullOnly",
             "cluster-pod-identity-agent",
             "cni-identity-association",
+            *egress,
         } <= deps, pool
 
 
