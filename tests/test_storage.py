@@ -170,6 +170,10 @@ def test_output_prefix_and_split() -> None:
     assert output_prefix("s3://b/runs/r1/", "s3") == "s3://b/runs/r1"
     with pytest.raises(StorageError, match="--output: 's3://b' needs a bucket and an object key"):
         output_prefix("s3://b/", "s3")
+    assert output_prefix("/data/out/", "file") == "/data/out"
+    for root in ("/", "file:///"):
+        with pytest.raises(StorageError, match="is the file-system root"):
+            output_prefix(root, "file")
     assert split_uri("s3://b/runs/r1") == ("b", "runs/r1")
     assert split_uri("gs://b/x/y.fa") == ("b", "x/y.fa")
     assert split_uri("/data/out") == ("", "/data/out")

@@ -65,8 +65,14 @@ def join_key(prefix: str, *parts: str) -> str:
 
 
 def output_prefix(uri: str, scheme: str, base: Path | None = None) -> str:
-    """Check an output prefix (a bucket root is refused: outputs need their own prefix)."""
+    """Check an output prefix (a bucket or file-system root is refused: outputs need their own prefix)."""
     try:
+        if scheme == "file":
+            # Not rstrip("/") first: "/" would become "" and resolve to the current directory.
+            path = normalise_uri(uri, scheme, base)
+            if path == "/":
+                raise StorageError(f"{uri!r} is the file-system root: give a directory for the outputs")
+            return path
         return normalise_uri(uri.rstrip("/"), scheme, base).rstrip("/")
     except StorageError as exc:
         raise StorageError(f"--output: {exc}") from None
