@@ -19,6 +19,17 @@ def test_a_malformed_fault_is_a_usage_error(tmp_path: Path) -> None:
     assert "kill:<task-glob>@<attempt>" in result.output
 
 
+def test_a_memory_budget_below_1_gib_is_a_usage_error(tmp_path: Path) -> None:
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("sample,fastq_1,fastq_2\na,x.fq,y.fq\n")
+    result = CliRunner().invoke(
+        app, ["run", "-s", str(sheet), "-r", str(tmp_path / "r.fa"), "-o", str(tmp_path), "--memory", "0.5"]
+    )
+    assert result.exit_code == 2
+    assert "needs >= 1 cpu and >= 1 GiB memory" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_fault_syntax_and_matching() -> None:
     fault = Fault.parse("kill:s1/al*@2:after=1.5")
     assert fault == Fault(glob="s1/al*", attempt=2, after=1.5)

@@ -45,7 +45,7 @@ from workflows.local.executor import (
 from workflows.local.fastq import InputError, check_pair
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
-from workflows.settings import PipelineSettings
+from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 
 #: Exit codes of ``seqstack run``.
@@ -215,7 +215,11 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         return EXIT_USAGE
 
     memory = opts.memory_gib or max(1.0, machine_memory_gib() * 0.8)
-    settings = PipelineSettings.local(opts.cpus, memory)
+    try:
+        settings = PipelineSettings.local(opts.cpus, memory)
+    except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_USAGE
     header: dict[str, Any] = {
         "seqstack": "run",
         "sheet": str(opts.sheet.resolve()),
