@@ -125,8 +125,10 @@ def load_stack_outputs(stack: str | None, outputs_file: Path | None) -> StackOut
 
 def _settings(stack: StackOutputs, chunk_size: int | None, qc_fail_on: list[str] | None) -> PipelineSettings:
     if stack.cloud == "local":
-        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-        settings = PipelineSettings.local(os.cpu_count() or 1, max(1.0, memory_gib * 0.75))
+        # The sizes `seqstack run` uses by default, so a rendered local run is the one it runs.
+        from workflows.local.run import default_memory_gib
+
+        settings = PipelineSettings.local(os.cpu_count() or 1, default_memory_gib())
     else:
         settings = PipelineSettings.cloud_defaults()
     if chunk_size is not None:

@@ -88,6 +88,11 @@ def machine_memory_gib() -> float:
         return 4.0
 
 
+def default_memory_gib() -> float:
+    """The memory budget of a local run when none is given: 80 % of this machine's."""
+    return max(1.0, machine_memory_gib() * 0.8)
+
+
 class _RunRecord:
     """``run.json``: every task with status, attempts, times, exit codes, commands and output
     checksums; rewritten atomically so a reader (or ``--resume``) never sees half a file."""
@@ -214,7 +219,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         err.print(f"error: {opts.sheet}: no samples", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
 
-    memory = opts.memory_gib or max(1.0, machine_memory_gib() * 0.8)
+    memory = opts.memory_gib or default_memory_gib()
     try:
         settings = PipelineSettings.local(opts.cpus, memory)
     except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
