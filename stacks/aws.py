@@ -14,6 +14,7 @@ from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
 from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
+from components.cluster_autoscaler import CHART_BY_MINOR
 from components.tool_images import ToolImages, ToolImagesArgs, ecr_credentials
 from stacks.config import ConfigError, StackConfig
 from stacks.platform import WORKFLOW_SERVICE_ACCOUNT, AwsPlatformIdentity, PlatformArgs, build_platform
@@ -88,6 +89,13 @@ def build_aws(cfg: StackConfig) -> dict[str, Any]:
 
 def declare_foundation(cfg: StackConfig) -> AwsFoundation:
     """Declare network, cluster, node groups, identities, bucket and registry, in that order."""
+    # The autoscaler is pinned per Kubernetes minor; checked before the first resource, since its
+    # own check runs only after the VPC, cluster and node groups are already being created.
+    if cfg.kubernetes_version not in CHART_BY_MINOR:
+        raise ConfigError(
+            f"seqstack:kubernetesVersion: {cfg.kubernetes_version} has no pinned Cluster Autoscaler "
+            f"on AWS (supported: {', '.join(CHART_BY_MINOR)})"
+        )
     # 1. Network: zones from the region (Local/Wavelength Zones excluded), VPC, NAT, endpoints.
     zones = aws.get_availability_zones(
         state="available",

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from components.aws_eks_cluster import AwsEksClusterArgs
+from stacks.config import ConfigError
 from stacks.harness import Inventory, run_stack
 
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -108,3 +109,8 @@ def test_control_plane_logs_have_bounded_retention_and_go_with_the_stack(aws_inv
             public_subnet_ids=["c", "d"],
             log_retention_days=10,
         )
+
+
+def test_a_kubernetes_version_without_a_pinned_autoscaler_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"seqstack:kubernetesVersion: 1\.31 .*supported: 1\.32"):
+        run_stack("dev-aws", overrides={"seqstack:kubernetesVersion": "1.31"})
