@@ -155,9 +155,10 @@ def autoscaler_values(args: ClusterAutoscalerArgs, cluster_name: str) -> dict[st
             "v": 2,
             # Of the groups that fit a pending pod, the one that leaves the least idle CPU/memory.
             "expander": "least-waste",
-            # Spread a pool across its per-zone groups instead of filling one zone.
+            # Each pool is one node group across all zones today (the ASG balances zones itself),
+            # so this only acts if a pool is ever split into per-zone groups; then it spreads the
+            # pool instead of filling one zone, and the EKS labels below must not tell them apart.
             "balance-similar-node-groups": True,
-            # Nodes differ in these EKS labels even when they are the same shape.
             "balancing-ignore-label_1": "eks.amazonaws.com/nodegroup",
             "balancing-ignore-label_2": "eks.amazonaws.com/nodegroup-image",
             "balancing-ignore-label_3": "eks.amazonaws.com/sourceLaunchTemplateId",
