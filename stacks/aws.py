@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 import pulumi_aws as aws
 
 from components.aws_data_bucket import AwsDataBucket, AwsDataBucketArgs
@@ -17,8 +16,14 @@ from components.aws_registry import AwsRegistry, AwsRegistryArgs
 from components.cluster_autoscaler import CHART_BY_MINOR
 from components.tool_images import ToolImages, ToolImagesArgs, ecr_credentials
 from stacks.config import ConfigError, StackConfig
-from stacks.platform import WORKFLOW_SERVICE_ACCOUNT, AwsPlatformIdentity, PlatformArgs, build_platform
-from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
+from stacks.platform import (
+    WORKFLOW_SERVICE_ACCOUNT,
+    AwsPlatformIdentity,
+    PlatformArgs,
+    build_platform,
+    contract_outputs,
+)
+from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -70,21 +75,15 @@ def build_aws(cfg: StackConfig) -> dict[str, Any]:
             registry=found.registry.registry,
         ),
     )
-    return {
-        "cloud": cfg.cloud.value,
-        "region": cfg.region,
-        "clusterName": cfg.cluster_name,
-        "kubeconfig": pulumi.Output.secret(found.cluster.kubeconfig_json),
-        "dataBucket": pulumi.Output.concat("s3://", found.data.bucket_name),
-        "namespace": PIPELINE_NAMESPACE,
-        "workflowServiceAccount": WORKFLOW_SERVICE_ACCOUNT,
-        "registry": found.registry.registry,
-        "images": images,
-        "nodePools": {
-            pool.name: pool_placement(pool.name, tainted=pool.spot).to_json() for pool in cfg.pools
-        },
-        "argo": platform.argo,
-    }
+    return contract_outputs(
+        cfg,
+        cluster_name=cfg.cluster_name,
+        kubeconfig=found.cluster.kubeconfig_json,
+        data_bucket=found.data.bucket_name,
+        registry=found.registry.registry,
+        images=images,
+        argo=platform.argo,
+    )
 
 
 def declare_foundation(cfg: StackConfig) -> AwsFoundation:

@@ -17,7 +17,13 @@ from components.gcp_node_pool import Capacity, DiskType, GkeNodePool, GkeNodePoo
 from components.gcp_registry import GcpRegistry, GcpRegistryArgs
 from components.tool_images import ToolImages, ToolImagesArgs, artifact_registry_credentials
 from stacks.config import ConfigError, NodePoolConfig, StackConfig
-from stacks.platform import WORKFLOW_SERVICE_ACCOUNT, GcpPlatformIdentity, PlatformArgs, build_platform
+from stacks.platform import (
+    WORKFLOW_SERVICE_ACCOUNT,
+    GcpPlatformIdentity,
+    PlatformArgs,
+    build_platform,
+    contract_outputs,
+)
 from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
 
 #: Boot disks per pool: the large pool's disk holds samtools sort spills and the reference
@@ -73,21 +79,15 @@ def build_gcp(cfg: StackConfig) -> dict[str, Any]:
             registry=registry,
         ),
     )
-    return {
-        "cloud": cfg.cloud.value,
-        "region": cfg.region,
-        "clusterName": found.cluster.name,
-        "kubeconfig": found.cluster.kubeconfig,
-        "dataBucket": pulumi.Output.concat("gs://", found.data.bucket_name),
-        "namespace": PIPELINE_NAMESPACE,
-        "workflowServiceAccount": WORKFLOW_SERVICE_ACCOUNT,
-        "registry": registry,
-        "images": images,
-        "nodePools": {
-            pool.name: pool_placement(pool.name, tainted=pool.spot).to_json() for pool in cfg.pools
-        },
-        "argo": platform.argo,
-    }
+    return contract_outputs(
+        cfg,
+        cluster_name=found.cluster.name,
+        kubeconfig=found.cluster.kubeconfig,
+        data_bucket=found.data.bucket_name,
+        registry=registry,
+        images=images,
+        argo=platform.argo,
+    )
 
 
 def declare_foundation(cfg: StackConfig) -> GcpFoundation:

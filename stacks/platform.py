@@ -25,9 +25,11 @@ from components.k8s_provider import cluster_provider
 from components.pipeline_template import PipelineTemplate, PipelineTemplateArgs
 from stacks.config import Cloud, StackConfig
 from workflows.contract import (
+    CLOUD_SCHEMES,
     IMAGE_NAMES,
     PIPELINE_NAMESPACE,
     ArgoEndpoint,
+    PoolPlacement,
     StackOutputs,
     pool_placement,
 )
@@ -102,6 +104,37 @@ def default_template(stack: StackOutputs) -> Mapping[str, Any]:
     return workflow_template(stack)
 
 
+def pool_placements(cfg: StackConfig) -> dict[str, PoolPlacement]:
+    """Where a pod must go for each pool: the same labels and taints the node pools were given."""
+    return {pool.name: pool_placement(pool.name, tainted=pool.spot) for pool in cfg.pools}
+
+
+def contract_outputs(
+    cfg: StackConfig,
+    *,
+    cluster_name: pulumi.Input[str],
+    kubeconfig: pulumi.Input[str],
+    data_bucket: pulumi.Input[str],
+    registry: pulumi.Input[str],
+    images: pulumi.Input[Mapping[str, str]],
+    argo: dict[str, Any],
+) -> dict[str, Any]:
+    """Both clouds' stack outputs, by contract name and in contract order, from the cloud's values."""
+    return {
+        "cloud": cfg.cloud.value,
+        "region": cfg.region,
+        "clusterName": cluster_name,
+        "kubeconfig": pulumi.Output.secret(kubeconfig),
+        "dataBucket": pulumi.Output.concat(f"{CLOUD_SCHEMES[cfg.cloud.value]}://", data_bucket),
+        "namespace": PIPELINE_NAMESPACE,
+        "workflowServiceAccount": WORKFLOW_SERVICE_ACCOUNT,
+        "registry": registry,
+        "images": images,
+        "nodePools": {name: placement.to_json() for name, placement in pool_placements(cfg).items()},
+        "argo": argo,
+    }
+
+
 def template_stack(
     cfg: StackConfig, data_bucket: str, images: Mapping[str, str], registry: str
 ) -> StackOutputs:
@@ -109,7 +142,7 @@ def template_stack(
     missing = [name for name in IMAGE_NAMES if name not in images]
     if missing:
         raise ValueError(f"build_platform: images lack {', '.join(missing)} (have {sorted(images)})")
-    scheme = "s3" if cfg.cloud is Cloud.AWS else "gs"
+    scheme = CLOUD_SCHEMES[cfg.cloud.value]
     return StackOutputs(
         cloud=cfg.cloud.value,
         region=cfg.region,
@@ -120,7 +153,7 @@ def template_stack(
         workflow_service_account=WORKFLOW_SERVICE_ACCOUNT,
         registry=registry,
         images=dict(images),
-        node_pools={p.name: pool_placement(p.name, tainted=p.spot) for p in cfg.pools},
+        node_pools=pool_placements(cfg),
     )
 
 
