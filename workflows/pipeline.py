@@ -204,7 +204,8 @@ else
   mem=()
   export _JAVA_OPTIONS="-Xmx{heap}m -Djava.io.tmpdir=$WORK/tmp"
 fi
-fastqc --quiet --threads {threads} "${{mem[@]}}" --dir "$WORK/tmp" --outdir "$WORK/out" "$WORK/in/$name.$ext"
+# ${{mem[@]+...}}: an empty array under `set -u` is an error in bash < 4.4 (macOS's /bin/bash).
+fastqc --quiet --threads {threads} ${{mem[@]+"${{mem[@]}}"}} --dir "$WORK/tmp" --outdir "$WORK/out" "$WORK/in/$name.$ext"
 mv "$WORK/out/${{name}}_fastqc.html" "$WORK/out/fastqc.html"
 mv "$WORK/out/${{name}}_fastqc.zip" "$WORK/out/fastqc.zip"
 """
