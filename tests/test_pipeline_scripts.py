@@ -123,7 +123,8 @@ def test_steps_run_end_to_end_with_real_tools(tmp_path: Path) -> None:
         args = {"sample": "HG00152", "read": read, "bucket": "", "key": sample[f"{read.lower()}_key"]}
         _run_step(templates["fastqc"], args, workflow, tmp_path / f"w-fastqc-{read}")
         assert (out / "HG00152" / "fastqc" / f"HG00152_{read}_fastqc.html").exists()
-        assert (out / ".metrics" / "HG00152" / f"HG00152_{read}_fastqc.zip").exists()
+        run_metrics = out / ".metrics" / workflow["run-id"] / "HG00152"
+        assert (run_metrics / f"HG00152_{read}_fastqc.zip").exists()
 
     gate = _run_step(templates["qc-gate"], {"sample": "HG00152"}, workflow, tmp_path / "w-gate")
     verdict = json.loads((out / "HG00152" / "HG00152.qc.json").read_text())
@@ -177,7 +178,7 @@ def test_qc_gate_fails_a_sample_by_the_rules(tmp_path: Path) -> None:
 def test_report_finds_metrics_among_thousands_of_files(tmp_path: Path) -> None:
     """With many files, `find | grep -q` under pipefail would SIGPIPE find and skip MultiQC."""
     templates, workflow, _ = _templates(tmp_path)
-    metrics = Path(workflow["output-prefix"]) / ".metrics"
+    metrics = Path(workflow["output-prefix"]) / ".metrics" / workflow["run-id"]
     for i in range(3000):
         sample = metrics / f"S{i:04d}"
         sample.mkdir(parents=True)

@@ -181,6 +181,7 @@ def test_artifacts_per_cloud_are_keyless_and_unarchived() -> None:
 def _resolve(key: str, sample: str, read: str = "R1") -> str:
     return (
         key.replace("{{workflow.parameters.output-prefix}}", "runs/r1")
+        .replace("{{workflow.parameters.run-id}}", "RUN")
         .replace("{{inputs.parameters.sample}}", sample)
         .replace("{{inputs.parameters.read}}", read)
     )
@@ -196,19 +197,19 @@ def test_outputs_land_where_the_issue_says() -> None:
     assert keys == {
         "runs/r1/S1/fastqc/S1_R1_fastqc.html",
         "runs/r1/S1/fastqc/S1_R1_fastqc.zip",
-        "runs/r1/.metrics/S1/S1_R1_fastqc.zip",
+        "runs/r1/.metrics/RUN/S1/S1_R1_fastqc.zip",
         "runs/r1/S1/S1.qc.json",
         "runs/r1/S1/S1.bam",
         "runs/r1/S1/S1.bam.bai",
         "runs/r1/S1/S1.flagstat.txt",
         "runs/r1/S1/S1.stats.txt",
-        "runs/r1/.metrics/S1/S1.flagstat.txt",
-        "runs/r1/.metrics/S1/S1.stats.txt",
+        "runs/r1/.metrics/RUN/S1/S1.flagstat.txt",
+        "runs/r1/.metrics/RUN/S1/S1.stats.txt",
         "runs/r1/multiqc_report.html",
         "runs/r1/multiqc_data",
     }
     report_in = t["report"]["inputs"]["artifacts"]
-    assert [_resolve(a["s3"]["key"], "") for a in report_in] == ["runs/r1/.metrics"]  # never the BAMs
+    assert [_resolve(a["s3"]["key"], "") for a in report_in] == ["runs/r1/.metrics/RUN"]  # never the BAMs
 
 
 def test_results_are_written_aside_and_moved_to_the_outputs_only_when_all_are_complete() -> None:
@@ -337,3 +338,32 @@ def render_index_local() -> dict[str, Any]:
         "/data/ref/rCRS.fa", StackOutputs.local(Path("/data/out")), PipelineSettings.local(2, 4)
     )
     return wf
+
+
+def test_a_later_run_into_the_same_prefix_reports_only_its_own_samples() -> None:
+    """Metrics are scoped by run: the report of sheet B never reads what sheet A left behind."""
+    settings = PipelineSettings.cloud_defaults()
+
+    def run(samples: list[Sample]) -> tuple[str, set[str], list[str]]:
+        wt, *wfs = render(samples, "s3://refs/hg38.fa", "s3://out/runs/r1", aws(), settings)
+        (run_id,) = {
+            p["value"] for wf in wfs for p in wf["spec"]["arguments"]["parameters"] if p["name"] == "run-id"
+        }
+        t = templates(wt)
+        written = {
+            _resolve(a["s3"]["key"], s.id).replace("RUN", run_id)
+            for s in samples
+            for name in ("fastqc", "align")
+            for a in t[name]["outputs"]["artifacts"]
+            if "/.metrics/" in _resolve(a["s3"]["key"], s.id)
+        }
+        read = [
+            _resolve(a["s3"]["key"], "").replace("RUN", run_id) for a in t["report"]["inputs"]["artifacts"]
+        ]
+        return run_id, written, read
+
+    a_id, a_written, _ = run(many_samples(2)[:1])
+    b_id, _, b_read = run(many_samples(2)[1:])
+    assert a_id != b_id
+    assert b_read == [f"runs/r1/.metrics/{b_id}"]
+    assert not any(key.startswith(b_read[0] + "/") for key in a_written)

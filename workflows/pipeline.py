@@ -75,6 +75,9 @@ LABEL_CHUNK = "seqstack.io/chunk"
 
 OUT = "{{workflow.parameters.output-prefix}}"
 OUT_BUCKET = "{{workflow.parameters.output-bucket}}"
+#: Where a run's small per-sample metrics go (the report's only input). Scoped by run, so a later
+#: run into the same output prefix never reports an earlier run's samples.
+METRICS = ".metrics/{{workflow.parameters.run-id}}"
 REF = "{{workflow.parameters.reference-key}}"
 REF_BUCKET = "{{workflow.parameters.reference-bucket}}"
 SAMPLE = "{{inputs.parameters.sample}}"
@@ -205,7 +208,8 @@ else
   export _JAVA_OPTIONS="-Xmx{heap}m -Djava.io.tmpdir=$WORK/tmp"
 fi
 # ${{mem[@]+...}}: an empty array under `set -u` is an error in bash < 4.4 (macOS's /bin/bash).
-fastqc --quiet --threads {threads} ${{mem[@]+"${{mem[@]}}"}} --dir "$WORK/tmp" --outdir "$WORK/out" "$WORK/in/$name.$ext"
+fastqc --quiet --threads {threads} ${{mem[@]+"${{mem[@]}}"}} \\
+  --dir "$WORK/tmp" --outdir "$WORK/out" "$WORK/in/$name.$ext"
 mv "$WORK/out/${{name}}_fastqc.html" "$WORK/out/fastqc.html"
 mv "$WORK/out/${{name}}_fastqc.zip" "$WORK/out/fastqc.zip"
 """
@@ -318,7 +322,15 @@ def _reference_inputs(stack: StackOutputs) -> list[Artifact]:
 
 def workflow_parameter_names() -> tuple[str, ...]:
     """The parameters every Workflow passes to the template."""
-    return ("samples", "output-bucket", "output-prefix", "reference-bucket", "reference-key", "qc-rules")
+    return (
+        "samples",
+        "run-id",
+        "output-bucket",
+        "output-prefix",
+        "reference-bucket",
+        "reference-key",
+        "qc-rules",
+    )
 
 
 def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowTemplate:
@@ -339,6 +351,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             Parameter(
                 name="samples", description="JSON list of {sample, r1_bucket, r1_key, r2_bucket, r2_key}"
             ),
+            Parameter(name="run-id", description="ID shared by every chunk of one run (scopes its metrics)"),
             Parameter(
                 name="output-bucket", value="", description="Bucket of the output prefix (empty locally)"
             ),
@@ -386,7 +399,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     stack,
                     "metrics-zip",
                     f"{WORK}/out/fastqc.zip",
-                    ".metrics",
+                    METRICS,
                     SAMPLE,
                     f"{SAMPLE}_{{{{inputs.parameters.read}}}}_fastqc.zip",
                 ),
@@ -453,7 +466,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     stack,
                     "metrics-flagstat",
                     f"{WORK}/out/{SAMPLE}.flagstat.txt",
-                    ".metrics",
+                    METRICS,
                     SAMPLE,
                     f"{SAMPLE}.flagstat.txt",
                 ),
@@ -461,7 +474,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     stack,
                     "metrics-stats",
                     f"{WORK}/out/{SAMPLE}.stats.txt",
-                    ".metrics",
+                    METRICS,
                     SAMPLE,
                     f"{SAMPLE}.stats.txt",
                 ),
@@ -474,7 +487,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             image=stack.images["report"],
             inputs=[
                 _artifact(
-                    stack, "metrics", f"{WORK}/in/metrics", OUT_BUCKET, f"{OUT}/.metrics", optional=True
+                    stack, "metrics", f"{WORK}/in/metrics", OUT_BUCKET, f"{OUT}/{METRICS}", optional=True
                 ),
             ],
             outputs=[
@@ -580,6 +593,7 @@ def build_workflows(
                 workflow_template_ref=m.WorkflowTemplateRef(name=settings.template_name()),
                 arguments=[
                     Parameter(name="samples", value=json.dumps(sample_items(part), separators=(",", ":"))),
+                    Parameter(name="run-id", value=run),
                     Parameter(name="output-bucket", value=out_bucket),
                     Parameter(name="output-prefix", value=out_prefix),
                     Parameter(name="reference-bucket", value=ref_bucket),
