@@ -42,6 +42,8 @@ class AwsEksClusterArgs:
     """AWS partition of the managed policy ARNs (``aws``, ``aws-cn``, ``aws-us-gov``)."""
     log_retention_days: int = 30
     """Days CloudWatch keeps the control-plane logs."""
+    api_allowed_cidrs: Sequence[str] = ("0.0.0.0/0",)
+    """Networks that may reach the public API endpoint (an access entry is still required)."""
 
     def __post_init__(self) -> None:
         if not _VERSION.match(self.version):
@@ -110,9 +112,10 @@ class AwsEksCluster(pulumi.ComponentResource):
             # Nodes and pods talk to the API server inside the VPC. The public endpoint stays on
             # because `pulumi up` runs from a laptop or CI runner outside the VPC and must reach
             # the API to install the in-cluster platform; access still needs an IAM identity
-            # with an access entry. Narrow it with public_access_cidrs where the runner IPs are known.
+            # with an access entry; seqstack:apiAllowedCidrs narrows it to where the runners are.
             endpoint_private_access=True,
             endpoint_public_access=True,
+            public_access_cidrs=list(args.api_allowed_cidrs),
             # Node groups are ours (labels, taints, launch template, scale-from-zero tags).
             skip_default_node_group=True,
             # Pod Identity replaces IRSA, so no IAM OIDC provider is created.

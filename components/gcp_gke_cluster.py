@@ -67,6 +67,8 @@ class GkeClusterArgs:
     """Refuse to delete the cluster (``pulumi destroy`` fails until this is turned off)."""
     workload_bindings: Sequence[WorkloadIdentityBinding] = ()
     """Kubernetes ServiceAccounts allowed to act as Google service accounts."""
+    api_allowed_cidrs: Sequence[str] = ("0.0.0.0/0",)
+    """Networks that may reach the control plane's public endpoint (IAM still authenticates)."""
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -116,6 +118,15 @@ class GkeCluster(pulumi.ComponentResource):
                 enable_private_nodes=True,
                 enable_private_endpoint=False,
                 master_ipv4_cidr_block=args.master_cidr,
+            ),
+            # Narrow the public endpoint to where `pulumi up` and kubectl run (seqstack:apiAllowedCidrs).
+            master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
+                cidr_blocks=[
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=cidr, display_name=f"seqstack-api-{i}"
+                    )
+                    for i, cidr in enumerate(args.api_allowed_cidrs)
+                ]
             ),
             # Dataplane V2 enforces NetworkPolicies without an extra add-on.
             datapath_provider="ADVANCED_DATAPATH",

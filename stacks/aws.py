@@ -126,6 +126,7 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
             private_subnet_ids=network.private_subnet_ids,
             public_subnet_ids=network.public_subnet_ids,
             partition=partition,
+            api_allowed_cidrs=cfg.api_allowed_cidrs,
         ),
     )
 

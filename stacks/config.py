@@ -74,6 +74,12 @@ KEYS: tuple[Key, ...] = (
     Key("zoneCount", "integer", "Availability zones the network and nodes span (2 or 3).", 3),
     Key("natMode", "string", "single: one NAT gateway (cheap); perZone: one per zone (no SPOF).", "single"),
     Key("vpcCidr", "string", "Address range of the network (a /16 to /20 IPv4 CIDR).", "10.40.0.0/16"),
+    Key(
+        "apiAllowedCidrs",
+        "array",
+        "IPv4 CIDRs that may reach the Kubernetes API's public endpoint (where pulumi up and kubectl run).",
+        ["0.0.0.0/0"],
+    ),
     Key("systemMachineTypes", "array", "Machine types of the on-demand system pool (default per cloud)."),
     Key("systemMinNodes", "integer", "Minimum nodes in the system pool (runs Argo and the autoscaler).", 1),
     Key("systemMaxNodes", "integer", "Maximum nodes in the system pool.", 3),
@@ -189,6 +195,8 @@ class StackConfig:
     """NAT gateway layout."""
     vpc_cidr: str
     """Network address range."""
+    api_allowed_cidrs: tuple[str, ...]
+    """Who may reach the Kubernetes API's public endpoint (credentials are still required)."""
     system: NodePoolConfig
     """On-demand pool for controllers."""
     small: NodePoolConfig
@@ -269,6 +277,15 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     if not 16 <= network.prefixlen <= 20:
         raise ConfigError(f"seqstack:vpcCidr: {vpc_cidr!r} must be a /16 to /20")
 
+    api_cidrs = r.string_list("apiAllowedCidrs", tuple(KEYS_BY_NAME["apiAllowedCidrs"].default))
+    if not api_cidrs:
+        raise ConfigError("seqstack:apiAllowedCidrs: must list at least one CIDR, got []")
+    for cidr in api_cidrs:
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            raise ConfigError(f"seqstack:apiAllowedCidrs: {cidr!r} is not an IPv4 CIDR") from None
+
     pools = {name: _pool(r, cloud, name) for name in ("system", "small", "large")}
     bucket_prefix = r.string("dataBucketPrefix")
     if not _BUCKET_PREFIX.match(bucket_prefix):
@@ -296,6 +313,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         zone_count=zone_count,
         nat_mode=nat_mode,
         vpc_cidr=vpc_cidr,
+        api_allowed_cidrs=api_cidrs,
         system=pools["system"],
         small=pools["small"],
         large=pools["large"],

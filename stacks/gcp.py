@@ -144,6 +144,7 @@ def declare_foundation(cfg: StackConfig) -> GcpFoundation:
             max_pods_per_node=MAX_PODS_PER_NODE,
             node_service_account=identities.node_account.email,
             deletion_protection=cfg.deletion_protection,
+            api_allowed_cidrs=cfg.api_allowed_cidrs,
             workload_bindings=[
                 WorkloadIdentityBinding(
                     service_account_id=identities.workload_account.name,

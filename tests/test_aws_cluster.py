@@ -52,6 +52,12 @@ def test_cluster_follows_config() -> None:
     assert inv.outputs["clusterName"] == "bio-prod"
 
 
+def test_public_api_endpoint_admits_only_the_configured_networks(aws_inv: Inventory) -> None:
+    assert aws_inv.one("eks:index:Cluster").inputs["publicAccessCidrs"] == ["0.0.0.0/0"]  # the default
+    narrowed = run_stack("dev-aws", overrides={"seqstack:apiAllowedCidrs": ["203.0.113.0/24"]})
+    assert narrowed.one("eks:index:Cluster").inputs["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
 def test_pod_identity_agent_addon_waits_for_the_cluster(aws_inv: Inventory) -> None:
     addon = aws_inv.one("aws:eks/addon:Addon", "cluster-pod-identity-agent")
     assert addon.inputs["addonName"] == "eks-pod-identity-agent"

@@ -31,6 +31,13 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str, str]] = [
     ("dev-aws", {"seqstack:zoneCount": 4}, "seqstack:zoneCount", "4"),
     ("dev-aws", {"seqstack:zoneCount": 1}, "seqstack:zoneCount", "1"),
     ("dev-aws", {"seqstack:natMode": "perzone"}, "seqstack:natMode", "perzone"),
+    (
+        "dev-aws",
+        {"seqstack:apiAllowedCidrs": ["203.0.113.0/33"]},
+        "seqstack:apiAllowedCidrs",
+        "203.0.113.0/33",
+    ),
+    ("dev-gcp", {"seqstack:apiAllowedCidrs": []}, "seqstack:apiAllowedCidrs", "[]"),
     ("dev-aws", {"seqstack:smallMaxNode": 3}, "seqstack:smallMaxNode", "seqstack:smallMaxNode"),
     ("dev-aws", {"seqstack:nodeCount": 3}, "seqstack:nodeCount", "seqstack:nodeCount"),
 ]

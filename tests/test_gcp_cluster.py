@@ -87,3 +87,13 @@ def test_kubeconfig_execs_the_gke_auth_plugin_against_the_endpoint(inv):
     assert user["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert "token" not in user["user"]  # no credential is stored in the output
     assert config["current-context"] == "gke_seqstack-dev_europe-west4_seqstack-dev"
+
+
+def test_public_endpoint_admits_only_the_configured_networks(cluster):
+    blocks = cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"]
+    assert [b["cidrBlock"] for b in blocks] == ["0.0.0.0/0"]  # the default
+    narrowed = run_stack(
+        "dev-gcp", overrides={"seqstack:apiAllowedCidrs": ["203.0.113.0/24", "198.51.100.7/32"]}
+    )
+    blocks = narrowed.one(CLUSTER).inputs["masterAuthorizedNetworksConfig"]["cidrBlocks"]
+    assert [b["cidrBlock"] for b in blocks] == ["203.0.113.0/24", "198.51.100.7/32"]
