@@ -12,13 +12,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests import argo_schema
 from tests.fake_argo import FakeArgo
 from tests.regenerate_golden import CASES
 from workflows.argo_client import ArgoConnection, ArgoError, SampleState, sample_states, submit, watch
 from workflows.contract import StackOutputs
-
-pytestmark = argo_schema.requires_swagger
 
 
 @pytest.fixture
