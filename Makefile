@@ -15,11 +15,14 @@ setup: venv tools
 # The virtualenv with seqstack and its dev tools, rebuilt when pyproject.toml changes.
 venv: $(BIN)/seqstack
 $(BIN)/seqstack: pyproject.toml
+	@# Debian and Ubuntu ship venv's pip bootstrap separately (python3-venv).
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# pulumi-policy pins protobuf 5 while the Google clients need protobuf 6; the pack works with 6,
-	# so install it without letting it downgrade protobuf (the pack's own venv uses policies/requirements.txt).
+	@# pulumi-policy pins protobuf 5 while the Google clients need protobuf 6; the pack works with 6,
+	@# so install it without letting it downgrade protobuf (the pack's own venv uses policies/requirements.txt).
 	$(BIN)/pip install --quiet --no-deps 'pulumi-policy==1.21.0'
 	@touch $@
 
