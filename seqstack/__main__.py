@@ -2,4 +2,6 @@
 
 from seqstack.cli import main
 
-main()
+# Guarded: worker processes started with "spawn" (the input checks) must not rerun the CLI.
+if __name__ == "__main__":
+    main()

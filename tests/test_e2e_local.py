@@ -342,42 +342,41 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -> None:
-    data = generate(tmp_path / "data", samples=[DemoSample("big", 100_000, 38, 31)])
-    out = tmp_path / "results"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seqstack",
-            "run",
-            "-s",
-            str(data.sheet),
-            "-r",
-            str(data.reference),
-            "-o",
-            str(out),
-            "--cpus",
-            "2",
-        ],
+def _start(sheet: Path, reference: Path, out: Path) -> subprocess.Popen[str]:
+    """`python -m seqstack run` as a user starts it, output merged into one text pipe."""
+    args = ["run", "-s", str(sheet), "-r", str(reference), "-o", str(out), "--cpus", "2"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqstack", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
     )
+
+
+def _wait_for(proc: subprocess.Popen[str], text: str) -> str:
+    """Lines printed until one containing ``text`` (or 60 s)."""
     assert proc.stdout is not None
     seen = []
     deadline = time.monotonic() + 60
-    for line in proc.stdout:  # wait until FastQC is running
+    for line in proc.stdout:
         seen.append(line)
-        if "fastqc-r1: running" in line or time.monotonic() > deadline:
+        if text in line or time.monotonic() > deadline:
             break
+    return "".join(seen)
+
+
+def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -> None:
+    data = generate(tmp_path / "data", samples=[DemoSample("big", 100_000, 38, 31)])
+    out = tmp_path / "results"
+    proc = _start(data.sheet, data.reference, out)
+    seen = _wait_for(proc, "fastqc-r1: running")
     time.sleep(1.0)  # FastQC on 100k pairs takes a few seconds: interrupt it mid-run
     children = _descendants(proc.pid)
-    assert children, "".join(seen)
+    assert children, seen
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, "".join(seen) + rest
+    assert proc.returncode == 130, seen + rest
     assert "interrupted" in rest
     time.sleep(0.5)
     assert not [pid for pid in children if _alive(pid)]
@@ -385,6 +384,29 @@ def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -
     assert record["status"] == "Interrupted"
     assert not list(out.rglob("*.bam*"))
     assert_no_partial_outputs(out, record)
+
+
+def test_ctrl_c_during_the_input_check_stops_the_check_workers(tmp_path: Path) -> None:
+    # 4 million records per file: seconds of checking, written in a fraction of that.
+    reads = b"@r\nACGTACGTAC\n+\nIIIIIIIIII\n" * 4_000_000
+    (tmp_path / "R1.fastq").write_bytes(reads)
+    (tmp_path / "R2.fastq").write_bytes(reads)
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"sample,fastq_1,fastq_2\nbig,{tmp_path / 'R1.fastq'},{tmp_path / 'R2.fastq'}\n")
+    data = generate(tmp_path / "data", samples=[DemoSample("tiny", 200, 38, 31)])
+    out = tmp_path / "results"
+    proc = _start(sheet, data.reference, out)
+    seen = _wait_for(proc, "aligner:")  # printed while the workers are still reading
+    children = _descendants(proc.pid)
+    assert children, seen  # the check workers
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, seen + rest
+    assert "interrupted before any task started" in rest
+    assert "Traceback" not in seen + rest
+    time.sleep(0.5)
+    assert not [pid for pid in children if _alive(pid)]
+    assert not list(out.rglob("*.bam*"))
 
 
 # --------------------------------------------------------------------------- real mtDNA reads

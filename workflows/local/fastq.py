@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import queue
+import signal
 import threading
 import zlib
 from collections.abc import Iterator
@@ -194,6 +195,21 @@ def check_pair(sample: str, r1: Path, r2: Path) -> PairSummary:
         short = r1 if count1 < count2 else r2
         raise InputError(f"sample {sample}: {short}: R1 has {count1} reads but R2 has {count2}")
     return PairSummary(reads=count1)
+
+
+def check_sample(sample: str, fastq_1: str, fastq_2: str) -> str | None:
+    """:func:`check_pair` for a worker process: the problem as its one line, or None when good."""
+    try:
+        check_pair(sample, Path(fastq_1), Path(fastq_2))
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def ignore_interrupts() -> None:
+    """Initializer of check workers: Ctrl-C is the parent's to handle (it stops the workers), so a
+    worker neither dies mid-read with a traceback of its own nor leaves the pool half-broken."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:

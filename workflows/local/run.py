@@ -7,7 +7,9 @@ Order of work, and why:
 2. the reference: missing or not FASTA fails every sample with one line naming it; a missing
    index is built (:mod:`workflows.local.reference`);
 3. every sample's FASTQ pair, in Python, streaming (:mod:`workflows.local.fastq`): a bad sample
-   is marked failed with its reason and left out of the workflow, so the others still run;
+   is marked failed with its reason and left out of the workflow, so the others still run. The
+   pairs are checked in worker processes that start right after the sheet is read, so the check
+   overlaps steps 2 and 4 (indexing, and importing Hera behind ``render``: most of a second);
 4. ``render(...)`` with ``StackOutputs.local(outdir)`` and ``PipelineSettings.local(...)``: the
    same objects ``seqstack submit`` would send to Argo, run by :class:`Executor`;
 5. ``<outdir>/run.json`` (rewritten after every task, atomically, so ``--resume`` works after a
@@ -16,15 +18,15 @@ Order of work, and why:
 
 from __future__ import annotations
 
-import importlib
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,7 @@ from workflows.local.executor import (
     first_failure,
     walk,
 )
-from workflows.local.fastq import InputError, check_pair
+from workflows.local.fastq import InputError, check_sample, ignore_interrupts
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
@@ -130,18 +132,26 @@ def _previous_tasks(path: Path) -> dict[str, dict[str, Any]]:
     return {t["key"]: t for t in data.get("tasks", []) if isinstance(t, dict) and "key" in t}
 
 
-def _validate(samples: Sequence[Sample], cpus: int) -> dict[str, str]:
-    """Check every pair (in parallel: decompression releases the GIL); sample -> problem."""
+@contextmanager
+def _checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], dict[str, str]]]:
+    """Start checking every FASTQ pair in worker processes; yields a call that waits for the
+    answer (sample -> problem). Leaving the block stops any worker still reading.
 
-    def one(s: Sample) -> tuple[str, str | None]:
-        try:
-            check_pair(s.id, Path(s.fastq_1), Path(s.fastq_2))
-        except InputError as exc:
-            return s.id, str(exc)
-        return s.id, None
+    Processes, not threads: the record checks hold the GIL, and meanwhile this process builds a
+    missing index and imports Hera. ``spawn``, not ``fork``: a forked child of a process that may
+    run threads (Rich, the tools' readers) can deadlock, and spawn is what macOS uses anyway.
+    """
+    context = multiprocessing.get_context("spawn")
+    workers = max(1, min(cpus, len(samples)))
+    with context.Pool(workers, initializer=ignore_interrupts) as pool:
+        pending = pool.starmap_async(
+            check_sample, [(s.id, s.fastq_1, s.fastq_2) for s in samples], chunksize=1
+        )
 
-    with ThreadPoolExecutor(max_workers=max(1, min(cpus, len(samples) or 1))) as pool:
-        return {sid: problem for sid, problem in pool.map(one, samples) if problem}
+        def problems() -> dict[str, str]:
+            return {s.id: p for s, p in zip(samples, pending.get(), strict=True) if p}
+
+        yield problems
 
 
 def outcomes(
@@ -201,9 +211,6 @@ def run_pipeline(
 
 
 def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) -> int:
-    # Hera (behind render) takes most of a second to import: do it while the inputs are checked.
-    loader = threading.Thread(target=importlib.import_module, args=("workflows.render",), daemon=True)
-    loader.start()
     outdir = opts.outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     state = outdir / STATE_DIR
@@ -237,32 +244,35 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
     previous = _previous_tasks(outdir / RUN_JSON) if opts.resume else {}
     record = _RunRecord(outdir / RUN_JSON, header)
 
-    # The reference: a bad one fails every sample, with one line naming it.
-    try:
-        index: ReferenceIndex = ensure_index(
-            opts.reference,
-            state / "reference",
-            log=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
-        )
-    except InputError as exc:
-        for s in samples:
-            err.print(f"sample {s.id}: {exc}", highlight=False, soft_wrap=True, markup=False)
-        record.samples = [Outcome(s.id, "failed", "-", str(exc)) for s in samples]
-        record.write("Failed")
-        console.print(summary_table(record.samples))
-        return EXIT_SAMPLE_FAILED
-    verb = "built" if index.built else "using"
-    console.print(
-        f"aligner: {index.aligner} {index.version}; index {verb}: {index.where}",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
-    )
-    header["aligner"] = {"tool": index.aligner, "version": index.version, "index": index.where}
-    header["reference"] = str(index.fasta)
-
     t0 = time.monotonic()
-    bad = _validate(samples, opts.cpus)
+    with _checking_pairs(samples, opts.cpus) as pair_problems:
+        # The reference: a bad one fails every sample, with one line naming it.
+        try:
+            index: ReferenceIndex = ensure_index(
+                opts.reference,
+                state / "reference",
+                log=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
+            )
+        except InputError as exc:
+            for s in samples:
+                err.print(f"sample {s.id}: {exc}", highlight=False, soft_wrap=True, markup=False)
+            record.samples = [Outcome(s.id, "failed", "-", str(exc)) for s in samples]
+            record.write("Failed")
+            console.print(summary_table(record.samples))
+            return EXIT_SAMPLE_FAILED
+        verb = "built" if index.built else "using"
+        console.print(
+            f"aligner: {index.aligner} {index.version}; index {verb}: {index.where}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+        header["aligner"] = {"tool": index.aligner, "version": index.version, "index": index.where}
+        header["reference"] = str(index.fasta)
+        # Hera, behind render, takes most of a second to import: here, while the workers read.
+        from workflows.render import render
+
+        bad = pair_problems()
     for problem in bad.values():
         err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
     header["inputCheckSeconds"] = round(time.monotonic() - t0, 3)
@@ -271,9 +281,6 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
     roots: list[Node] = []
     status = "Succeeded"
     if good:
-        loader.join()
-        from workflows.render import render
-
         stack = StackOutputs.local(outdir)
         objs = render(good, str(index.fasta), str(outdir), stack, settings)
         try:
