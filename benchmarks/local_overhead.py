@@ -8,13 +8,17 @@ reference once (both sides use that index), then times, with the same thread cou
 * the same shell pipeline plus the extra work ``seqstack run`` also does (flagstat, stats, the QC
   gate reading FastQC's summaries, MultiQC), to separate orchestration overhead from extra steps.
 
-Prints the times and the ratios. Target: ``seqstack run`` / plain shell <= 1.05.
+Prints the times and the ratios, the floor any runner of this DAG has (the shell doing the same
+steps, over the plain shell), and where ``seqstack run``'s own time goes: launch to its first task,
+each task, and the last task to exit (from ``run.json``).
+Target: ``seqstack run`` / plain shell <= 1.05.
 Usage: ``python benchmarks/local_overhead.py [--pairs 200000] [--cpus N] [--repeat 1] [--workdir DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from workflows.local.demo import DemoSample, generate
@@ -56,6 +61,23 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def timeline(run_json: Path, launched: float, ended: float) -> list[str]:
+    """Where a ``seqstack run`` spent its wall time: launch to first task, each task, the rest."""
+    tasks = sorted(json.loads(run_json.read_text())["tasks"], key=lambda t: _epoch(t["started"]))
+    first = min(_epoch(t["started"]) for t in tasks)
+    last = max(_epoch(t["finished"]) for t in tasks)
+    lines = [f"    launch -> first task        {first - launched:6.2f} s (start-up, input check, render)"]
+    for t in tasks:
+        start, end = _epoch(t["started"]), _epoch(t["finished"])
+        lines.append(f"    {t['key']:<28} {end - start:6.2f} s (from {start - launched:5.2f} s)")
+    lines.append(f"    last task -> exit           {ended - last:6.2f} s (summary, run.json)")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=200_000)
@@ -85,6 +107,7 @@ def main() -> None:
         "shell": [],
         "shell + same extra steps": [],
     }
+    timelines: list[list[str]] = []
     for i in range(args.repeat):
         for name, script in (("shell", SHELL), ("shell + same extra steps", SHELL + EXTRA)):
             out = work / f"shell-{i}-{len(script)}"
@@ -93,6 +116,7 @@ def main() -> None:
             runs[name].append(timed(["bash", "-c", script], {**env, "OUT": str(out)}))
         out = work / f"seqstack-{i}"
         shutil.rmtree(out, ignore_errors=True)
+        launched = time.time()
         runs["seqstack run"].append(
             timed(
                 [
@@ -110,6 +134,7 @@ def main() -> None:
                 env,
             )
         )
+        timelines.append(timeline(out / "run.json", launched, time.time()))
     print(
         f"threads: {args.cpus}, repeats: {args.repeat} (best of), load average now {os.getloadavg()[0]:.2f}"
     )
@@ -123,6 +148,14 @@ def main() -> None:
             f"ratio seqstack run / {base:<26} wall {wall['seqstack run'] / wall[base]:.3f}"
             f"   cpu {cpu['seqstack run'] / cpu[base]:.3f}"
         )
+    floor = wall["shell + same extra steps"] / wall["shell"]
+    print(
+        f"floor: the shell doing the same steps / the plain shell = {floor:.3f}"
+        " (no runner of this DAG can go below it on this machine)"
+    )
+    best = min(range(args.repeat), key=lambda i: runs["seqstack run"][i][0])
+    print("where the best seqstack run's time went:")
+    print("\n".join(timelines[best]))
     print("target: seqstack run / shell <= 1.05")
 
 
