@@ -334,6 +334,18 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _named(pids: set[int], command: str) -> list[int]:
+    """Those of ``pids`` running ``command`` (their /proc comm)."""
+    found = []
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == command:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -371,9 +383,13 @@ def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -
     out = tmp_path / "results"
     proc = _start(data.sheet, data.reference, out)
     seen = _wait_for(proc, "fastqc-r1: running")
-    time.sleep(1.0)  # FastQC on 100k pairs takes a few seconds: interrupt it mid-run
+    # Interrupt FastQC mid-run (100k pairs take it seconds): once its JVM is up, however slow
+    # the machine is, rather than after a fixed wait.
+    deadline = time.monotonic() + 30
+    while not _named(_descendants(proc.pid), "java") and time.monotonic() < deadline:
+        time.sleep(0.05)
     children = _descendants(proc.pid)
-    assert children, seen
+    assert _named(children, "java"), seen
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, seen + rest
