@@ -12,20 +12,63 @@ import pulumi_aws as aws
 
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
-#: Trust policy of every Pod Identity role: only the EKS Pod Identity service may assume it, and
-#: sts:TagSession lets it attach the cluster/namespace/ServiceAccount session tags.
-POD_IDENTITY_TRUST: str = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-)
+#: Session tags EKS Pod Identity attaches to the AssumeRole request it makes for a pod (the
+#: list: https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html).
+_CLUSTER_TAG = "aws:RequestTag/eks-cluster-arn"
+_NAMESPACE_TAG = "aws:RequestTag/kubernetes-namespace"
+_SERVICE_ACCOUNT_TAG = "aws:RequestTag/kubernetes-service-account"
+
+
+def pod_identity_trust(cluster_arn: str, namespace: str, service_account: str) -> str:
+    """Trust policy (JSON) of a Pod Identity role that only one ServiceAccount of one cluster may use.
+
+    Only the EKS Pod Identity service may assume the role, and sts:TagSession lets it attach its
+    session tags. Without the condition, any Pod Identity association in the account (a mistaken
+    or malicious one for another ServiceAccount, or one in another cluster) could hand this
+    role's credentials to its pods; with it, STS refuses unless the cluster ARN, namespace and
+    ServiceAccount tags EKS sets are this role's own. AWS documents narrowing the trust this way:
+    https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html (tag keys:
+    https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html).
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Condition": {
+                        "StringEquals": {
+                            _CLUSTER_TAG: cluster_arn,
+                            _NAMESPACE_TAG: namespace,
+                            _SERVICE_ACCOUNT_TAG: service_account,
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+def eks_cluster_arn_of(
+    cluster_name: pulumi.Input[str], parent: pulumi.Resource | None = None
+) -> pulumi.Output[str]:
+    """ARN of the EKS cluster ``cluster_name`` in the provider's partition, region and account.
+
+    EKS cluster ARNs are ``arn:<partition>:eks:<region>:<account>:cluster/<name>``. Built from the
+    name because :class:`components.aws_eks_cluster.AwsEksCluster` passes on only the name (under
+    the mock runtime pulumi-eks's ``eks_cluster`` cannot be read); pass its ``cluster_name``
+    output so the ARN, like the name, resolves only once the cluster exists. Invokes go through
+    ``parent``'s provider, the one that creates the cluster.
+    """
+    opts = pulumi.InvokeOutputOptions(parent=parent)
+    return pulumi.Output.all(
+        aws.get_partition_output(opts=opts).partition,
+        aws.get_region_output(opts=opts).region,
+        aws.get_caller_identity_output(opts=opts).account_id,
+        cluster_name,
+    ).apply(lambda v: f"arn:{v[0]}:eks:{v[1]}:{v[2]}:cluster/{v[3]}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +77,9 @@ class AwsPodIdentityArgs:
 
     cluster_name: pulumi.Input[str]
     """EKS cluster the association lives in."""
+    cluster_arn: pulumi.Input[str]
+    """ARN of that same cluster: the role's trust policy accepts only sessions EKS tags with it
+    (see :func:`pod_identity_trust`); :func:`eks_cluster_arn_of` builds it from the name."""
     namespace: str
     """Namespace of the ServiceAccount (it need not exist yet)."""
     service_account: str
@@ -59,6 +105,9 @@ class AwsPodIdentityArgs:
 class AwsPodIdentity(pulumi.ComponentResource):
     """A role trusted only by EKS Pod Identity, associated with one namespace/ServiceAccount.
 
+    Its trust policy names that namespace, ServiceAccount and cluster, so no other association
+    can hand out its credentials.
+
     Pods running as that ServiceAccount get the role's credentials from the Pod Identity agent;
     no other pod does, and the node's own role is not involved.
     """
@@ -77,7 +126,10 @@ class AwsPodIdentity(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"EKS Pod Identity role of {args.namespace}/{args.service_account}",
-            assume_role_policy=POD_IDENTITY_TRUST,
+            # Assumable only for this namespace/ServiceAccount on this cluster (see pod_identity_trust).
+            assume_role_policy=pulumi.Output.from_input(args.cluster_arn).apply(
+                lambda arn: pod_identity_trust(arn, args.namespace, args.service_account)
+            ),
             opts=child,
         )
         attachments: list[pulumi.Resource] = []
@@ -97,6 +149,10 @@ class AwsPodIdentity(pulumi.ComponentResource):
             namespace=args.namespace,
             service_account=args.service_account,
             role_arn=self.role.arn,
+            # The role's trust conditions match the session tags EKS attaches; with them disabled
+            # (the default is on) STS would refuse every credential request. That also rules out
+            # the association's own ``policy``, which requires disabled session tags.
+            disable_session_tags=False,
             # The association is what hands the role to pods: create it only once the role
             # has its permissions and the agent that serves credentials is installed.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, *args.depends_on]),

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from components.aws_pod_identity import AwsPodIdentityArgs
-from stacks.harness import Inventory, iter_policy_documents
+from components.aws_pod_identity import AwsPodIdentityArgs, pod_identity_trust
+from stacks.harness import FAKE_ACCOUNT, Inventory, iter_policy_documents
+
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -16,9 +18,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def test_workflow_service_account_is_bound_to_a_pod_identity_role(aws_inv: Inventory) -> None:
-    association = aws_inv.one(
-        "aws:eks/podIdentityAssociation:PodIdentityAssociation", "workflow-identity-association"
-    )
+    association = aws_inv.one(ASSOCIATION, "workflow-identity-association")
     assert association.inputs["clusterName"] == "seqstack-dev"
     assert association.inputs["namespace"] == aws_inv.outputs["namespace"] == "biojobs"
     assert (
@@ -35,8 +35,73 @@ def test_workflow_service_account_is_bound_to_a_pod_identity_role(aws_inv: Inven
             "Effect": "Allow",
             "Principal": {"Service": "pods.eks.amazonaws.com"},
             "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {
+                    "aws:RequestTag/eks-cluster-arn": (
+                        "arn:aws:eks:eu-west-1:123456789012:cluster/seqstack-dev"
+                    ),
+                    "aws:RequestTag/kubernetes-namespace": "biojobs",
+                    "aws:RequestTag/kubernetes-service-account": "argo-workflow",
+                }
+            },
         }
     ]
+
+
+def test_every_pod_identity_role_trusts_only_its_own_service_account_on_this_cluster(
+    aws_inv: Inventory,
+) -> None:
+    # The mock eks:index:Cluster has no arn output (its eksCluster is a resource-typed output the
+    # mock cannot return); the stack builds the ARN from the cluster's name in EKS's format, with
+    # the account and region the program's invokes and provider report.
+    cluster = aws_inv.one("eks:index:Cluster")
+    cluster_arn = f"arn:aws:eks:{aws_inv.config.region}:{FAKE_ACCOUNT}:cluster/{cluster.inputs['name']}"
+    associations = aws_inv.of_type(ASSOCIATION)
+    # VPC CNI, workflow, Cluster Autoscaler, CloudWatch agent.
+    assert len(associations) == 4
+    trusted_by_pods = {
+        r.name
+        for r in aws_inv.of_type("aws:iam/role:Role")
+        if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]
+    }
+    seen = set()
+    for association in associations:
+        assert association.inputs["clusterName"] == cluster.inputs["name"]
+        # The trust conditions need the session tags EKS attaches; they must stay on.
+        assert association.inputs["disableSessionTags"] is False, association.name
+        (role,) = (r for r in aws_inv.of_type("aws:iam/role:Role") if r.parent == association.parent)
+        assert association.inputs["roleArn"].startswith(f"arn:aws:iam::{FAKE_ACCOUNT}:role/{role.name}-")
+        (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": cluster_arn,
+                "aws:RequestTag/kubernetes-namespace": association.inputs["namespace"],
+                "aws:RequestTag/kubernetes-service-account": association.inputs["serviceAccount"],
+            }
+        }, role.name
+        seen.add(role.name)
+    # No Pod Identity role without an association (and so without a checked trust).
+    assert seen == trusted_by_pods
+
+
+def test_pod_identity_trust_names_cluster_namespace_and_service_account() -> None:
+    arn = "arn:aws:eks:us-east-1:111122223333:cluster/other"
+    document = json.loads(pod_identity_trust(arn, "kube-system", "aws-node"))
+    assert document["Version"] == "2012-10-17"
+    (statement,) = document["Statement"]
+    assert statement == {
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {
+            "StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": arn,
+                "aws:RequestTag/kubernetes-namespace": "kube-system",
+                "aws:RequestTag/kubernetes-service-account": "aws-node",
+            }
+        },
+    }
 
 
 def test_workflow_policy_is_scoped_to_the_data_bucket(aws_inv: Inventory) -> None:
@@ -95,8 +160,14 @@ def test_no_iam_statement_allows_a_wildcard_action_on_every_resource(aws_inv: In
 
 def test_pod_identity_args_refuse_a_role_without_permissions_or_a_bad_name() -> None:
     with pytest.raises(ValueError, match="needs a policy"):
-        AwsPodIdentityArgs(cluster_name="c", namespace="biojobs", service_account="argo-workflow")
+        AwsPodIdentityArgs(
+            cluster_name="c", cluster_arn="a", namespace="biojobs", service_account="argo-workflow"
+        )
     with pytest.raises(ValueError, match="service_account"):
         AwsPodIdentityArgs(
-            cluster_name="c", namespace="biojobs", service_account="Argo_Workflow", policy="{}"
+            cluster_name="c",
+            cluster_arn="a",
+            namespace="biojobs",
+            service_account="Argo_Workflow",
+            policy="{}",
         )
