@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workflows.local.demo import DemoSample, generate
-from workflows.local.fastq import InputError, check_fasta, check_pair
+from workflows.local.fastq import InputError, check_fasta, check_pair, main
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
 
@@ -78,6 +78,17 @@ def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: st
         f"sample s1: {tmp_path / f'{which}.fastq.gz'}"
     ), message
     assert expected in message, message
+
+
+def test_the_check_process_entry_prints_the_one_line_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r1 = write(tmp_path / "R1.fastq.gz", records(10))
+    r2 = write(tmp_path / "R2.fastq.gz", records(9))
+    assert main(["s1", str(r1), str(r2)]) == 1
+    assert capsys.readouterr().out == f"sample s1: {r2}: R1 has 10 reads but R2 has 9\n"
+    assert main(["s1", str(r1), str(r1)]) == 0
+    assert main(["s1", str(r1)]) == 2
 
 
 @pytest.mark.parametrize(

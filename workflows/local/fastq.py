@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import queue
 import signal
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -197,21 +198,6 @@ def check_pair(sample: str, r1: Path, r2: Path) -> PairSummary:
     return PairSummary(reads=count1)
 
 
-def check_sample(sample: str, fastq_1: str, fastq_2: str) -> str | None:
-    """:func:`check_pair` for a worker process: the problem as its one line, or None when good."""
-    try:
-        check_pair(sample, Path(fastq_1), Path(fastq_2))
-    except InputError as exc:
-        return str(exc)
-    return None
-
-
-def ignore_interrupts() -> None:
-    """Initializer of check workers: Ctrl-C is the parent's to handle (it stops the workers), so a
-    worker neither dies mid-read with a traceback of its own nor leaves the pool half-broken."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
     """Raise :class:`InputError` when the reference is missing or does not look like FASTA.
 
@@ -242,3 +228,29 @@ def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
     for line in body[:1000]:
         if not set(line) <= allowed:
             raise InputError(f"reference {path}: not FASTA (sequence line with non-nucleotide characters)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workflows.local.fastq SAMPLE R1 R2``: check one pair in a process of its own.
+
+    ``seqstack run`` starts one per pair (a child process, not a thread: the record checks hold
+    the GIL, and the parent is busy meanwhile). Exit 0 for a good pair; exit 1 with the problem
+    as one line on stdout; 2 for a wrong call.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        print("usage: python -m workflows.local.fastq SAMPLE R1 R2", file=sys.stderr)
+        return 2
+    sample, fastq_1, fastq_2 = args
+    try:
+        check_pair(sample, Path(fastq_1), Path(fastq_2))
+    except InputError as exc:
+        print(exc, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    # Ctrl-C ends a check quietly: the parent reports the interruption, once.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(main())

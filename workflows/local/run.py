@@ -19,13 +19,14 @@ Order of work, and why:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from workflows.local.executor import (
     first_failure,
     walk,
 )
-from workflows.local.fastq import InputError, check_sample, ignore_interrupts
+from workflows.local.fastq import InputError
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
@@ -134,24 +135,48 @@ def _previous_tasks(path: Path) -> dict[str, dict[str, Any]]:
 
 @contextmanager
 def _checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], dict[str, str]]]:
-    """Start checking every FASTQ pair in worker processes; yields a call that waits for the
-    answer (sample -> problem). Leaving the block stops any worker still reading.
+    """Start checking every FASTQ pair, up to ``cpus`` at a time; yields a call that waits for
+    the answer (sample -> problem). Leaving the block stops every check still running.
 
-    Processes, not threads: the record checks hold the GIL, and meanwhile this process builds a
-    missing index and imports Hera. ``spawn``, not ``fork``: a forked child of a process that may
-    run threads (Rich, the tools' readers) can deadlock, and spawn is what macOS uses anyway.
+    Each pair is checked by a child process (``python -m workflows.local.fastq``), not a thread:
+    the record checks hold the GIL, and meanwhile this process builds a missing index and
+    imports Hera. Plain child processes rather than a multiprocessing pool, because a pool's
+    workers re-import the parent's ``__main__``, which not every caller has (a script on stdin).
     """
-    context = multiprocessing.get_context("spawn")
-    workers = max(1, min(cpus, len(samples)))
-    with context.Pool(workers, initializer=ignore_interrupts) as pool:
-        pending = pool.starmap_async(
-            check_sample, [(s.id, s.fastq_1, s.fastq_2) for s in samples], chunksize=1
-        )
+    children: list[subprocess.Popen[str]] = []
+    lock = threading.Lock()
+    stopping = threading.Event()
 
-        def problems() -> dict[str, str]:
-            return {s.id: p for s, p in zip(samples, pending.get(), strict=True) if p}
+    def check(s: Sample) -> str | None:
+        with lock:
+            if stopping.is_set():
+                return None
+            child = subprocess.Popen(
+                [sys.executable, "-m", "workflows.local.fastq", s.id, s.fastq_1, s.fastq_2],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            children.append(child)
+        out, err = child.communicate()
+        if child.returncode == 0 or stopping.is_set():
+            return None
+        if child.returncode == 1 and out.strip():
+            return out.strip().splitlines()[-1]
+        last = (err.strip().splitlines() or ["no message"])[-1]
+        return f"sample {s.id}: the input check stopped with exit code {child.returncode} ({last})"
 
-        yield problems
+    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, len(samples))))
+    futures = [pool.submit(check, s) for s in samples]
+    try:
+        yield lambda: {s.id: p for s, f in zip(samples, futures, strict=True) if (p := f.result())}
+    finally:
+        stopping.set()
+        with lock:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def outcomes(
