@@ -2,6 +2,6 @@
 
 from seqstack.cli import main
 
-# Guarded: worker processes started with "spawn" (the input checks) must not rerun the CLI.
+# Guarded, so importing the module (tools that inspect a package, process pools) never runs the CLI.
 if __name__ == "__main__":
     main()
