@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from workflows.local.demo import DemoSample, generate
-from workflows.local.fastq import InputError, check_fasta, check_pair, main
+from workflows.local.fastq import (
+    InputError,
+    PairSummary,
+    check_fasta,
+    check_pair,
+    compare_pair,
+    main,
+    summarize,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
 
@@ -64,14 +73,23 @@ CASES = {
 }
 
 
+def by_summaries(sample: str, r1: Path, r2: Path) -> PairSummary:
+    """The way `seqstack run` checks: each file on its own (a process each), then compared."""
+    return compare_pair(sample, r1, r2, summarize(sample, "R1", r1), summarize(sample, "R2", r2))
+
+
+CHECKS = {"lockstep": check_pair, "summaries": by_summaries}
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: str) -> None:
+def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: str, check: str) -> None:
     write(tmp_path / "R1.fastq.gz", records(5000))
     write(tmp_path / "R2.fastq.gz", records(5000))
     breaker, which, expected = CASES[case]
     breaker(tmp_path)
     with pytest.raises(InputError) as err:
-        check_pair("s1", tmp_path / "R1.fastq.gz", tmp_path / "R2.fastq.gz")
+        CHECKS[check]("s1", tmp_path / "R1.fastq.gz", tmp_path / "R2.fastq.gz")
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(f"sample s1: {which} {tmp_path / f'{which}.fastq.gz'}") or message.startswith(
@@ -80,15 +98,29 @@ def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: st
     assert expected in message, message
 
 
-def test_the_check_process_entry_prints_the_one_line_and_exits_1(
+def test_summaries_compare_names_across_runs_of_names(tmp_path: Path) -> None:
+    # 70,000 reads: two runs of digested names; the swap is in the second run.
+    r1 = write(tmp_path / "R1.fastq.gz", records(70_000, suffix="/1"))
+    mate = write(tmp_path / "R2.fastq.gz", records(70_000, suffix="/2"))
+    assert by_summaries("s1", r1, mate).reads == 70_000
+    r2 = write(tmp_path / "R2.fastq.gz", records(69_000) + records(1, 69_002) + records(999, 69_001))
+    assert len(summarize("s1", "R2", r2).names) == 2
+    expected = r"read names out of step with R1 at read 69001 \('r69001' vs 'r69002'\)"
+    with pytest.raises(InputError, match=expected):
+        by_summaries("s1", r1, r2)
+
+
+def test_the_check_process_entry_prints_a_summary_or_the_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    r1 = write(tmp_path / "R1.fastq.gz", records(10))
-    r2 = write(tmp_path / "R2.fastq.gz", records(9))
-    assert main(["s1", str(r1), str(r2)]) == 1
-    assert capsys.readouterr().out == f"sample s1: {r2}: R1 has 10 reads but R2 has 9\n"
-    assert main(["s1", str(r1), str(r1)]) == 0
-    assert main(["s1", str(r1)]) == 2
+    good = write(tmp_path / "R1.fastq.gz", records(10))
+    assert main(["s1", "R1", str(good)]) == 0
+    assert json.loads(capsys.readouterr().out)["reads"] == 10
+    empty = write(tmp_path / "R2.fastq.gz", b"")
+    assert main(["s1", "R2", str(empty)]) == 1
+    assert capsys.readouterr().out == f"sample s1: R2 {empty}: empty FASTQ (no reads)\n"
+    assert main(["s1", "R3", str(good)]) == 2
+    assert main(["s1", str(good)]) == 2
 
 
 @pytest.mark.parametrize(

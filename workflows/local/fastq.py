@@ -1,15 +1,22 @@
 """Check a sample's paired FASTQ files before anything runs: streaming, gzip-aware, fast.
 
-One pass over both files in lockstep (large decompressed blocks, record checks done on whole
-lists of lines, so the cost is close to that of decompressing), finding:
-a missing or unreadable file, a truncated or corrupt gzip, a file that is not FASTQ, an empty
-file, a broken record, R1/R2 read counts that differ, and R1/R2 read names out of step.
+Finds a missing or unreadable file, a truncated or corrupt gzip, a file that is not FASTQ, an
+empty file, a broken record, R1/R2 read counts that differ, and R1/R2 read names out of step.
 Every problem is one line naming the sample and the file, so a user can fix it without a trace.
+
+Each file is read in one streaming pass (large decompressed blocks, record checks done on whole
+lists of lines, so the cost is close to that of decompressing). :func:`summarize` reads one file
+and keeps only its read count and digests of its read names, so ``seqstack run`` reads R1 and R2
+in two processes at once (``python -m workflows.local.fastq``) and :func:`compare_pair` compares
+the summaries; only when the names differ does :func:`check_pair` read both files again in
+lockstep, to name the first read out of step.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import queue
 import signal
 import sys
@@ -24,6 +31,8 @@ from typing import BinaryIO, cast
 from isal import igzip, isal_zlib
 
 _BLOCK = 4 << 20
+#: R1 and R2 read names are compared as digests of runs of this many names.
+_RUN = 1 << 16
 # Errors of a corrupt gzip stream: the standard library's, and ISA-L's (its stubs type the class
 # loosely, hence the cast).
 _GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, cast(type[Exception], isal_zlib.IsalError))
@@ -39,6 +48,16 @@ class PairSummary:
 
     reads: int
     """Read pairs (records in each file)."""
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What reading one file of a pair learnt, enough to compare it with its mate."""
+
+    reads: int
+    """Records in the file."""
+    names: tuple[str, ...]
+    """BLAKE2 digests of each run of read names (mate suffix and comment removed)."""
 
 
 def _open(path: Path) -> BinaryIO:
@@ -198,6 +217,37 @@ def check_pair(sample: str, r1: Path, r2: Path) -> PairSummary:
     return PairSummary(reads=count1)
 
 
+def summarize(sample: str, label: str, path: Path) -> FileSummary:
+    """Read and check one file of a pair (``label`` R1 or R2); raise :class:`InputError`."""
+    reader = _Reader(sample, label, path)
+    digests: list[str] = []
+    pending: list[bytes] = []
+    for block in reader.blocks():
+        pending.extend(block)
+        while len(pending) >= _RUN:
+            digests.append(_digest(pending[:_RUN]))
+            del pending[:_RUN]
+    if pending:
+        digests.append(_digest(pending))
+    return FileSummary(reader.count, tuple(digests))
+
+
+def _digest(names: list[bytes]) -> str:
+    # A name never holds a newline (records are split on them): the joined form is unambiguous.
+    return hashlib.blake2b(b"\n".join(names), digest_size=16).hexdigest()
+
+
+def compare_pair(sample: str, r1: Path, r2: Path, one: FileSummary, two: FileSummary) -> PairSummary:
+    """Compare the summaries of a pair's two files; raise :class:`InputError` when they differ
+    in read count or in read names (then naming the first read out of step)."""
+    if one.reads != two.reads:
+        short = r1 if one.reads < two.reads else r2
+        raise InputError(f"sample {sample}: {short}: R1 has {one.reads} reads but R2 has {two.reads}")
+    if one.names != two.names:
+        check_pair(sample, r1, r2)  # reads both again in lockstep and raises at the first difference
+    return PairSummary(reads=one.reads)
+
+
 def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
     """Raise :class:`InputError` when the reference is missing or does not look like FASTA.
 
@@ -231,22 +281,23 @@ def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m workflows.local.fastq SAMPLE R1 R2``: check one pair in a process of its own.
+    """``python -m workflows.local.fastq SAMPLE R1|R2 FILE``: :func:`summarize` in a process of
+    its own (``seqstack run`` reads both files of a pair at once this way).
 
-    ``seqstack run`` starts one per pair (a child process, not a thread: the record checks hold
-    the GIL, and the parent is busy meanwhile). Exit 0 for a good pair; exit 1 with the problem
-    as one line on stdout; 2 for a wrong call.
+    Exit 0 with the summary as JSON on stdout; exit 1 with the problem as one line on stdout;
+    2 for a wrong call.
     """
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3:
-        print("usage: python -m workflows.local.fastq SAMPLE R1 R2", file=sys.stderr)
+    if len(args) != 3 or args[1] not in ("R1", "R2"):
+        print("usage: python -m workflows.local.fastq SAMPLE R1|R2 FILE", file=sys.stderr)
         return 2
-    sample, fastq_1, fastq_2 = args
+    sample, label, path = args
     try:
-        check_pair(sample, Path(fastq_1), Path(fastq_2))
+        summary = summarize(sample, label, Path(path))
     except InputError as exc:
         print(exc, flush=True)
         return 1
+    print(json.dumps({"reads": summary.reads, "names": summary.names}), flush=True)
     return 0
 
 

@@ -8,7 +8,7 @@ Order of work, and why:
    index is built (:mod:`workflows.local.reference`);
 3. every sample's FASTQ pair, in Python, streaming (:mod:`workflows.local.fastq`): a bad sample
    is marked failed with its reason and left out of the workflow, so the others still run. The
-   pairs are checked in worker processes that start right after the sheet is read, so the check
+   files are checked in child processes that start right after the sheet is read, so the check
    overlaps steps 2 and 4 (indexing, and importing Hera behind ``render``: most of a second);
 4. ``render(...)`` with ``StackOutputs.local(outdir)`` and ``PipelineSettings.local(...)``: the
    same objects ``seqstack submit`` would send to Argo, run by :class:`Executor`;
@@ -45,7 +45,7 @@ from workflows.local.executor import (
     first_failure,
     walk,
 )
-from workflows.local.fastq import InputError
+from workflows.local.fastq import FileSummary, InputError, compare_pair
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
@@ -135,41 +135,63 @@ def _previous_tasks(path: Path) -> dict[str, dict[str, Any]]:
 
 @contextmanager
 def _checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], dict[str, str]]]:
-    """Start checking every FASTQ pair, up to ``cpus`` at a time; yields a call that waits for
+    """Start checking every FASTQ file, up to ``cpus`` at a time; yields a call that waits for
     the answer (sample -> problem). Leaving the block stops every check still running.
 
-    Each pair is checked by a child process (``python -m workflows.local.fastq``), not a thread:
+    Each file is read by a child process (``python -m workflows.local.fastq``), not a thread:
     the record checks hold the GIL, and meanwhile this process builds a missing index and
-    imports Hera. Plain child processes rather than a multiprocessing pool, because a pool's
-    workers re-import the parent's ``__main__``, which not every caller has (a script on stdin).
+    imports Hera; R1 and R2 are read at once and compared by their summaries. Plain child
+    processes rather than a multiprocessing pool, because a pool's workers re-import the
+    parent's ``__main__``, which not every caller has (a script on stdin).
     """
     children: list[subprocess.Popen[str]] = []
     lock = threading.Lock()
     stopping = threading.Event()
 
-    def check(s: Sample) -> str | None:
+    def read(sample: str, label: str, path: str) -> FileSummary | str | None:
         with lock:
             if stopping.is_set():
                 return None
             child = subprocess.Popen(
-                [sys.executable, "-m", "workflows.local.fastq", s.id, s.fastq_1, s.fastq_2],
+                [sys.executable, "-m", "workflows.local.fastq", sample, label, path],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             children.append(child)
         out, err = child.communicate()
-        if child.returncode == 0 or stopping.is_set():
+        if stopping.is_set():
             return None
+        if child.returncode == 0:
+            summary = json.loads(out)
+            return FileSummary(summary["reads"], tuple(summary["names"]))
         if child.returncode == 1 and out.strip():
             return out.strip().splitlines()[-1]
         last = (err.strip().splitlines() or ["no message"])[-1]
-        return f"sample {s.id}: the input check stopped with exit code {child.returncode} ({last})"
+        return (
+            f"sample {sample}: {label} {path}: the check stopped with exit code {child.returncode} ({last})"
+        )
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, len(samples))))
-    futures = [pool.submit(check, s) for s in samples]
+    def problem(s: Sample, one: FileSummary | str | None, two: FileSummary | str | None) -> str | None:
+        if isinstance(one, str):
+            return one
+        if isinstance(two, str):
+            return two
+        if one is None or two is None:  # stopped
+            return None
+        try:
+            compare_pair(s.id, Path(s.fastq_1), Path(s.fastq_2), one, two)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, 2 * len(samples))))
+    futures = [
+        (s, pool.submit(read, s.id, "R1", s.fastq_1), pool.submit(read, s.id, "R2", s.fastq_2))
+        for s in samples
+    ]
     try:
-        yield lambda: {s.id: p for s, f in zip(samples, futures, strict=True) if (p := f.result())}
+        yield lambda: {s.id: p for s, one, two in futures if (p := problem(s, one.result(), two.result()))}
     finally:
         stopping.set()
         with lock:
