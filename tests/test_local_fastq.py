@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from workflows.local import fastq, run
 from workflows.local.demo import DemoSample, generate
 from workflows.local.fastq import (
     InputError,
@@ -20,6 +21,7 @@ from workflows.local.fastq import (
     main,
     summarize,
 )
+from workflows.sheet import Sample
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
 
@@ -98,8 +100,12 @@ def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: st
     assert expected in message, message
 
 
-def test_summaries_compare_names_across_runs_of_names(tmp_path: Path) -> None:
-    # 70,000 reads: two runs of digested names; the swap is in the second run.
+def test_summaries_compare_names_across_runs_of_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 70,000 reads: two runs of digested names; the swap is in the second run. Small read
+    # blocks, so records and runs of names are carried from block to block.
+    monkeypatch.setattr(fastq, "_BLOCK", 4096)
     r1 = write(tmp_path / "R1.fastq.gz", records(70_000, suffix="/1"))
     mate = write(tmp_path / "R2.fastq.gz", records(70_000, suffix="/2"))
     assert by_summaries("s1", r1, mate).reads == 70_000
@@ -108,6 +114,46 @@ def test_summaries_compare_names_across_runs_of_names(tmp_path: Path) -> None:
     expected = r"read names out of step with R1 at read 69001 \('r69001' vs 'r69002'\)"
     with pytest.raises(InputError, match=expected):
         by_summaries("s1", r1, r2)
+
+
+def check_in_children(tmp_path: Path, r2_data: bytes, compress: bool = True) -> dict[str, str]:
+    """`seqstack run`'s check of one good sample and one with R2 = ``r2_data``, every file read
+    by a child process."""
+    good = (
+        write(tmp_path / "good_R1.fastq.gz", records(3000)),
+        write(tmp_path / "good_R2.fastq.gz", records(3000)),
+    )
+    bad = (
+        write(tmp_path / "bad_R1.fastq.gz", records(3000)),
+        write(tmp_path / "bad_R2.fastq.gz", r2_data, compress),
+    )
+    samples = [Sample("good", str(good[0]), str(good[1]), 2), Sample("bad", str(bad[0]), str(bad[1]), 3)]
+    with run._checking_pairs(samples, cpus=2) as answer:
+        return answer().problems
+
+
+def test_checks_in_child_processes_give_the_same_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run, "IN_PROCESS_CHECK_BYTES", 0)
+    r2 = tmp_path / "bad_R2.fastq.gz"
+    dropped = records(4) + records(2995, 6)
+    assert check_in_children(tmp_path, dropped) == {
+        "bad": f"sample bad: {r2}: read names out of step with R1 at read 5 ('r5' vs 'r6')"
+    }
+    truncated = gzip.compress(records(3000), mtime=0)[:-2000]
+    problems = check_in_children(tmp_path, truncated, compress=False)
+    assert list(problems) == ["bad"] and problems["bad"].startswith(f"sample bad: R2 {r2}: truncated gzip")
+
+
+def test_a_module_in_the_current_directory_cannot_stand_in_for_the_checker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without `python -P`, the child would import this hashlib.py from its working directory.
+    (tmp_path / "hashlib.py").write_text("raise SystemExit('shadowed')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(run, "IN_PROCESS_CHECK_BYTES", 0)
+    assert check_in_children(tmp_path, records(3000)) == {}
 
 
 def test_the_check_process_entry_prints_a_summary_or_the_one_line(

@@ -239,13 +239,13 @@ def _digest(names: list[bytes]) -> str:
 
 def compare_pair(sample: str, r1: Path, r2: Path, one: FileSummary, two: FileSummary) -> PairSummary:
     """Compare the summaries of a pair's two files; raise :class:`InputError` when they differ
-    in read count or in read names (then naming the first read out of step)."""
-    if one.reads != two.reads:
-        short = r1 if one.reads < two.reads else r2
-        raise InputError(f"sample {sample}: {short}: R1 has {one.reads} reads but R2 has {two.reads}")
-    if one.names != two.names:
-        check_pair(sample, r1, r2)  # reads both again in lockstep and raises at the first difference
-    return PairSummary(reads=one.reads)
+    in read count or in read names, naming the first read out of step when there is one."""
+    if one.reads == two.reads and one.names == two.names:
+        return PairSummary(reads=one.reads)
+    # Read both again in lockstep: it raises at the first read out of step (a dropped read
+    # shows there, not just as a count), else with the counts.
+    check_pair(sample, r1, r2)
+    raise InputError(f"sample {sample}: {r2}: R1 and R2 changed while they were checked; check again")
 
 
 def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
