@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -366,16 +367,20 @@ def _start(sheet: Path, reference: Path, out: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(proc: subprocess.Popen[str], text: str) -> str:
-    """Lines printed until one containing ``text`` (or 60 s)."""
+def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 60.0) -> str:
+    """What the run printed until ``text`` appeared, the output ended or ``timeout`` passed
+    (read from the pipe's descriptor, so a run that prints nothing cannot hang the test)."""
     assert proc.stdout is not None
-    seen = []
-    deadline = time.monotonic() + 60
-    for line in proc.stdout:
-        seen.append(line)
-        if text in line or time.monotonic() > deadline:
+    fd = proc.stdout.fileno()
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, 1 << 16) if ready else b""
+        if not chunk:
             break
-    return "".join(seen)
+        seen += chunk.decode(errors="replace")
+    return seen
 
 
 def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -> None:
@@ -403,8 +408,8 @@ def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -
 
 
 def test_ctrl_c_during_the_input_check_stops_the_check_workers(tmp_path: Path) -> None:
-    # 4 million records per file: seconds of checking, written in a fraction of that.
-    reads = b"@r\nACGTACGTAC\n+\nIIIIIIIIII\n" * 4_000_000
+    # 6 million records per file: seconds of checking (here), written in a fraction of that.
+    reads = b"@r\nACGTACGTAC\n+\nIIIIIIIIII\n" * 6_000_000
     (tmp_path / "R1.fastq").write_bytes(reads)
     (tmp_path / "R2.fastq").write_bytes(reads)
     sheet = tmp_path / "sheet.csv"
