@@ -67,7 +67,9 @@ def _epoch(stamp: str) -> float:
 
 def timeline(run_json: Path, launched: float, ended: float) -> list[str]:
     """Where a ``seqstack run`` spent its wall time: launch to first task, each task, the rest."""
-    tasks = sorted(json.loads(run_json.read_text())["tasks"], key=lambda t: _epoch(t["started"]))
+    # Tasks that never ran (a `when` that skipped them) have no start or end.
+    ran = [t for t in json.loads(run_json.read_text())["tasks"] if t.get("started") and t.get("finished")]
+    tasks = sorted(ran, key=lambda t: _epoch(t["started"]))
     first = min(_epoch(t["started"]) for t in tasks)
     last = max(_epoch(t["finished"]) for t in tasks)
     lines = [f"    launch -> first task        {first - launched:6.2f} s (start-up, input check, render)"]
