@@ -46,6 +46,12 @@ class AwsObservability(pulumi.ComponentResource):
     taint by default (chart value ``tolerations: [{operator: Exists}]``), so they run on the
     tainted spot pools too. The agent's permissions come from its own role, not from the node
     role, which has none of them.
+
+    The nodes' IMDSv2 hop limit of 1 does not starve it: the add-on's Fluent Bit and CloudWatch
+    agent DaemonSets run with ``hostNetwork: true`` (chart ``amazon-cloudwatch-observability``,
+    aws-observability/helm-charts#82, "allows the agent pod to hit IMDS for clusters with a
+    restricted hop limit"; in every chart release since 2.0.1), so they reach IMDS from the
+    node's own network namespace while ordinary pods cannot.
     """
 
     addon: aws.eks.Addon
