@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.local import fastq, run
+from workflows.local import fastq
 from workflows.local.demo import DemoSample, generate
 from workflows.local.fastq import (
     InputError,
@@ -128,14 +128,14 @@ def check_in_children(tmp_path: Path, r2_data: bytes, compress: bool = True) -> 
         write(tmp_path / "bad_R2.fastq.gz", r2_data, compress),
     )
     samples = [Sample("good", str(good[0]), str(good[1]), 2), Sample("bad", str(bad[0]), str(bad[1]), 3)]
-    with run._checking_pairs(samples, cpus=2) as answer:
+    with fastq.checking_pairs(samples, cpus=2) as answer:
         return answer().problems
 
 
 def test_checks_in_child_processes_give_the_same_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run, "IN_PROCESS_CHECK_BYTES", 0)
+    monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
     r2 = tmp_path / "bad_R2.fastq.gz"
     dropped = records(4) + records(2995, 6)
     assert check_in_children(tmp_path, dropped) == {
@@ -152,7 +152,7 @@ def test_a_module_in_the_current_directory_cannot_stand_in_for_the_checker(
     # Without `python -P`, the child would import this hashlib.py from its working directory.
     (tmp_path / "hashlib.py").write_text("raise SystemExit('shadowed')\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(run, "IN_PROCESS_CHECK_BYTES", 0)
+    monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
     assert check_in_children(tmp_path, records(3000)) == {}
 
 

@@ -6,10 +6,11 @@ Every problem is one line naming the sample and the file, so a user can fix it w
 
 Each file is read in one streaming pass (large decompressed blocks, record checks done on whole
 lists of lines, so the cost is close to that of decompressing). :func:`summarize` reads one file
-and keeps only its read count and digests of its read names, so ``seqstack run`` reads R1 and R2
-in two processes at once (``python -m workflows.local.fastq``) and :func:`compare_pair` compares
-the summaries; only when the names differ does :func:`check_pair` read both files again in
-lockstep, to name the first read out of step.
+and keeps only its read count and digests of its read names, so :func:`checking_pairs` (what
+``seqstack run`` calls) reads R1 and R2 at once, large files each in a process of its own
+(``python -m workflows.local.fastq``), and :func:`compare_pair` compares the summaries; only
+when they differ does :func:`check_pair` read both files again in lockstep, to name the first
+read out of step.
 """
 
 from __future__ import annotations
@@ -17,18 +18,25 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import queue
 import signal
+import subprocess
 import sys
 import threading
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import ne
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
+
+from workflows.sheet import Sample
 
 _BLOCK = 4 << 20
 #: R1 and R2 read names are compared as digests of runs of this many names.
@@ -246,6 +254,119 @@ def compare_pair(sample: str, r1: Path, r2: Path, one: FileSummary, two: FileSum
     # shows there, not just as a count), else with the counts.
     check_pair(sample, r1, r2)
     raise InputError(f"sample {sample}: {r2}: R1 and R2 changed while they were checked; check again")
+
+
+#: Files smaller than this are checked in this process: a child's start-up (about 50 ms) would
+#: cost more than reading them, and a sheet of many small samples would start thousands.
+IN_PROCESS_CHECK_BYTES = 4 << 20
+
+
+_Read = Future[FileSummary | str | None]  # a file's summary, its problem, or None when stopped
+
+
+@dataclass
+class PairCheck:
+    """The answer of :func:`checking_pairs`."""
+
+    problems: dict[str, str]
+    """Sample -> its problem, for the samples that cannot run."""
+    seconds: float
+    """From the first check's start to the last one's end."""
+
+
+@contextmanager
+def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], PairCheck]]:
+    """Start checking every FASTQ file, up to ``cpus`` at a time; yields a call that waits for
+    the answer. Leaving the block stops every check still running.
+
+    Each large file is read by a child process (:func:`main`), not a thread: the record checks
+    hold the GIL, and meanwhile the caller builds a missing index and imports Hera; R1 and R2
+    are read at once and compared by their summaries. Plain child processes rather than a
+    multiprocessing pool, because a pool's workers re-import the parent's ``__main__``, which not
+    every caller has (a script on stdin).
+    """
+    children: list[subprocess.Popen[str]] = []
+    lock = threading.Lock()
+    stopping = threading.Event()
+    started = time.monotonic()
+    ended: list[float] = []
+
+    def read(sample: str, label: str, path: str) -> FileSummary | str | None:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0  # summarize() names what is wrong with it
+        try:
+            if size < IN_PROCESS_CHECK_BYTES:
+                return summarize(sample, label, Path(path))
+            return read_in_child(sample, label, path)
+        except InputError as exc:
+            return str(exc)
+        finally:
+            ended.append(time.monotonic())
+
+    def read_in_child(sample: str, label: str, path: str) -> FileSummary | str | None:
+        with lock:
+            if stopping.is_set():
+                return None
+            try:
+                child = subprocess.Popen(
+                    # -P: not the current directory on sys.path, so a stray hashlib.py or
+                    # workflows/ there cannot stand in for the real modules.
+                    [sys.executable, "-P", "-m", "workflows.local.fastq", sample, label, path],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            except OSError as exc:
+                return f"sample {sample}: {label} {path}: cannot start the check ({exc})"
+            children.append(child)
+        out, err = child.communicate()
+        if stopping.is_set():
+            return None
+        if child.returncode == 0:
+            try:
+                summary = json.loads(out)
+                return FileSummary(int(summary["reads"]), tuple(summary["names"]))
+            except (ValueError, KeyError, TypeError):
+                pass  # reported below, with what the child said
+        elif child.returncode == 1 and out.strip():
+            return out.strip().splitlines()[-1]
+        last = (err.strip().splitlines() or out.strip().splitlines() or ["no message"])[-1]
+        return f"sample {sample}: {label} {path}: the check failed (exit code {child.returncode}: {last})"
+
+    def problem(s: Sample, one: FileSummary | str | None, two: FileSummary | str | None) -> str | None:
+        if isinstance(one, str):
+            return one
+        if isinstance(two, str):
+            return two
+        if one is None or two is None:  # stopped
+            return None
+        try:
+            compare_pair(s.id, Path(s.fastq_1), Path(s.fastq_2), one, two)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    def answer(futures: list[tuple[Sample, _Read, _Read]]) -> PairCheck:
+        problems = {s.id: p for s, one, two in futures if (p := problem(s, one.result(), two.result()))}
+        return PairCheck(problems, max(ended, default=started) - started)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, 2 * len(samples))))
+    try:
+        futures = [
+            (s, pool.submit(read, s.id, "R1", s.fastq_1), pool.submit(read, s.id, "R2", s.fastq_2))
+            for s in samples
+        ]
+        yield lambda: answer(futures)
+    finally:
+        stopping.set()
+        with lock:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:

@@ -21,13 +21,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +42,7 @@ from workflows.local.executor import (
     first_failure,
     walk,
 )
-from workflows.local.fastq import FileSummary, InputError, compare_pair, summarize
+from workflows.local.fastq import InputError, checking_pairs
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
@@ -131,119 +128,6 @@ def _previous_tasks(path: Path) -> dict[str, dict[str, Any]]:
     except (OSError, json.JSONDecodeError):
         return {}
     return {t["key"]: t for t in data.get("tasks", []) if isinstance(t, dict) and "key" in t}
-
-
-#: Files smaller than this are checked in this process: a child's start-up (about 50 ms) would
-#: cost more than reading them, and a sheet of many small samples would start thousands.
-IN_PROCESS_CHECK_BYTES = 4 << 20
-
-
-_Read = Future[FileSummary | str | None]  # a file's summary, its problem, or None when stopped
-
-
-@dataclass
-class _PairCheck:
-    """The answer of :func:`_checking_pairs`."""
-
-    problems: dict[str, str]
-    """Sample -> its problem, for the samples that cannot run."""
-    seconds: float
-    """From the first check's start to the last one's end."""
-
-
-@contextmanager
-def _checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], _PairCheck]]:
-    """Start checking every FASTQ file, up to ``cpus`` at a time; yields a call that waits for
-    the answer. Leaving the block stops every check still running.
-
-    Each large file is read by a child process (``python -m workflows.local.fastq``), not a
-    thread: the record checks hold the GIL, and meanwhile this process builds a missing index and
-    imports Hera; R1 and R2 are read at once and compared by their summaries. Plain child
-    processes rather than a multiprocessing pool, because a pool's workers re-import the
-    parent's ``__main__``, which not every caller has (a script on stdin).
-    """
-    children: list[subprocess.Popen[str]] = []
-    lock = threading.Lock()
-    stopping = threading.Event()
-    started = time.monotonic()
-    ended: list[float] = []
-
-    def read(sample: str, label: str, path: str) -> FileSummary | str | None:
-        try:
-            size = os.stat(path).st_size
-        except OSError:
-            size = 0  # summarize() names what is wrong with it
-        try:
-            if size < IN_PROCESS_CHECK_BYTES:
-                return summarize(sample, label, Path(path))
-            return read_in_child(sample, label, path)
-        except InputError as exc:
-            return str(exc)
-        finally:
-            ended.append(time.monotonic())
-
-    def read_in_child(sample: str, label: str, path: str) -> FileSummary | str | None:
-        with lock:
-            if stopping.is_set():
-                return None
-            try:
-                child = subprocess.Popen(
-                    # -P: not the current directory on sys.path, so a stray hashlib.py or
-                    # workflows/ there cannot stand in for the real modules.
-                    [sys.executable, "-P", "-m", "workflows.local.fastq", sample, label, path],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            except OSError as exc:
-                return f"sample {sample}: {label} {path}: cannot start the check ({exc})"
-            children.append(child)
-        out, err = child.communicate()
-        if stopping.is_set():
-            return None
-        if child.returncode == 0:
-            try:
-                summary = json.loads(out)
-                return FileSummary(int(summary["reads"]), tuple(summary["names"]))
-            except (ValueError, KeyError, TypeError):
-                pass  # reported below, with what the child said
-        elif child.returncode == 1 and out.strip():
-            return out.strip().splitlines()[-1]
-        last = (err.strip().splitlines() or out.strip().splitlines() or ["no message"])[-1]
-        return f"sample {sample}: {label} {path}: the check failed (exit code {child.returncode}: {last})"
-
-    def problem(s: Sample, one: FileSummary | str | None, two: FileSummary | str | None) -> str | None:
-        if isinstance(one, str):
-            return one
-        if isinstance(two, str):
-            return two
-        if one is None or two is None:  # stopped
-            return None
-        try:
-            compare_pair(s.id, Path(s.fastq_1), Path(s.fastq_2), one, two)
-        except InputError as exc:
-            return str(exc)
-        return None
-
-    def answer(futures: list[tuple[Sample, _Read, _Read]]) -> _PairCheck:
-        problems = {s.id: p for s, one, two in futures if (p := problem(s, one.result(), two.result()))}
-        return _PairCheck(problems, max(ended, default=started) - started)
-
-    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, 2 * len(samples))))
-    try:
-        futures = [
-            (s, pool.submit(read, s.id, "R1", s.fastq_1), pool.submit(read, s.id, "R2", s.fastq_2))
-            for s in samples
-        ]
-        yield lambda: answer(futures)
-    finally:
-        stopping.set()
-        with lock:
-            for child in children:
-                if child.poll() is None:
-                    child.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def outcomes(
@@ -336,7 +220,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
     previous = _previous_tasks(outdir / RUN_JSON) if opts.resume else {}
     record = _RunRecord(outdir / RUN_JSON, header)
 
-    with _checking_pairs(samples, opts.cpus) as pair_check:
+    with checking_pairs(samples, opts.cpus) as pair_check:
         # The reference: a bad one fails every sample, with one line naming it.
         try:
             index: ReferenceIndex = ensure_index(
