@@ -283,6 +283,13 @@ def test_bad_input_fails_only_its_sample_with_one_line(bad_inputs: Result, sampl
     subprocess.run(["samtools", "quickcheck", str(bad_inputs.outdir / "good" / "good.bam")], check=True)
 
 
+def test_the_input_check_says_what_it_waits_for_and_how_it_ended(bad_inputs: Result) -> None:
+    lines = bad_inputs.out.splitlines()
+    waiting = lines.index(f"inputs: checking the FASTQ files of {len(BAD) + 1} sample(s)")
+    ended = next(i for i, line in enumerate(lines) if line.startswith("inputs: 1 of 7 sample(s) ready ("))
+    assert waiting < ended
+
+
 @pytest.mark.parametrize("reference", ["missing.fa", "not-fasta.fa"])
 def test_bad_reference_fails_every_sample_naming_it(tmp_path: Path, reference: str) -> None:
     data = generate(tmp_path / "data", samples=[DemoSample("a", 50, 38, 31), DemoSample("b", 50, 38, 31)])

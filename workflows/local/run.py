@@ -247,12 +247,25 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         # Hera, behind render, takes most of a second to import: here, while the checks read.
         from workflows.render import render
 
+        # Large inputs take a while to read: say what is being waited for.
+        console.print(
+            f"inputs: checking the FASTQ files of {len(samples)} sample(s)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
         checked = pair_check()
     bad = checked.problems
     for problem in bad.values():
         err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
     header["inputCheckSeconds"] = round(checked.seconds, 3)
     good = [s for s in samples if s.id not in bad]
+    console.print(
+        f"inputs: {len(good)} of {len(samples)} sample(s) ready ({checked.seconds:.1f} s)",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
 
     roots: list[Node] = []
     status = "Succeeded"
