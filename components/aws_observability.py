@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs, eks_cluster_arn_of
+from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 
 ADDON_NAME = "amazon-cloudwatch-observability"
 #: The add-on's agent runs as this ServiceAccount (fixed by the add-on).
@@ -67,7 +67,6 @@ class AwsObservability(pulumi.ComponentResource):
             f"{name}-identity",
             AwsPodIdentityArgs(
                 cluster_name=args.cluster_name,
-                cluster_arn=eks_cluster_arn_of(args.cluster_name, parent=self),
                 namespace=NAMESPACE,
                 service_account=SERVICE_ACCOUNT,
                 managed_policy_arns=(f"arn:{args.partition}:iam::aws:policy/{AGENT_POLICY}",),

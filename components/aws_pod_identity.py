@@ -76,10 +76,8 @@ class AwsPodIdentityArgs:
     """Which ServiceAccount gets which permissions."""
 
     cluster_name: pulumi.Input[str]
-    """EKS cluster the association lives in."""
-    cluster_arn: pulumi.Input[str]
-    """ARN of that same cluster: the role's trust policy accepts only sessions EKS tags with it
-    (see :func:`pod_identity_trust`); :func:`eks_cluster_arn_of` builds it from the name."""
+    """EKS cluster the association lives in; pass the cluster's output. The role's trust names
+    the cluster's ARN, built from this name (:func:`eks_cluster_arn_of`)."""
     namespace: str
     """Namespace of the ServiceAccount (it need not exist yet)."""
     service_account: str
@@ -127,7 +125,7 @@ class AwsPodIdentity(pulumi.ComponentResource):
             f"{name}-role",
             description=f"EKS Pod Identity role of {args.namespace}/{args.service_account}",
             # Assumable only for this namespace/ServiceAccount on this cluster (see pod_identity_trust).
-            assume_role_policy=pulumi.Output.from_input(args.cluster_arn).apply(
+            assume_role_policy=eks_cluster_arn_of(args.cluster_name, parent=self).apply(
                 lambda arn: pod_identity_trust(arn, args.namespace, args.service_account)
             ),
             opts=child,

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs, eks_cluster_arn_of
+from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from workflows.contract import PoolPlacement
 
 #: The chart's repository (kubernetes/autoscaler, published to GitHub Pages).
@@ -204,7 +204,6 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             f"{name}-identity",
             AwsPodIdentityArgs(
                 cluster_name=args.cluster_name,
-                cluster_arn=eks_cluster_arn_of(args.cluster_name, parent=self),
                 namespace=NAMESPACE,
                 service_account=SERVICE_ACCOUNT,
                 policy=policy,

@@ -11,7 +11,7 @@ from components.aws_data_bucket import AwsDataBucket, AwsDataBucketArgs
 from components.aws_eks_cluster import AwsEksCluster, AwsEksClusterArgs
 from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
-from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs, eks_cluster_arn_of
+from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
 from components.cluster_autoscaler import CHART_BY_MINOR
 from components.tool_images import ToolImages, ToolImagesArgs, ecr_credentials
@@ -130,16 +130,12 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
         ),
     )
 
-    # Pod Identity roles trust only sessions EKS tags with this cluster's ARN.
-    cluster_arn = eks_cluster_arn_of(cluster.cluster_name, parent=cluster)
-
     # 3. The VPC CNI (aws-node) gets its AWS permissions from Pod Identity, not the node role,
     #    so no pod on the node inherits them.
     cni_identity = AwsPodIdentity(
         "cni-identity",
         AwsPodIdentityArgs(
             cluster_name=cluster.cluster_name,
-            cluster_arn=cluster_arn,
             namespace="kube-system",
             service_account="aws-node",
             managed_policy_arns=(f"arn:{partition}:iam::aws:policy/AmazonEKS_CNI_Policy",),
@@ -181,7 +177,6 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
         "workflow-identity",
         AwsPodIdentityArgs(
             cluster_name=cluster.cluster_name,
-            cluster_arn=cluster_arn,
             namespace=PIPELINE_NAMESPACE,
             service_account=WORKFLOW_SERVICE_ACCOUNT,
             policy=data.read_write_policy(),

@@ -160,13 +160,10 @@ def test_no_iam_statement_allows_a_wildcard_action_on_every_resource(aws_inv: In
 
 def test_pod_identity_args_refuse_a_role_without_permissions_or_a_bad_name() -> None:
     with pytest.raises(ValueError, match="needs a policy"):
-        AwsPodIdentityArgs(
-            cluster_name="c", cluster_arn="a", namespace="biojobs", service_account="argo-workflow"
-        )
+        AwsPodIdentityArgs(cluster_name="c", namespace="biojobs", service_account="argo-workflow")
     with pytest.raises(ValueError, match="service_account"):
         AwsPodIdentityArgs(
             cluster_name="c",
-            cluster_arn="a",
             namespace="biojobs",
             service_account="Argo_Workflow",
             policy="{}",
