@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 #: Key prefix of intermediate files; everything under it expires.
 SCRATCH_PREFIX = "scratch/"
@@ -19,8 +19,9 @@ SCRATCH_PREFIX = "scratch/"
 class AwsDataBucketArgs:
     """Naming, expiry and retention of the data bucket."""
 
-    bucket_prefix: str
-    """Bucket name prefix; S3 appends a unique suffix."""
+    bucket_name: str
+    """The bucket's full name, deterministic per stack (:func:`stacks.names.s3_bucket_name`), so
+    a redeploy after ``pulumi destroy`` can adopt the bucket the destroy left behind."""
     scratch_expiration_days: int
     """Days after which objects under ``scratch/`` are deleted."""
     retain: bool = True
@@ -29,13 +30,17 @@ class AwsDataBucketArgs:
     """Days an overwritten or deleted object version is kept (undo window)."""
     abort_multipart_days: int = 7
     """Days after which unfinished multipart uploads are cleaned up."""
+    adopt: bool = False
+    """Import the existing bucket of this name (left by an earlier destroy) instead of creating it."""
 
     def __post_init__(self) -> None:
-        if not _PREFIX.match(self.bucket_prefix):
+        if not _NAME.match(self.bucket_name):
             raise ValueError(
-                f"AwsDataBucketArgs.bucket_prefix: {self.bucket_prefix!r} must be 2-41 lowercase letters, "
+                f"AwsDataBucketArgs.bucket_name: {self.bucket_name!r} must be 3-63 lowercase letters, "
                 "digits or -"
             )
+        if self.adopt and not self.retain:
+            raise ValueError("AwsDataBucketArgs.adopt: only a retained bucket can be adopted (retain=True)")
         for label in ("scratch_expiration_days", "noncurrent_version_days", "abort_multipart_days"):
             if getattr(self, label) < 1:
                 raise ValueError(f"AwsDataBucketArgs.{label}: {getattr(self, label)} must be at least 1")
@@ -76,12 +81,17 @@ class AwsDataBucket(pulumi.ComponentResource):
     its settings behind (``protect`` would instead make destroy fail). To delete the data on
     purpose, set ``seqstack:retainData false`` and ``pulumi up`` before ``pulumi destroy``: that
     drops the retention and turns on ``force_destroy``, so the bucket goes with its contents.
+
+    Redeploy: the name is fixed per stack, so after a destroy ``adopt`` imports the very bucket
+    (``import_``: no create, no "already exists"). Its settings resources are declared as usual;
+    creating each is a ``Put*`` of the whole configuration on the bucket, which overwrites what
+    the retained copy holds with the same values, so they need no import.
     """
 
     bucket: aws.s3.Bucket
     """The bucket."""
     bucket_name: pulumi.Output[str]
-    """Bucket name (prefix plus S3's suffix)."""
+    """Bucket name."""
     bucket_arn: pulumi.Output[str]
     """Bucket ARN."""
 
@@ -95,10 +105,13 @@ class AwsDataBucket(pulumi.ComponentResource):
 
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            bucket_prefix=f"{args.bucket_prefix}-",
+            bucket=args.bucket_name,
             # Only when the user chose not to keep the data may destroy delete a non-empty bucket.
             force_destroy=not args.retain,
-            opts=child,
+            # Importing needs the declared inputs to match the bucket; these two are all there is.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(import_=args.bucket_name if args.adopt else None)
+            ),
         )
         bucket_id = self.bucket.id
         public_block = aws.s3.BucketPublicAccessBlock(

@@ -11,6 +11,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
+from stacks.access import AccessLevel, eks_policy_arn
+from stacks.names import stable_suffix
+
 #: Every control-plane log stream; audit and authenticator are the ones an incident needs.
 CONTROL_PLANE_LOGS: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
@@ -44,6 +47,10 @@ class AwsEksClusterArgs:
     """Days CloudWatch keeps the control-plane logs."""
     api_allowed_cidrs: Sequence[str] = ("0.0.0.0/0",)
     """Networks that may reach the public API endpoint (an access entry is still required)."""
+    admin_principal_arns: Sequence[str] = ()
+    """IAM roles/users given cluster-admin through an access entry (the creator has one already)."""
+    view_principal_arns: Sequence[str] = ()
+    """IAM roles/users given read-only access (``AmazonEKSViewPolicy``), e.g. the PR-preview role."""
 
     def __post_init__(self) -> None:
         if not _VERSION.match(self.version):
@@ -53,8 +60,31 @@ class AwsEksClusterArgs:
                 f"AwsEksClusterArgs.log_retention_days: {self.log_retention_days} is not one of "
                 f"CloudWatch's periods {sorted(_RETENTION_DAYS)}"
             )
+        overlap = set(self.admin_principal_arns) & set(self.view_principal_arns)
+        if overlap:
+            raise ValueError(f"AwsEksClusterArgs: {sorted(overlap)} are both admin and read-only")
         if len(self.private_subnet_ids) < 2:
             raise ValueError("AwsEksClusterArgs.private_subnet_ids: EKS needs subnets in at least 2 zones")
+
+
+def access_entries(args: AwsEksClusterArgs) -> dict[str, eks.AccessEntryArgs]:
+    """One access entry per principal: cluster-scoped admin or view policy, keyed by a stable hash
+    of the ARN (reordering the config list replaces nothing)."""
+    levels = [(arn, AccessLevel.ADMIN) for arn in args.admin_principal_arns] + [
+        (arn, AccessLevel.VIEW) for arn in args.view_principal_arns
+    ]
+    return {
+        f"{level.value}-{stable_suffix(arn)}": eks.AccessEntryArgs(
+            principal_arn=arn,
+            access_policies={
+                level.value: eks.AccessPolicyAssociationArgs(
+                    policy_arn=eks_policy_arn(level, args.partition),
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                )
+            },
+        )
+        for arn, level in levels
+    }
 
 
 class AwsEksCluster(pulumi.ComponentResource):
@@ -123,6 +153,9 @@ class AwsEksCluster(pulumi.ComponentResource):
             # The VPC CNI ignores NetworkPolicy objects unless its policy agent is on; without
             # this the biojobs default-deny ingress policy would be declared but not enforced.
             vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
+            # EKS gives only the creating identity an entry; everyone else who runs `pulumi up`,
+            # `preview` or kubectl needs one (stacks/access.py).
+            access_entries=access_entries(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
         # Under the mock runtime a multi-language component's resource-typed outputs (eksCluster)

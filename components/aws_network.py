@@ -17,6 +17,21 @@ from stacks.config import NatMode
 INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("ecr.api", "ecr.dkr", "eks-auth")
 
 
+#: Zone IDs where EKS does not create clusters (EKS user guide, "VPC and subnet requirements";
+#: CreateCluster answers UnsupportedAvailabilityZoneException). Zone *names* map to different
+#: zones in each account, so only the ID identifies them.
+EKS_UNSUPPORTED_ZONE_IDS: frozenset[str] = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
+def eks_zones(names: Sequence[str], zone_ids: Sequence[str], count: int) -> list[str]:
+    """The first ``count`` zone names whose zone ID EKS supports (fewer if the region has fewer)."""
+    if len(names) != len(zone_ids):
+        raise ValueError(f"eks_zones: {len(names)} zone names but {len(zone_ids)} zone ids")
+    return [name for name, zid in zip(names, zone_ids, strict=True) if zid not in EKS_UNSUPPORTED_ZONE_IDS][
+        :count
+    ]
+
+
 @dataclass(frozen=True)
 class AwsNetworkArgs:
     """What the network needs to know."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+
+from stacks.names import gcs_bucket_name
 
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
 
@@ -19,8 +20,7 @@ def bucket_name(prefix: str, project: str, stack: str) -> str:
     """``<prefix>-<8 hex digits>``: GCS names are global, so a suffix derived from the project and
     stack makes the name unique to this stack yet stable across runs (no random state to keep).
     """
-    suffix = hashlib.sha256(f"{project}/{stack}".encode()).hexdigest()[:8]
-    return f"{prefix}-{suffix}"
+    return gcs_bucket_name(prefix, project, stack)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class GcpDataBucketArgs:
     """Days after which objects under ``scratch/`` are deleted."""
     retain: bool = True
     """Leave the bucket in place when the stack is destroyed."""
+    adopt: bool = False
+    """Import the existing bucket of this name (left by an earlier destroy) instead of creating it."""
     noncurrent_version_days: int = 30
     """Days an overwritten or deleted object version is kept (undo window)."""
     abort_multipart_days: int = 7
@@ -53,6 +55,8 @@ class GcpDataBucketArgs:
         for label in ("scratch_expiration_days", "noncurrent_version_days", "abort_multipart_days"):
             if getattr(self, label) < 1:
                 raise ValueError(f"GcpDataBucketArgs.{label}: {getattr(self, label)} must be at least 1")
+        if self.adopt and not self.retain:
+            raise ValueError("GcpDataBucketArgs.adopt: only a retained bucket can be adopted (retain=True)")
 
 
 def lifecycle_rules(args: GcpDataBucketArgs) -> list[gcp.storage.BucketLifecycleRuleArgs]:
@@ -93,7 +97,8 @@ class GcpDataBucket(pulumi.ComponentResource):
     ``retain`` the bucket is declared with ``retain_on_delete``, so ``pulumi destroy`` succeeds
     in one step and leaves the bucket behind (``protect`` would instead make destroy fail).
     Without ``retain`` (the user chose ``seqstack:retainData false``) ``force_destroy`` is on, so
-    the deliberate teardown is one ``pulumi destroy`` on both clouds, as on AWS.
+    the deliberate teardown is one ``pulumi destroy`` on both clouds, as on AWS. The name is fixed
+    per project and stack, so after a destroy ``adopt`` imports the retained bucket.
     """
 
     bucket: gcp.storage.Bucket
@@ -105,9 +110,10 @@ class GcpDataBucket(pulumi.ComponentResource):
         self, name: str, args: GcpDataBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("seqstack:gcp:DataBucket", name, None, opts)
+        physical = bucket_name(args.bucket_prefix, args.project, args.stack)
         self.bucket = gcp.storage.Bucket(
             f"{name}-bucket",
-            name=bucket_name(args.bucket_prefix, args.project, args.stack),
+            name=physical,
             project=args.project,
             location=args.location.upper(),
             storage_class="STANDARD",
@@ -118,7 +124,13 @@ class GcpDataBucket(pulumi.ComponentResource):
             lifecycle_rules=lifecycle_rules(args),
             # Only when the user chose not to keep the data may destroy delete a non-empty bucket.
             force_destroy=not args.retain,
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain),
+            # Redeploy after destroy: the name is fixed, so without import the create would get
+            # 409 "already exists". Importing needs the settings above to match the bucket's.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                retain_on_delete=args.retain,
+                import_=f"{args.project}/{physical}" if args.adopt else None,
+            ),
         )
         self.bucket_name = self.bucket.name
         self.register_outputs({"bucketName": self.bucket_name})

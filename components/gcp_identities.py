@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from stacks.names import service_account_id
+
 #: What a GKE node needs and nothing more: write logs and metrics, let GKE read metadata, pull
 #: images from Artifact Registry. (Google's "least privilege node service account" set.)
 NODE_ROLES: tuple[str, ...] = (
@@ -25,13 +27,12 @@ NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-pla
 #: Read, write, list and delete objects; no bucket settings, no IAM changes.
 WORKLOAD_BUCKET_ROLE = "roles/storage.objectUser"
 
-_ACCOUNT_ID_LIMIT = 30
-
 
 def account_id(prefix: str, suffix: str) -> str:
-    """A service account id (6-30 chars, ``[a-z][a-z0-9-]*[a-z0-9]``) from a prefix and a suffix."""
-    head = prefix[: _ACCOUNT_ID_LIMIT - len(suffix) - 1].rstrip("-")
-    return f"{head}-{suffix}"
+    """A service account id (6-30 chars, ``[a-z][a-z0-9-]*[a-z0-9]``) from a prefix and a suffix;
+    a prefix too long to fit is cut and tagged with a hash of it (:func:`stacks.names.service_account_id`),
+    so two long cluster names in one project never share an id."""
+    return service_account_id(prefix, suffix)
 
 
 @dataclass(frozen=True)

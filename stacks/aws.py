@@ -9,13 +9,14 @@ import pulumi_aws as aws
 
 from components.aws_data_bucket import AwsDataBucket, AwsDataBucketArgs
 from components.aws_eks_cluster import AwsEksCluster, AwsEksClusterArgs
-from components.aws_network import AwsNetwork, AwsNetworkArgs
+from components.aws_network import AwsNetwork, AwsNetworkArgs, eks_zones
 from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
 from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
 from components.cluster_autoscaler import CHART_BY_MINOR
 from components.tool_images import ToolImages, ToolImagesArgs, ecr_credentials
 from stacks.config import ConfigError, StackConfig
+from stacks.names import s3_bucket_name
 from stacks.platform import (
     WORKFLOW_SERVICE_ACCOUNT,
     AwsPlatformIdentity,
@@ -95,14 +96,17 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
             f"seqstack:kubernetesVersion: {cfg.kubernetes_version} has no pinned Cluster Autoscaler "
             f"on AWS (supported: {', '.join(CHART_BY_MINOR)})"
         )
-    # 1. Network: zones from the region (Local/Wavelength Zones excluded), VPC, NAT, endpoints.
-    zones = aws.get_availability_zones(
+    # 1. Network: zones from the region (Local/Wavelength Zones and those EKS refuses, by zone
+    #    ID, excluded), VPC, NAT, endpoints.
+    offered = aws.get_availability_zones(
         state="available",
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
-    ).names[: cfg.zone_count]
+    )
+    zones = eks_zones(offered.names, offered.zone_ids, cfg.zone_count)
     if len(zones) < cfg.zone_count:
         raise ConfigError(
-            f"seqstack:zoneCount: {cfg.zone_count} zones asked for, {cfg.region} offers {len(zones)}: {zones}"
+            f"seqstack:zoneCount: {cfg.zone_count} zones asked for, {cfg.region} offers {len(zones)} "
+            f"that EKS supports: {zones}"
         )
     network = AwsNetwork(
         "network",
@@ -127,6 +131,8 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
             public_subnet_ids=network.public_subnet_ids,
             partition=partition,
             api_allowed_cidrs=cfg.api_allowed_cidrs,
+            admin_principal_arns=cfg.admin_principals,
+            view_principal_arns=(cfg.preview_principal,) if cfg.preview_principal else (),
         ),
     )
 
@@ -168,7 +174,11 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
     data = AwsDataBucket(
         "data",
         AwsDataBucketArgs(
-            bucket_prefix=cfg.data_bucket_prefix,
+            # Fixed per account, region and stack, so a redeploy finds the bucket a destroy kept.
+            bucket_name=s3_bucket_name(
+                cfg.data_bucket_prefix, aws.get_caller_identity().account_id, cfg.region, cfg.stack
+            ),
+            adopt=cfg.adopt_data_bucket,
             scratch_expiration_days=cfg.scratch_expiration_days,
             retain=cfg.retain_data,
         ),

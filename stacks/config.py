@@ -69,7 +69,11 @@ CLOUD_DEFAULT_MACHINE_TYPES: dict[Cloud, dict[str, tuple[str, ...]]] = {
 
 KEYS: tuple[Key, ...] = (
     Key("cloud", "string", "Cloud this stack builds on: aws or gcp."),
-    Key("clusterName", "string", "Kubernetes cluster name (lowercase letters, digits, -).", "seqstack"),
+    Key(
+        "clusterName",
+        "string",
+        "Cluster name (lowercase letters, digits, -), unique per account/project; default seqstack-<stack>.",
+    ),
     Key("kubernetesVersion", "string", "Kubernetes minor version, 1.NN.", "1.33"),
     Key("zoneCount", "integer", "Availability zones the network and nodes span (2 or 3).", 3),
     Key("natMode", "string", "single: one NAT gateway (cheap); perZone: one per zone (no SPOF).", "single"),
@@ -124,6 +128,25 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Exact argo-workflows Helm chart version (argoproj/argo-helm; appVersion v4.x).",
         "1.0.18",
+    ),
+    # Who may reach the cluster, and reconnecting the retained data bucket (stacks/access.py,
+    # stacks/names.py).
+    Key(
+        "adminPrincipals",
+        "array",
+        "Cluster admins besides its creator: IAM role/user ARNs (AWS) or IAM members like user:a@b (GCP).",
+        [],
+    ),
+    Key(
+        "previewPrincipal",
+        "string",
+        "Read-only principal of the PR-preview job: an IAM role ARN (AWS) or a serviceAccount: member (GCP).",
+    ),
+    Key(
+        "adoptDataBucket",
+        "boolean",
+        "Adopt the data bucket a destroyed stack left behind (same name) instead of creating it.",
+        False,
     ),
 )
 
@@ -215,6 +238,12 @@ class StackConfig:
     """Cluster deletion protection (GKE)."""
     argo_chart_version: str = "1.0.18"
     """Exact argo-workflows chart version."""
+    admin_principals: tuple[str, ...] = ()
+    """Principals given cluster-admin (IAM ARNs on AWS, IAM members on GCP), besides the creator."""
+    preview_principal: str | None = None
+    """The PR-preview identity, given read-only access; None: none."""
+    adopt_data_bucket: bool = False
+    """Import the existing (retained) data bucket of this stack instead of creating it."""
 
     @property
     def pools(self) -> tuple[NodePoolConfig, ...]:
@@ -253,10 +282,19 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         if not isinstance(project, str) or not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", project):
             raise ConfigError(f"gcp:project: required, a GCP project id, got {project!r}")
 
-    cluster_name = r.string("clusterName")
+    # Unset: seqstack-<stack>, so a second stack on defaults gets account-unique names of its own.
+    if raw.get(f"{NAMESPACE}:clusterName") in (None, ""):
+        from stacks.names import default_cluster_name
+
+        cluster_name = default_cluster_name(stack)
+    else:
+        cluster_name = r.string("clusterName")
     if not _CLUSTER_NAME.match(cluster_name):
+        unset = raw.get(f"{NAMESPACE}:clusterName") in (None, "")
         raise ConfigError(
-            f"seqstack:clusterName: {cluster_name!r} must be 2-40 lowercase letters, digits or -"
+            f"seqstack:clusterName: {cluster_name!r}"
+            + (f" (the default for stack {stack!r}; set the key)" if unset else "")
+            + " must be 2-40 lowercase letters, digits or -"
         )
     version = r.string("kubernetesVersion")
     if not _K8S_VERSION.match(version):
@@ -303,7 +341,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     )
     if quotas.pods < 1:
         raise ConfigError(f"seqstack:quotaPods: {quotas.pods} must be at least 1")
-    return StackConfig(
+    cfg = StackConfig(
         stack=stack,
         cloud=cloud,
         region=region,
@@ -323,7 +361,22 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         quotas=quotas,
         deletion_protection=r.boolean("deletionProtection"),
         argo_chart_version=_exact_version(r.string("argoChartVersion"), "argoChartVersion"),
+        admin_principals=r.string_list("adminPrincipals", ()),
+        preview_principal=r.optional_string("previewPrincipal"),
+        adopt_data_bucket=r.boolean("adoptDataBucket"),
     )
+    # Cross-key and per-cloud checks of access and names live beside the code that uses them.
+    from stacks.access import check_access
+    from stacks.names import check_names
+
+    check_access(cfg)
+    check_names(cfg)
+    if cfg.adopt_data_bucket and not cfg.retain_data:
+        raise ConfigError(
+            "seqstack:adoptDataBucket: true needs seqstack:retainData true (an adopted bucket must match "
+            "the retained one; set retainData false in a later up, before the destroy that deletes it)"
+        )
+    return cfg
 
 
 def _exact_version(value: str, key: str) -> str:
@@ -410,6 +463,14 @@ class _Reader:
         if not isinstance(text, str) or not _QUANTITY.match(text):
             raise ConfigError(f"{NAMESPACE}:{name}: {value!r} is not a Kubernetes quantity (e.g. 512, 2Ti)")
         return text
+
+    def optional_string(self, name: str) -> str | None:
+        value = self._raw.get(f"{NAMESPACE}:{name}")
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"{NAMESPACE}:{name}: expected a string, got {value!r}")
+        return value
 
     def string_list(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         value = self._raw.get(f"{NAMESPACE}:{name}")

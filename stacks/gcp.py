@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.gcp_apis import GcpApis, GcpApisArgs
+from components.gcp_cluster_access import GcpClusterAccess, GcpClusterAccessArgs
 from components.gcp_data_bucket import GcpDataBucket, GcpDataBucketArgs
 from components.gcp_gke_cluster import GkeCluster, GkeClusterArgs, WorkloadIdentityBinding
 from components.gcp_identities import GcpIdentities, GcpIdentitiesArgs
@@ -109,6 +110,7 @@ def declare_foundation(cfg: StackConfig) -> GcpFoundation:
             stack=cfg.stack,
             scratch_expiration_days=cfg.scratch_expiration_days,
             retain=cfg.retain_data,
+            adopt=cfg.adopt_data_bucket,
         ),
         after_apis,
     )
@@ -152,6 +154,16 @@ def declare_foundation(cfg: StackConfig) -> GcpFoundation:
                     kubernetes_service_account=WORKFLOW_SERVICE_ACCOUNT,
                 )
             ],
+        ),
+        after_apis,
+    )
+    # Who besides the creator may reach the cluster (seqstack:adminPrincipals/previewPrincipal).
+    GcpClusterAccess(
+        "access",
+        GcpClusterAccessArgs(
+            project=project,
+            admin_members=cfg.admin_principals,
+            view_members=(cfg.preview_principal,) if cfg.preview_principal else (),
         ),
         after_apis,
     )

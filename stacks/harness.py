@@ -32,6 +32,13 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 REDACTED = "[secret]"
 FAKE_ACCOUNT = "123456789012"
 
+#: Zone IDs the mocked getAvailabilityZones answers with, in name order (a...), for regions that
+#: have a zone EKS refuses: here it is the first name, as it can be in a real account.
+AZ_IDS: dict[str, tuple[str, ...]] = {
+    "us-east-1": ("use1-az3", "use1-az1", "use1-az2", "use1-az4", "use1-az6", "use1-az5"),
+    "us-west-1": ("usw1-az2", "usw1-az1", "usw1-az3"),
+}
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -64,6 +71,8 @@ class Recorded:
     to its children) and the resources its inputs come from."""
     provider: str | None = None
     """Logical name of the explicit provider the resource uses (None: the default provider)."""
+    import_id: str = ""
+    """The ``import_`` resource option: the id of an existing resource to adopt ("" : create)."""
 
 
 @dataclass
@@ -230,7 +239,12 @@ class _Mocks(pulumi_mocks.Mocks):
         # The second element lists check failures; the mock monitor iterates it, so never None.
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{z}" for z in "abc"]
-            return {"names": names, "zoneIds": [f"z-{n}" for n in names], "id": self.region}, []
+            zone_ids = [f"z-{n}" for n in names]
+            if self.region in AZ_IDS:
+                # Zone names map to zone IDs differently per account; these are one such mapping.
+                zone_ids = list(AZ_IDS[self.region])
+                names = [f"{self.region}{z}" for z in "abcdef"[: len(zone_ids)]]
+            return {"names": names, "zoneIds": zone_ids, "id": self.region}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": FAKE_ACCOUNT,
@@ -290,6 +304,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 id=response.id,
                 dependencies=tuple(self._by_urn[u][0] for u in request.dependencies if u in self._by_urn),
                 provider=self._provider_name(request.provider),
+                import_id=request.importId,
             )
         )
         return response

@@ -9,7 +9,8 @@ import pytest
 
 from components.aws_data_bucket import AwsDataBucketArgs
 from components.aws_registry import AwsRegistryArgs
-from stacks.harness import Inventory, run_stack
+from stacks.harness import FAKE_ACCOUNT, Inventory, run_stack
+from stacks.names import s3_bucket_name
 from workflows.contract import IMAGE_NAMES
 
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -54,7 +55,12 @@ def _bucket_settings(inv: Inventory) -> dict[str, dict[str, Any]]:
 
 def test_data_bucket_is_private_encrypted_versioned_and_tls_only(aws_inv: Inventory) -> None:
     bucket = aws_inv.one(BUCKET)
-    assert bucket.inputs["bucketPrefix"] == "seqstack-dev-data-"
+    # A fixed name per account, region and stack (not bucket_prefix's random one), so a
+    # redeploy after destroy can adopt it; see tests/test_redeploy.py.
+    assert bucket.inputs["bucket"] == s3_bucket_name(
+        "seqstack-dev-data", FAKE_ACCOUNT, "eu-west-1", "dev-aws"
+    )
+    assert "bucketPrefix" not in bucket.inputs
     assert aws_inv.outputs["dataBucket"] == f"s3://{bucket.id}"
     settings = _bucket_settings(aws_inv)
     assert settings["BucketPublicAccessBlock"] == {
@@ -94,7 +100,7 @@ def test_lifecycle_expires_scratch_old_versions_and_stale_uploads() -> None:
 def test_bucket_survives_destroy_only_when_retain_data_is_on(retain: bool) -> None:
     inv = run_stack("dev-aws", overrides={"seqstack:retainData": retain})
     bucket = inv.one(BUCKET)
-    family = [bucket, *(r for r in inv.resources if r.inputs.get("bucket") == bucket.id)]
+    family = [bucket, *(r for r in inv.resources if r.inputs.get("bucket") == bucket.id and r is not bucket)]
     # bucket, public access block, ownership, encryption, versioning, lifecycle, policy
     assert len(family) == 7
     # retain_on_delete (not protect): `pulumi destroy` succeeds in one step and leaves the bucket
@@ -107,9 +113,11 @@ def test_bucket_survives_destroy_only_when_retain_data_is_on(retain: bool) -> No
 
 
 def test_storage_args_are_validated() -> None:
-    with pytest.raises(ValueError, match="bucket_prefix"):
-        AwsDataBucketArgs(bucket_prefix="Data_Bucket", scratch_expiration_days=14)
+    with pytest.raises(ValueError, match="bucket_name"):
+        AwsDataBucketArgs(bucket_name="Data_Bucket", scratch_expiration_days=14)
     with pytest.raises(ValueError, match="scratch_expiration_days"):
-        AwsDataBucketArgs(bucket_prefix="data", scratch_expiration_days=0)
+        AwsDataBucketArgs(bucket_name="data", scratch_expiration_days=0)
+    with pytest.raises(ValueError, match="adopt"):
+        AwsDataBucketArgs(bucket_name="data", scratch_expiration_days=1, retain=False, adopt=True)
     with pytest.raises(ValueError, match="'Fastqc'"):
         AwsRegistryArgs(namespace="seqstack", images=("Fastqc",))
