@@ -20,7 +20,7 @@ from stacks.harness import Inventory, Recorded, run_stack
 BUCKETS = {"aws:s3/bucket:Bucket": "bucket", "gcp:storage/bucket:Bucket": "name"}
 
 
-class AlreadyExists(Exception):
+class AlreadyExistsError(Exception):
     """The cloud's 409 for a create of a bucket name that exists."""
 
 
@@ -54,7 +54,7 @@ class Engine:
                 self.cloud.imported.append(name)
             else:
                 if name in self.cloud.buckets:
-                    raise AlreadyExists(f"409: bucket {name} already exists")
+                    raise AlreadyExistsError(f"409: bucket {name} already exists")
                 self.cloud.buckets[name] = dict(r.inputs)
                 self.cloud.created.append(name)
             self.state[r.urn] = name
@@ -110,7 +110,7 @@ def test_without_adopt_the_redeploy_fails_loudly_instead_of_orphaning_data(stack
     first = run_stack(stack)
     engine.up(first)
     engine.destroy(first)
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExistsError):
         engine.up(run_stack(stack))
     assert len(cloud.buckets) == 1
 
