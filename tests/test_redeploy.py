@@ -140,9 +140,7 @@ def test_aws_bucket_settings_are_declared_alike_on_adoption() -> None:
     def settings(inv: Inventory) -> dict[str, dict[str, Any]]:
         bucket = inv.one("aws:s3/bucket:Bucket")
         return {
-            r.type: r.inputs
-            for r in inv.resources
-            if r.inputs.get("bucket") == bucket.id and r is not bucket
+            r.type: r.inputs for r in inv.resources if r.inputs.get("bucket") == bucket.id and r is not bucket
         }
 
     first = settings(run_stack("dev-aws"))
