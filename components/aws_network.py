@@ -20,7 +20,7 @@ INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("ecr.api", "ecr.dkr", "eks-auth"
 #: Zone IDs where EKS does not create clusters (EKS user guide, "VPC and subnet requirements";
 #: CreateCluster answers UnsupportedAvailabilityZoneException). Zone *names* map to different
 #: zones in each account, so only the ID identifies them.
-EKS_UNSUPPORTED_ZONE_IDS: frozenset[str] = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+EKS_UNSUPPORTED_ZONE_IDS: frozenset[str] = frozenset({"use1-az3", "usw1-az2", "cac1-az3", "cnn1-az4"})
 
 
 def eks_zones(names: Sequence[str], zone_ids: Sequence[str], count: int) -> list[str]:
