@@ -81,6 +81,11 @@ METRICS = ".metrics/{{workflow.parameters.run-id}}"
 REF = "{{workflow.parameters.reference-key}}"
 REF_BUCKET = "{{workflow.parameters.reference-bucket}}"
 SAMPLE = "{{inputs.parameters.sample}}"
+#: Every sample's outputs live under ``<prefix>/samples/<sample>/``, run-level ones (the report)
+#: at the top: two namespaces, so no sample ID (``multiqc_data`` is a valid one) can overwrite a
+#: run-level output or be overwritten by it. The local output folder has the same layout.
+SAMPLES_PREFIX = "samples"
+SAMPLE_DIR = f"{SAMPLES_PREFIX}/{SAMPLE}"
 
 _PRELUDE = """set -euo pipefail
 mkdir -p "$WORK/in" "$WORK/out" "$WORK/tmp" "$WORK/home"
@@ -383,7 +388,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     stack,
                     "html",
                     f"{WORK}/out/fastqc.html",
-                    SAMPLE,
+                    SAMPLE_DIR,
                     "fastqc",
                     f"{SAMPLE}_{{{{inputs.parameters.read}}}}_fastqc.html",
                 ),
@@ -391,7 +396,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     stack,
                     "zip",
                     f"{WORK}/out/fastqc.zip",
-                    SAMPLE,
+                    SAMPLE_DIR,
                     "fastqc",
                     f"{SAMPLE}_{{{{inputs.parameters.read}}}}_fastqc.zip",
                 ),
@@ -422,14 +427,14 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                         f"{read.lower()}-zip",
                         f"{WORK}/in/{read}_fastqc.zip",
                         OUT_BUCKET,
-                        f"{OUT}/{SAMPLE}/fastqc/{SAMPLE}_{read}_fastqc.zip",
+                        f"{OUT}/{SAMPLE_DIR}/fastqc/{SAMPLE}_{read}_fastqc.zip",
                     )
                     for read in ("R1", "R2")
                 ),
             ],
             outputs=[
                 Parameter(name="verdict", value_from=m.ValueFrom(path=f"{WORK}/out/verdict")),
-                _output(stack, "qc-json", f"{WORK}/out/{SAMPLE}.qc.json", SAMPLE, f"{SAMPLE}.qc.json"),
+                _output(stack, "qc-json", f"{WORK}/out/{SAMPLE}.qc.json", SAMPLE_DIR, f"{SAMPLE}.qc.json"),
             ],
             **gate_pod,
         )
@@ -456,12 +461,16 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                 *_reference_inputs(stack),
             ],
             outputs=[
-                _output(stack, "bam", f"{WORK}/out/{SAMPLE}.bam", SAMPLE, f"{SAMPLE}.bam"),
-                _output(stack, "bai", f"{WORK}/out/{SAMPLE}.bam.bai", SAMPLE, f"{SAMPLE}.bam.bai"),
+                _output(stack, "bam", f"{WORK}/out/{SAMPLE}.bam", SAMPLE_DIR, f"{SAMPLE}.bam"),
+                _output(stack, "bai", f"{WORK}/out/{SAMPLE}.bam.bai", SAMPLE_DIR, f"{SAMPLE}.bam.bai"),
                 _output(
-                    stack, "flagstat", f"{WORK}/out/{SAMPLE}.flagstat.txt", SAMPLE, f"{SAMPLE}.flagstat.txt"
+                    stack,
+                    "flagstat",
+                    f"{WORK}/out/{SAMPLE}.flagstat.txt",
+                    SAMPLE_DIR,
+                    f"{SAMPLE}.flagstat.txt",
                 ),
-                _output(stack, "stats", f"{WORK}/out/{SAMPLE}.stats.txt", SAMPLE, f"{SAMPLE}.stats.txt"),
+                _output(stack, "stats", f"{WORK}/out/{SAMPLE}.stats.txt", SAMPLE_DIR, f"{SAMPLE}.stats.txt"),
                 _output(
                     stack,
                     "metrics-flagstat",
