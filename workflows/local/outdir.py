@@ -119,7 +119,10 @@ def read_run_record(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise OutdirError(f"{path}: not a run record (invalid JSON at line {exc.lineno})") from None
     if not isinstance(data, dict):
-        raise OutdirError(f"{path}: not a run record (a JSON {type(data).__name__}, not an object)")
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(data), "a number"
+        )
+        raise OutdirError(f"{path}: not a run record (the JSON is {kind}, not an object)")
     return data
 
 
