@@ -123,7 +123,7 @@ def test_steps_run_end_to_end_with_real_tools(tmp_path: Path) -> None:
         args = {"sample": "HG00152", "read": read, "bucket": "", "key": sample[f"{read.lower()}_key"]}
         _run_step(templates["fastqc"], args, workflow, tmp_path / f"w-fastqc-{read}")
         assert (out / "samples" / "HG00152" / "fastqc" / f"HG00152_{read}_fastqc.html").exists()
-        run_metrics = out / ".metrics" / workflow["run-id"] / "HG00152"
+        run_metrics = out / ".metrics" / workflow["run-id"]
         assert (run_metrics / f"HG00152_{read}_fastqc.zip").exists()
 
     gate = _run_step(templates["qc-gate"], {"sample": "HG00152"}, workflow, tmp_path / "w-gate")

@@ -76,7 +76,9 @@ LABEL_CHUNK = "seqstack.io/chunk"
 OUT = "{{workflow.parameters.output-prefix}}"
 OUT_BUCKET = "{{workflow.parameters.output-bucket}}"
 #: Where a run's small per-sample metrics go (the report's only input). Scoped by run, so a later
-#: run into the same output prefix never reports an earlier run's samples.
+#: run into the same output prefix never reports an earlier run's samples. Flat: every file name
+#: starts with its sample's ID, and MultiQC skips folders named like its own outputs
+#: (``multiqc_data``, ``not_aligned``...: valid sample IDs), so there are no per-sample folders.
 METRICS = ".metrics/{{workflow.parameters.run-id}}"
 REF = "{{workflow.parameters.reference-key}}"
 REF_BUCKET = "{{workflow.parameters.reference-bucket}}"
@@ -405,7 +407,6 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     "metrics-zip",
                     f"{WORK}/out/fastqc.zip",
                     METRICS,
-                    SAMPLE,
                     f"{SAMPLE}_{{{{inputs.parameters.read}}}}_fastqc.zip",
                 ),
             ],
@@ -476,7 +477,6 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     "metrics-flagstat",
                     f"{WORK}/out/{SAMPLE}.flagstat.txt",
                     METRICS,
-                    SAMPLE,
                     f"{SAMPLE}.flagstat.txt",
                 ),
                 _output(
@@ -484,7 +484,6 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     "metrics-stats",
                     f"{WORK}/out/{SAMPLE}.stats.txt",
                     METRICS,
-                    SAMPLE,
                     f"{SAMPLE}.stats.txt",
                 ),
             ],
