@@ -87,14 +87,15 @@ def test_a_reused_outdir_is_refused_then_overwritten_or_resumed(
     assert (out / "run.json").read_text() == record and bam_a.exists()
 
     # --resume with a sheet that names only b: a's entry stays in run.json, a's outputs stay.
-    only_b = tmp_path / "only_b.csv"
+    only_b = tmp_path / "data" / "only_b.csv"  # paths in a sheet are relative to it
     only_b.write_text("\n".join(data.sheet.read_text().splitlines()[0::2]) + "\n")
     assert "a," not in only_b.read_text()
     resumed = run(only_b, data.reference, out, resume=True)
     assert resumed.code == 0, resumed.err
     assert resumed.record["samples"]["a"]["earlierRun"] is True and bam_a.exists()
     assert resumed.task("samples(a)/align")["status"] == "Succeeded"
-    assert resumed.task("samples(b)/align")["cached"] is True
+    assert resumed.record["samples"]["b"]["status"] == "aligned"
+    assert "earlierRun" not in resumed.record["samples"]["b"]
 
     # --overwrite when alignment now fails: no BAM of the earlier run beside the new verdict.
     _fail_bwa(tmp_path, monkeypatch, "[E::bwa_idx_load_from_disk] fail to locate the index files")
