@@ -152,9 +152,10 @@ def test_sigterm_and_sighup_stop_every_child_like_ctrl_c(
     assert_no_partial_outputs(out, record)
 
 
-def test_run_json_becoming_unwritable_mid_run_ends_the_run_with_one_line(tmp_path: Path) -> None:
-    """A real condition: run.json replaced by a directory while tasks run (as a full disk or a
-    remount read-only would fail the write). The run used to hang forever."""
+@pytest.mark.parametrize("how", ["directory", "full-disk"])
+def test_run_json_becoming_unwritable_mid_run_ends_the_run_with_one_line(tmp_path: Path, how: str) -> None:
+    """Real conditions: run.json replaced by a directory while tasks run, or its next write
+    landing on a full device (/dev/full answers ENOSPC). The run used to hang forever."""
     data = generate(tmp_path / "data", samples=[DemoSample("s1", 30_000, 38, 31)])
     out = tmp_path / "out"
     result: list[Any] = []
@@ -177,13 +178,18 @@ def test_run_json_becoming_unwritable_mid_run_ends_the_run_with_one_line(tmp_pat
         time.sleep(0.01)  # the first task has started
     record = out / "run.json"
     assert record.is_file()
-    record.unlink()
-    record.mkdir()
+    if how == "directory":
+        record.unlink()
+        record.mkdir()
+        why = "is a directory"
+    else:
+        (out / f".run.json.tmp-{os.getpid()}").symlink_to("/dev/full")
+        why = "No space left on device"
     worker.join(120)
     assert not worker.is_alive(), "the run hung"
     assert result == [1]
     assert err.getvalue().strip().splitlines() == [
-        f"error: {record}: cannot write the run record (is a directory); stopped every task"
+        f"error: {record}: cannot write the run record ({why}); stopped every task"
     ]
     assert not _named(_descendants(os.getpid()), "java") and not _named(_descendants(os.getpid()), "bwa")
     assert not (out / ".seqstack" / "work").exists()

@@ -116,6 +116,21 @@ def test_write_json_atomic_names_the_file_and_leaves_no_temporary(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
 
 
+def test_a_full_disk_is_one_line_naming_run_json(tmp_path: Path) -> None:
+    # /dev/full answers every write with ENOSPC: the kernel's own full-disk error, no mocking.
+    (tmp_path / f".run.json.tmp-{os.getpid()}").symlink_to("/dev/full")
+    with pytest.raises(OutdirError) as caught:
+        write_json_atomic(tmp_path / "run.json", {"a": 1})
+    assert str(caught.value) == f"{tmp_path}/run.json: cannot write the run record (No space left on device)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_and_overwrite_together_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutdirError, match="--resume and --overwrite contradict each other"):
+        claim(tmp_path / "o", resume=True, overwrite=True)
+    assert not (tmp_path / "o").exists()
+
+
 def test_the_local_layout_and_the_rendered_one_agree() -> None:
     assert SAMPLES_PREFIX in OWNED
 
