@@ -152,6 +152,28 @@ def test_sigterm_and_sighup_stop_every_child_like_ctrl_c(
     assert_no_partial_outputs(out, record)
 
 
+def test_sigterm_during_the_input_check_stops_the_checks_and_records_it(tmp_path: Path) -> None:
+    reads = b"@r\nACGTACGTAC\n+\nIIIIIIIIII\n" * 5_000_000  # seconds of checking
+    (tmp_path / "R1.fastq").write_bytes(reads)
+    (tmp_path / "R2.fastq").write_bytes(reads)
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"sample,fastq_1,fastq_2\nbig,{tmp_path / 'R1.fastq'},{tmp_path / 'R2.fastq'}\n")
+    data = generate(tmp_path / "data", samples=[DemoSample("tiny", 200, 38, 31)])
+    out = tmp_path / "results"
+    proc = _start(sheet, data.reference, out)
+    seen = _wait_for(proc, "aligner:")  # printed while the check workers are still reading
+    children = _descendants(proc.pid)
+    assert children, seen
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, seen + rest
+    assert "terminated (SIGTERM) before any task started" in rest and "Traceback" not in seen + rest
+    time.sleep(0.5)
+    assert not [pid for pid in children if _alive(pid)]
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "Interrupted" and record["signal"] == "SIGTERM"
+
+
 @pytest.mark.parametrize("how", ["directory", "full-disk"])
 def test_run_json_becoming_unwritable_mid_run_ends_the_run_with_one_line(tmp_path: Path, how: str) -> None:
     """Real conditions: run.json replaced by a directory while tasks run, or its next write

@@ -281,27 +281,43 @@ def _stop_signals_interrupt() -> Iterator[None]:
 def run_pipeline(
     opts: RunOptions, console: Console | None = None, live: bool | None = None, err: Console | None = None
 ) -> int:
-    """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed,
-    2 bad sheet/arguments, 130 interrupted). Errors go to ``err`` (stderr), one line each."""
+    """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed
+    or the run itself failed, 2 bad sheet/arguments/output folder, 130 Ctrl-C, 143 SIGTERM, 129
+    SIGHUP). Errors go to ``err`` (stderr), one line each."""
     console = console or Console()
     err = err or Console(stderr=True)
-    held: list[Claim] = []
+    ctx = _Context()
     try:
         with _stop_signals_interrupt():
-            return _run(opts, console, live, err, held)
-    except KeyboardInterrupt as exc:  # before the workflow started (checks, indexing)
-        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        err.print(f"{what} before any task started", highlight=False, soft_wrap=True, markup=False)
+            return _run(opts, console, live, err, ctx)
+    except KeyboardInterrupt as exc:  # outside the executor: checks, indexing, the closing writes
+        what = f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
+        if ctx.record is not None:  # run.json must not go on saying "Running"
+            if isinstance(exc, Terminated):
+                ctx.record.header["signal"] = str(exc)
+            with contextlib.suppress(OutdirError):
+                ctx.record.write("Interrupted")
+        when = "" if ctx.tasks_started else " before any task started"
+        err.print(f"{what}{when}", highlight=False, soft_wrap=True, markup=False)
         return _exit_code(exc)
     except OutdirError as exc:  # the folder cannot hold the run, or run.json cannot be written
         err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
-        return EXIT_RUN_FAILED if held else EXIT_USAGE
+        return EXIT_RUN_FAILED if ctx.claim is not None else EXIT_USAGE
     finally:
-        for c in held:
-            c.release()
+        if ctx.claim is not None:
+            ctx.claim.release()
 
 
-def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, held: list[Claim]) -> int:
+@dataclass
+class _Context:
+    """What :func:`run_pipeline` must know to end a run it did not finish."""
+
+    claim: Claim | None = None
+    record: _RunRecord | None = None
+    tasks_started: bool = False
+
+
+def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ctx: _Context) -> int:
     if opts.cpus < 1:
         err.print("error: --cpus must be at least 1", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
@@ -322,7 +338,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, he
         return EXIT_USAGE
     # Only now is the folder created: usable, not another run's (or --resume/--overwrite), ours.
     folder = claim(opts.outdir, resume=opts.resume, overwrite=opts.overwrite)
-    held.append(folder)
+    ctx.claim = folder
     outdir, state = folder.outdir, folder.state
     header: dict[str, Any] = {
         "seqstack": "run",
@@ -336,6 +352,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, he
     previous = _previous_tasks(folder.previous)
     record = _RunRecord(outdir / RUN_JSON, header, folder.previous)
     record.sheet = {s.id for s in samples}
+    ctx.record = record
     record.write("Running")  # a record from the start; an unwritable one stops the run here
 
     with checking_pairs(samples, opts.cpus) as pair_check:
@@ -417,6 +434,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, he
 
         progress.on_finished = checkpoint
         executor.listener = progress
+        ctx.tasks_started = True
         try:
             with progress:
                 roots = executor.run()
