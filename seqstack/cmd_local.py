@@ -35,6 +35,10 @@ def run_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip tasks whose recorded outputs are still complete.")
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Delete an earlier run's outputs in --outdir, then run afresh."),
+    ] = False,
     inject_fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -60,6 +64,7 @@ def run_command(
         cpus=cpus or os.cpu_count() or 1,
         memory_gib=memory or None,
         resume=resume,
+        overwrite=overwrite,
         faults=faults,
     )
     raise typer.Exit(run_pipeline(opts))
@@ -76,10 +81,28 @@ def demo_command(
 ) -> None:
     """Generate a small deterministic dataset (one sample fails QC on purpose) and run it."""
     from workflows.local.demo import generate
+    from workflows.local.outdir import OutdirError, check_usable
     from workflows.local.run import RunOptions, run_pipeline
 
     console = Console()
-    data = generate(outdir / "data")
+    try:
+        check_usable(outdir)  # a file, or a path under one: one line, before anything is written
+        check_usable(outdir / "data")
+        check_usable(outdir / "results")
+    except OutdirError as exc:
+        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
+    try:
+        data = generate(outdir / "data")
+    except OSError as exc:  # unwritable, read-only or full: one line naming the file
+        where = exc.filename or outdir / "data"
+        Console(stderr=True).print(
+            f"error: {where}: cannot write the demo data ({exc.strerror or exc})",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(2) from None
     console.print(
         f"demo data: {data.sheet} ({len(data.samples)} samples), reference {data.reference}", highlight=False
     )
@@ -89,6 +112,7 @@ def demo_command(
             reference=data.reference,
             outdir=outdir / "results",
             cpus=cpus or os.cpu_count() or 1,
+            overwrite=True,  # the demo's data were just generated afresh: so are its results
         ),
         console,
     )

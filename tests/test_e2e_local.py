@@ -107,7 +107,9 @@ def expected_verdict(outdir: Path, sample: str) -> str:
     failing = [
         m
         for read in ("R1", "R2")
-        for m, status in fastqc_summary(outdir / sample / "fastqc" / f"{sample}_{read}_fastqc.zip").items()
+        for m, status in fastqc_summary(
+            outdir / "samples" / sample / "fastqc" / f"{sample}_{read}_fastqc.zip"
+        ).items()
         if m in GATE_MODULES and status == "FAIL"
     ]
     return "fail" if failing else "pass"
@@ -146,20 +148,22 @@ def test_demo_aligns_the_good_sample_and_stops_the_low_quality_one(demo: Result)
     assert demo.record["samples"]["demo-lowq"]["status"] == "qc-failed"
     # The real FastQC says so, and the gate applied the rules to what FastQC said.
     assert (
-        fastqc_summary(out / "demo-lowq/fastqc/demo-lowq_R1_fastqc.zip")["Per base sequence quality"]
+        fastqc_summary(out / "samples/demo-lowq/fastqc/demo-lowq_R1_fastqc.zip")["Per base sequence quality"]
         == "FAIL"
     )
     for sample in ("demo-good", "demo-lowq"):
-        qc = json.loads((out / sample / f"{sample}.qc.json").read_text())
+        qc = json.loads((out / "samples" / sample / f"{sample}.qc.json").read_text())
         assert qc["verdict"] == expected_verdict(out, sample)
         for read in ("R1", "R2"):
             for ext in ("html", "zip"):
-                assert (out / sample / "fastqc" / f"{sample}_{read}_fastqc.{ext}").stat().st_size > 0
-    assert not (out / "demo-lowq" / "demo-lowq.bam").exists()
-    bam = out / "demo-good" / "demo-good.bam"
+                assert (
+                    out / "samples" / sample / "fastqc" / f"{sample}_{read}_fastqc.{ext}"
+                ).stat().st_size > 0
+    assert not (out / "samples" / "demo-lowq" / "demo-lowq.bam").exists()
+    bam = out / "samples" / "demo-good" / "demo-good.bam"
     subprocess.run(["samtools", "quickcheck", str(bam)], check=True)
-    assert (out / "demo-good" / "demo-good.bam.bai").exists()
-    assert "in total" in (out / "demo-good" / "demo-good.flagstat.txt").read_text()
+    assert (out / "samples" / "demo-good" / "demo-good.bam.bai").exists()
+    assert "in total" in (out / "samples" / "demo-good" / "demo-good.flagstat.txt").read_text()
     assert (out / "multiqc_report.html").stat().st_size > 10_000
     assert "demo-lowq" in demo.out and "qc-failed" in demo.out and "multiqc_report.html" in demo.out
     assert_no_partial_outputs(out, demo.record)
@@ -174,7 +178,7 @@ def test_demo_counts_equal_the_tools_run_by_hand(demo: Result, tmp_path: Path) -
         data / "demo-good_R2.fastq.gz",
         "x",
     )
-    ours = demo.outdir / "demo-good" / "demo-good.bam"
+    ours = demo.outdir / "samples" / "demo-good" / "demo-good.bam"
     assert count(ours, "-F", "4") == count(bam, "-F", "4") > 0.9 * 8000
     assert count(ours) == count(bam)
 
@@ -189,7 +193,7 @@ def test_run_json_records_every_task(demo: Result) -> None:
     assert keys["samples(demo-lowq)/align"]["status"] == "Skipped"
     align = keys["samples(demo-good)/align"]
     bam = align["outputs"]["artifacts"]["bam"]
-    assert bam["path"].endswith("demo-good/demo-good.bam") and len(bam["files"][0][2]) == 64
+    assert bam["path"].endswith("samples/demo-good/demo-good.bam") and len(bam["files"][0][2]) == 64
     assert demo.record["aligner"]["tool"] in ("bwa", "bwa-mem2")
 
 
@@ -204,8 +208,8 @@ def test_preempted_align_is_retried_and_gives_the_same_bam(demo: Result, tmp_pat
     assert faulted.code == 0, faulted.err
     attempts = faulted.task("samples(demo-good)/align")["attempts"]
     assert [(a["status"], a["message"]) for a in attempts] == [("Error", "pod deleted"), ("Succeeded", "")]
-    bam = tmp_path / "out" / "demo-good" / "demo-good.bam"
-    assert sam_body(bam) == sam_body(demo.outdir / "demo-good" / "demo-good.bam")
+    bam = tmp_path / "out" / "samples" / "demo-good" / "demo-good.bam"
+    assert sam_body(bam) == sam_body(demo.outdir / "samples" / "demo-good" / "demo-good.bam")
     assert_no_partial_outputs(tmp_path / "out", faulted.record)
 
 
@@ -215,7 +219,7 @@ def test_resume_skips_complete_tasks_and_redoes_a_half_written_output(demo: Resu
     again = run(data / "samples.csv", data / "demo_reference.fa", demo.outdir, resume=True)
     assert again.code == 0, again.err
     assert all(t["cached"] for t in again.record["tasks"] if t["status"] == "Succeeded")
-    bam = demo.outdir / "demo-good" / "demo-good.bam"
+    bam = demo.outdir / "samples" / "demo-good" / "demo-good.bam"
     before = sam_body(bam)
     with bam.open("r+b") as f:  # a half-written BAM: same name, cut short
         f.truncate(bam.stat().st_size // 2)
@@ -280,7 +284,9 @@ def test_bad_input_fails_only_its_sample_with_one_line(bad_inputs: Result, sampl
     assert not (bad_inputs.outdir / sample).exists()  # nothing of it in the results
     # ...and the good sample still completed.
     assert bad_inputs.record["samples"]["good"]["status"] == "aligned"
-    subprocess.run(["samtools", "quickcheck", str(bad_inputs.outdir / "good" / "good.bam")], check=True)
+    subprocess.run(
+        ["samtools", "quickcheck", str(bad_inputs.outdir / "samples" / "good" / "good.bam")], check=True
+    )
 
 
 def test_the_input_check_says_what_it_waits_for_and_how_it_ended(bad_inputs: Result) -> None:
@@ -299,7 +305,7 @@ def test_bad_reference_fails_every_sample_naming_it(tmp_path: Path, reference: s
     lines = result.err.strip().splitlines()
     assert len(lines) == 2 and all(str(tmp_path / reference) in line for line in lines)
     assert {line.split(":")[0] for line in lines} == {"sample a", "sample b"}
-    assert not list((tmp_path / "results").glob("*/*.bam"))
+    assert not list((tmp_path / "results").glob("samples/*/*.bam"))
 
 
 def test_duplicate_sample_ids_stop_before_anything_runs(tmp_path: Path) -> None:
@@ -451,12 +457,12 @@ def test_real_mtdna_reads(tmp_path: Path) -> None:
     result = run(sheet, ref, tmp_path / "results")
     out = tmp_path / "results"
     verdict = expected_verdict(out, "HG00152")
-    assert json.loads((out / "HG00152" / "HG00152.qc.json").read_text())["verdict"] == verdict
+    assert json.loads((out / "samples" / "HG00152" / "HG00152.qc.json").read_text())["verdict"] == verdict
     if verdict == "fail":
         assert result.record["samples"]["HG00152"]["status"] == "qc-failed"
         return
     assert result.code == 0, result.err
-    bam = out / "HG00152" / "HG00152.bam"
+    bam = out / "samples" / "HG00152" / "HG00152.bam"
     subprocess.run(["samtools", "quickcheck", str(bam)], check=True)
     direct = direct_bam(tmp_path / "direct", ref, r1, r2, "HG00152")
     assert count(bam, "-F", "4") == count(direct, "-F", "4") > 9000
@@ -506,6 +512,6 @@ def test_a_tool_failure_is_not_retried_and_fails_its_sample_with_the_reason(
     assert outcome["status"] == "failed" and "align" in outcome["reason"]
     assert "Error (exit code" in outcome["reason"]
     assert "s1" in result.out and "failed" in result.out
-    assert not (tmp_path / "results" / "s1" / "s1.bam").exists()
+    assert not (tmp_path / "results" / "samples" / "s1" / "s1.bam").exists()
     assert (tmp_path / "results" / "multiqc_report.html").exists()  # the report still ran
     assert_no_partial_outputs(tmp_path / "results", result.record)

@@ -122,12 +122,12 @@ def test_steps_run_end_to_end_with_real_tools(tmp_path: Path) -> None:
     for read in ("R1", "R2"):
         args = {"sample": "HG00152", "read": read, "bucket": "", "key": sample[f"{read.lower()}_key"]}
         _run_step(templates["fastqc"], args, workflow, tmp_path / f"w-fastqc-{read}")
-        assert (out / "HG00152" / "fastqc" / f"HG00152_{read}_fastqc.html").exists()
-        run_metrics = out / ".metrics" / workflow["run-id"] / "HG00152"
+        assert (out / "samples" / "HG00152" / "fastqc" / f"HG00152_{read}_fastqc.html").exists()
+        run_metrics = out / ".metrics" / workflow["run-id"]
         assert (run_metrics / f"HG00152_{read}_fastqc.zip").exists()
 
     gate = _run_step(templates["qc-gate"], {"sample": "HG00152"}, workflow, tmp_path / "w-gate")
-    verdict = json.loads((out / "HG00152" / "HG00152.qc.json").read_text())
+    verdict = json.loads((out / "samples" / "HG00152" / "HG00152.qc.json").read_text())
     assert verdict["verdict"] in ("pass", "fail")
     assert (tmp_path / "w-gate" / "out" / "verdict").read_text() == verdict["verdict"]
     assert set(verdict["modules"]) == {"R1", "R2"}
@@ -136,14 +136,14 @@ def test_steps_run_end_to_end_with_real_tools(tmp_path: Path) -> None:
 
     align = _run_step(templates["align"], sample, workflow, tmp_path / "w-align")
     assert align.stderr.splitlines()[0] == "seqstack: aligner=bwa" or "aligner=bwa-mem2" in align.stderr
-    bam = out / "HG00152" / "HG00152.bam"
-    assert (out / "HG00152" / "HG00152.bam.bai").exists()
+    bam = out / "samples" / "HG00152" / "HG00152.bam"
+    assert (out / "samples" / "HG00152" / "HG00152.bam.bai").exists()
     header = subprocess.run(
         ["samtools", "view", "-H", str(bam)], capture_output=True, text=True, check=True
     ).stdout
     assert "SO:coordinate" in header
     assert "@RG\tID:HG00152\tSM:HG00152\tPL:ILLUMINA" in header
-    flagstat = (out / "HG00152" / "HG00152.flagstat.txt").read_text()
+    flagstat = (out / "samples" / "HG00152" / "HG00152.flagstat.txt").read_text()
     assert re.search(r"^10106 \+ 0 primary$", flagstat, re.M), flagstat  # 5,053 pairs, all kept
     assert not list((tmp_path / "w-align").rglob("*.sam"))
     assert not (tmp_path / "w-align" / "out" / "HG00152.bam.tmp").exists()
@@ -161,7 +161,7 @@ def test_qc_gate_fails_a_sample_by_the_rules(tmp_path: Path) -> None:
     templates, workflow, _ = _templates(tmp_path)
     out = Path(workflow["output-prefix"])
     for read, status in (("R1", "PASS"), ("R2", "FAIL")):
-        z = out / "S1" / "fastqc" / f"S1_{read}_fastqc.zip"
+        z = out / "samples" / "S1" / "fastqc" / f"S1_{read}_fastqc.zip"
         z.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(z, "w") as archive:
             archive.writestr(
@@ -170,7 +170,7 @@ def test_qc_gate_fails_a_sample_by_the_rules(tmp_path: Path) -> None:
                 "FAIL\tAdapter Content\tx\n",
             )
     _run_step(templates["qc-gate"], {"sample": "S1"}, workflow, tmp_path / "w-gate")
-    verdict = json.loads((out / "S1" / "S1.qc.json").read_text())
+    verdict = json.loads((out / "samples" / "S1" / "S1.qc.json").read_text())
     assert verdict["verdict"] == "fail"
     assert verdict["reasons"] == ["R2: Per base sequence quality FAIL"]  # Adapter Content is not a rule
 
@@ -210,4 +210,4 @@ def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:
     (shim / "samtools").chmod(0o755)
     sample = {"sample": "HG00152", "r1_bucket": "", "r1_key": str(R1), "r2_bucket": "", "r2_key": str(R2)}
     _run_step(templates["align"], sample, workflow, tmp_path / "w-align", tools_first=shim, succeed=False)
-    assert not (Path(workflow["output-prefix"]) / "HG00152" / "HG00152.bam").exists()
+    assert not (Path(workflow["output-prefix"]) / "samples" / "HG00152" / "HG00152.bam").exists()

@@ -195,16 +195,16 @@ def test_outputs_land_where_the_issue_says() -> None:
             assert art["s3"]["bucket"] == "{{workflow.parameters.output-bucket}}"
             keys.add(_resolve(art["s3"]["key"], "S1"))
     assert keys == {
-        "runs/r1/S1/fastqc/S1_R1_fastqc.html",
-        "runs/r1/S1/fastqc/S1_R1_fastqc.zip",
-        "runs/r1/.metrics/RUN/S1/S1_R1_fastqc.zip",
-        "runs/r1/S1/S1.qc.json",
-        "runs/r1/S1/S1.bam",
-        "runs/r1/S1/S1.bam.bai",
-        "runs/r1/S1/S1.flagstat.txt",
-        "runs/r1/S1/S1.stats.txt",
-        "runs/r1/.metrics/RUN/S1/S1.flagstat.txt",
-        "runs/r1/.metrics/RUN/S1/S1.stats.txt",
+        "runs/r1/samples/S1/fastqc/S1_R1_fastqc.html",
+        "runs/r1/samples/S1/fastqc/S1_R1_fastqc.zip",
+        "runs/r1/.metrics/RUN/S1_R1_fastqc.zip",
+        "runs/r1/samples/S1/S1.qc.json",
+        "runs/r1/samples/S1/S1.bam",
+        "runs/r1/samples/S1/S1.bam.bai",
+        "runs/r1/samples/S1/S1.flagstat.txt",
+        "runs/r1/samples/S1/S1.stats.txt",
+        "runs/r1/.metrics/RUN/S1.flagstat.txt",
+        "runs/r1/.metrics/RUN/S1.stats.txt",
         "runs/r1/multiqc_report.html",
         "runs/r1/multiqc_data",
     }

@@ -76,11 +76,18 @@ LABEL_CHUNK = "seqstack.io/chunk"
 OUT = "{{workflow.parameters.output-prefix}}"
 OUT_BUCKET = "{{workflow.parameters.output-bucket}}"
 #: Where a run's small per-sample metrics go (the report's only input). Scoped by run, so a later
-#: run into the same output prefix never reports an earlier run's samples.
+#: run into the same output prefix never reports an earlier run's samples. Flat: every file name
+#: starts with its sample's ID, and MultiQC skips folders named like its own outputs
+#: (``multiqc_data``, ``not_aligned``...: valid sample IDs), so there are no per-sample folders.
 METRICS = ".metrics/{{workflow.parameters.run-id}}"
 REF = "{{workflow.parameters.reference-key}}"
 REF_BUCKET = "{{workflow.parameters.reference-bucket}}"
 SAMPLE = "{{inputs.parameters.sample}}"
+#: Every sample's outputs live under ``<prefix>/samples/<sample>/``, run-level ones (the report)
+#: at the top: two namespaces, so no sample ID (``multiqc_data`` is a valid one) can overwrite a
+#: run-level output or be overwritten by it. The local output folder has the same layout.
+SAMPLES_PREFIX = "samples"
+SAMPLE_DIR = f"{SAMPLES_PREFIX}/{SAMPLE}"
 
 _PRELUDE = """set -euo pipefail
 mkdir -p "$WORK/in" "$WORK/out" "$WORK/tmp" "$WORK/home"
@@ -383,7 +390,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     stack,
                     "html",
                     f"{WORK}/out/fastqc.html",
-                    SAMPLE,
+                    SAMPLE_DIR,
                     "fastqc",
                     f"{SAMPLE}_{{{{inputs.parameters.read}}}}_fastqc.html",
                 ),
@@ -391,7 +398,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     stack,
                     "zip",
                     f"{WORK}/out/fastqc.zip",
-                    SAMPLE,
+                    SAMPLE_DIR,
                     "fastqc",
                     f"{SAMPLE}_{{{{inputs.parameters.read}}}}_fastqc.zip",
                 ),
@@ -400,7 +407,6 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     "metrics-zip",
                     f"{WORK}/out/fastqc.zip",
                     METRICS,
-                    SAMPLE,
                     f"{SAMPLE}_{{{{inputs.parameters.read}}}}_fastqc.zip",
                 ),
             ],
@@ -422,14 +428,14 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                         f"{read.lower()}-zip",
                         f"{WORK}/in/{read}_fastqc.zip",
                         OUT_BUCKET,
-                        f"{OUT}/{SAMPLE}/fastqc/{SAMPLE}_{read}_fastqc.zip",
+                        f"{OUT}/{SAMPLE_DIR}/fastqc/{SAMPLE}_{read}_fastqc.zip",
                     )
                     for read in ("R1", "R2")
                 ),
             ],
             outputs=[
                 Parameter(name="verdict", value_from=m.ValueFrom(path=f"{WORK}/out/verdict")),
-                _output(stack, "qc-json", f"{WORK}/out/{SAMPLE}.qc.json", SAMPLE, f"{SAMPLE}.qc.json"),
+                _output(stack, "qc-json", f"{WORK}/out/{SAMPLE}.qc.json", SAMPLE_DIR, f"{SAMPLE}.qc.json"),
             ],
             **gate_pod,
         )
@@ -456,18 +462,21 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                 *_reference_inputs(stack),
             ],
             outputs=[
-                _output(stack, "bam", f"{WORK}/out/{SAMPLE}.bam", SAMPLE, f"{SAMPLE}.bam"),
-                _output(stack, "bai", f"{WORK}/out/{SAMPLE}.bam.bai", SAMPLE, f"{SAMPLE}.bam.bai"),
+                _output(stack, "bam", f"{WORK}/out/{SAMPLE}.bam", SAMPLE_DIR, f"{SAMPLE}.bam"),
+                _output(stack, "bai", f"{WORK}/out/{SAMPLE}.bam.bai", SAMPLE_DIR, f"{SAMPLE}.bam.bai"),
                 _output(
-                    stack, "flagstat", f"{WORK}/out/{SAMPLE}.flagstat.txt", SAMPLE, f"{SAMPLE}.flagstat.txt"
+                    stack,
+                    "flagstat",
+                    f"{WORK}/out/{SAMPLE}.flagstat.txt",
+                    SAMPLE_DIR,
+                    f"{SAMPLE}.flagstat.txt",
                 ),
-                _output(stack, "stats", f"{WORK}/out/{SAMPLE}.stats.txt", SAMPLE, f"{SAMPLE}.stats.txt"),
+                _output(stack, "stats", f"{WORK}/out/{SAMPLE}.stats.txt", SAMPLE_DIR, f"{SAMPLE}.stats.txt"),
                 _output(
                     stack,
                     "metrics-flagstat",
                     f"{WORK}/out/{SAMPLE}.flagstat.txt",
                     METRICS,
-                    SAMPLE,
                     f"{SAMPLE}.flagstat.txt",
                 ),
                 _output(
@@ -475,7 +484,6 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                     "metrics-stats",
                     f"{WORK}/out/{SAMPLE}.stats.txt",
                     METRICS,
-                    SAMPLE,
                     f"{SAMPLE}.stats.txt",
                 ),
             ],

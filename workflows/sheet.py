@@ -4,7 +4,7 @@ Every rejection is one line naming the file, the row (as a spreadsheet numbers i
 row 1) and the column, so a user can fix the sheet without reading a traceback.
 
 Sample IDs must match ``[A-Za-z0-9][A-Za-z0-9_-]{0,62}``: they become path components
-(``<prefix>/<sample>/<sample>.bam``), read-group fields and shell words, so nothing that could
+(``<prefix>/samples/<sample>/<sample>.bam``), read-group fields and shell words, so nothing that could
 escape a path, a quote or an Argo ``{{...}}`` expression is allowed. They never become Kubernetes
 names (Argo names the per-sample nodes ``samples(<index>:...)`` itself), so case is kept; two IDs
 that differ only in case are rejected as duplicates because they would clash on case-insensitive

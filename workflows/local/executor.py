@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from workflows.local import expr
 from workflows.local.schema import check_supported
+from workflows.local.toollog import first_error
 
 #: Node phases, as Argo names them.
 SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED = "Succeeded", "Failed", "Error", "Skipped", "Omitted"
@@ -67,6 +68,11 @@ class UnsupportedWorkflowError(ValueError):
 
 class TemplateError(RuntimeError):
     """A template cannot be run as given (unresolved parameter, bad path); fails its node."""
+
+
+class RunAbortedError(RuntimeError):
+    """The run itself failed (its listener could not record an event, or a worker thread died):
+    every task was stopped. The message is the cause's, one line; ``__cause__`` is the error."""
 
 
 @dataclass
@@ -329,12 +335,14 @@ class Executor:
         self.terminate_grace = terminate_grace
         self.env = dict(os.environ if env is None else env)
         self.cancelled = threading.Event()
+        self.fatal: BaseException | None = None
         self.memory_mib = math.inf if memory_mib is None else float(memory_mib)
         self.budget = _CpuBudget(self.cpus, self.memory_mib)
         self.nodes: list[Node] = []
         self.roots: list[Node] = []
         self._lock = threading.Lock()
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._stopping = False
         self._mutexes: dict[str, threading.Lock] = {}
         self._wftemplates = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "WorkflowTemplate"}
         self.workflows = [o for o in objects if o.get("kind") == "Workflow"]
@@ -365,13 +373,29 @@ class Executor:
         try:
             for finished in done:
                 while not finished.wait(0.2):
-                    pass
+                    if self.fatal is not None and not self._stopping:
+                        self._stopping = True
+                        self.cancel()  # from here: signals need the main thread's patience
         except KeyboardInterrupt:
             self.cancel()
             for finished in done:
                 finished.wait()
             raise
+        if self.fatal is not None:
+            if not self._stopping:
+                self.cancel()
+            raise RunAbortedError(str(self.fatal) or repr(self.fatal)) from self.fatal
         return self.roots
+
+    def _abort(self, exc: BaseException) -> None:
+        """A failure outside any task (the listener, a worker thread): stop starting tasks at
+        once; :meth:`run` stops the running ones and raises :class:`RunAbortedError`."""
+        with self._lock:
+            if self.fatal is None:
+                self.fatal = exc
+        self.cancelled.set()
+        with self.budget.cond:
+            self.budget.cond.notify_all()
 
     def cancel(self) -> None:
         """Stop starting tasks; SIGTERM every running process group, SIGKILL the survivors."""
@@ -455,8 +479,12 @@ class Executor:
         self._emit(root, "finished")
 
     def _emit(self, node: Node, what: str) -> None:
-        if self.listener is not None:
+        if self.listener is None:
+            return
+        try:
             self.listener.event(node, what)
+        except Exception as exc:  # e.g. run.json cannot be written: the run cannot go on
+            self._abort(exc)
 
     def _guarded(self, node: Node, run: Callable[[], None]) -> None:
         """Run a node's work; a template problem or a bug fails that node, never hangs the run."""
@@ -582,10 +610,17 @@ class Executor:
         tripped = False
 
         def worker(name: str, child: Node) -> None:
-            self._guarded(child, lambda: self._run_task(scope, tasks[name], child, states, artifacts, values))
-            with cond:
-                finished.append(name)
-                cond.notify_all()
+            try:
+                self._guarded(
+                    child, lambda: self._run_task(scope, tasks[name], child, states, artifacts, values)
+                )
+            except BaseException as exc:  # never leave the DAG waiting for a thread that died
+                child.phase, child.message = ERROR, f"internal error: {exc!r}"
+                self._abort(exc)
+            finally:
+                with cond:
+                    finished.append(name)
+                    cond.notify_all()
 
         while waiting or running:
             scan = True
@@ -1122,9 +1157,9 @@ class Executor:
             # A process killed from outside is what a deleted (preempted) pod looks like in Argo.
             return self._end(attempt, ERROR, POD_DELETED, 128 - rc, workdir)
         if rc != 0:
-            tail = _log_tail(log)
+            cause = first_error(log)  # the tool's own first error line, not the last symptom
             return self._end(
-                attempt, FAILED, f"Error (exit code {rc})" + (f": {tail}" if tail else ""), rc, workdir
+                attempt, FAILED, f"Error (exit code {rc})" + (f": {cause}" if cause else ""), rc, workdir
             )
         try:
             self._collect_outputs(node, resolved, local_path, where)
@@ -1319,14 +1354,6 @@ def _remove(path: Path) -> None:
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-
-
-def _log_tail(log: Path, lines: int = 1) -> str:
-    try:
-        text = log.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(t.strip() for t in text[-lines:])[:300]
 
 
 def _string(value: Any) -> str:

@@ -14,17 +14,26 @@ Order of work, and why:
    same objects ``seqstack submit`` would send to Argo, run by :class:`Executor`;
 5. ``<outdir>/run.json`` (rewritten after every task, atomically, so ``--resume`` works after a
    crash or Ctrl-C) and the summary table.
+
+The output folder is claimed (:mod:`workflows.local.outdir`: usable, not another run's, locked)
+only once the sheet is accepted, so a rejected sheet creates nothing. SIGTERM and SIGHUP stop a
+run as Ctrl-C does (every task's process group stopped, ``run.json`` says ``Interrupted``) and
+exit 128 + the signal's number, as a shell reports a process killed by it (143, 129; Ctrl-C 130).
+A failure of the run itself (``run.json`` cannot be written: full disk, read-only file system)
+stops every task and ends the run with one line, never a hang.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,21 +47,33 @@ from workflows.local.executor import (
     Executor,
     Fault,
     Node,
+    RunAbortedError,
     UnsupportedWorkflowError,
     first_failure,
     walk,
 )
 from workflows.local.fastq import InputError, checking_pairs
+from workflows.local.outdir import (
+    REPORT_HTML,
+    RUN_JSON,
+    STATE_DIR,
+    Claim,
+    OutdirError,
+    claim,
+    sample_dir,
+    write_json_atomic,
+)
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 
-#: Exit codes of ``seqstack run``.
+#: Exit codes of ``seqstack run`` (SIGTERM/SIGHUP: 128 + the signal's number, 143/129).
 EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: The run itself failed (its record could not be written): every task was stopped.
+EXIT_RUN_FAILED = 1
 
-RUN_JSON = "run.json"
-STATE_DIR = ".seqstack"
+__all__ = ["RUN_JSON", "STATE_DIR", "RunOptions", "run_pipeline"]
 
 
 @dataclass
@@ -65,6 +86,8 @@ class RunOptions:
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     memory_gib: float | None = None
     resume: bool = False
+    overwrite: bool = False
+    """Delete an earlier run's outputs in ``outdir`` first (see :mod:`workflows.local.outdir`)."""
     faults: Sequence[Fault] = ()
 
 
@@ -97,37 +120,55 @@ class _RunRecord:
     """``run.json``: every task with status, attempts, times, exit codes, commands and output
     checksums; rewritten atomically so a reader (or ``--resume``) never sees half a file."""
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], earlier: dict[str, Any] | None = None) -> None:
         self.path = path
         self.header = header
         self.lock = threading.Lock()
         self.nodes: list[Node] = []
         self.samples: list[Outcome] = []
+        self.earlier_samples: dict[str, Any] = {}
+        self.earlier_tasks: list[Any] = []
+        self.sheet: set[str] = set()
+        if earlier:
+            self._keep_earlier(earlier)
+
+    def _keep_earlier(self, earlier: dict[str, Any]) -> None:
+        """``--resume``: samples of the earlier run that this sheet does not name keep their
+        entries (their outputs are still in the folder), marked as from the earlier run."""
+        samples = earlier.get("samples")
+        self.earlier_samples = dict(samples) if isinstance(samples, dict) else {}
+        tasks = earlier.get("tasks")
+        self.earlier_tasks = [t for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
 
     def write(self, status: str) -> None:
         with self.lock:
             tasks = [n.to_json() for n in self.nodes if n.kind == "Pod" and n.phase not in ("Pending",)]
+            earlier = {
+                name: {**entry, "earlierRun": True} if isinstance(entry, dict) else entry
+                for name, entry in self.earlier_samples.items()
+                if name not in self.sheet
+            }
             data = {
                 **self.header,
                 "status": status,
                 "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "samples": {
-                    o.sample: {"status": o.status, "qc": o.qc, "reason": o.reason, "bam": o.bam}
-                    for o in self.samples
+                    **earlier,
+                    **{
+                        o.sample: {"status": o.status, "qc": o.qc, "reason": o.reason, "bam": o.bam}
+                        for o in self.samples
+                    },
                 },
-                "tasks": tasks,
+                "tasks": [t for t in self.earlier_tasks if t.get("sample") in earlier] + tasks,
             }
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-            os.replace(tmp, self.path)
+            write_json_atomic(self.path, data)
 
 
-def _previous_tasks(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+def _previous_tasks(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    tasks = data.get("tasks")
+    if not isinstance(tasks, list):
         return {}
-    return {t["key"]: t for t in data.get("tasks", []) if isinstance(t, dict) and "key" in t}
+    return {t["key"]: t for t in tasks if isinstance(t, dict) and isinstance(t.get("key"), str)}
 
 
 def outcomes(
@@ -152,11 +193,11 @@ def outcomes(
         gate = tasks.get("qc-gate")
         verdict = gate.parameters.get("verdict", "-") if gate is not None and gate.phase == SUCCEEDED else "-"
         align = tasks.get("align")
-        bam = outdir / s.id / f"{s.id}.bam"
+        bam = sample_dir(outdir, s.id) / f"{s.id}.bam"
         if align is not None and align.phase == SUCCEEDED and bam.exists():
             result.append(Outcome(s.id, "aligned", verdict, "", str(bam)))
         elif verdict == "fail" and (align is None or align.phase == SKIPPED):
-            reasons = _qc_reasons(outdir / s.id / f"{s.id}.qc.json")
+            reasons = _qc_reasons(sample_dir(outdir, s.id) / f"{s.id}.qc.json")
             result.append(Outcome(s.id, "qc-failed", verdict, f"QC gate: {reasons}"))
         else:
             dag = dags.get(s.id)
@@ -168,28 +209,115 @@ def outcomes(
 def _qc_reasons(path: Path) -> str:
     try:
         return "; ".join(json.loads(path.read_text()).get("reasons") or []) or "fail"
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, AttributeError, TypeError):
         return "fail"
+
+
+def _failed_pod(node: Node) -> Node | None:
+    """The innermost failed task under ``node`` (the one :func:`first_failure` describes)."""
+    if node.phase in ("Failed", "Error") and node.kind == "Pod":
+        return node
+    for child in node.children:
+        if child.phase in ("Failed", "Error"):
+            return _failed_pod(child)
+    return None
+
+
+def late_failures(roots: Sequence[Node], outcomes: Sequence[Outcome], bad: dict[str, str]) -> list[str]:
+    """One line per sample that failed after the input check: the task, the tool's own first
+    error line (the node's message, see :mod:`workflows.local.toollog`) and the log's path."""
+    dags: dict[str, Node] = {}
+    for n in walk(roots):
+        if n.kind == "DAG" and n.sample is not None:
+            dags.setdefault(n.sample, n)
+    lines = []
+    for o in outcomes:
+        if not o.failed or o.sample in bad:
+            continue
+        dag = dags.get(o.sample)
+        pod = _failed_pod(dag) if dag is not None else None
+        if pod is None:
+            lines.append(f"error: sample {o.sample}: {o.reason}")
+            continue
+        log = f" (log: {pod.attempts[-1].log})" if pod.attempts else ""
+        lines.append(f"error: sample {o.sample}: {pod.task} {pod.phase.lower()}: {pod.message}{log}")
+    return lines
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled as Ctrl-C is."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _exit_code(exc: KeyboardInterrupt) -> int:
+    return 128 + exc.signum if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread (once: a second signal
+    while the tasks are being stopped is ignored, so the clean-up finishes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        if not raised.is_set():
+            raised.set()
+            raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run_pipeline(
     opts: RunOptions, console: Console | None = None, live: bool | None = None, err: Console | None = None
 ) -> int:
-    """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed,
-    2 bad sheet/arguments, 130 interrupted). Errors go to ``err`` (stderr), one line each."""
+    """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed
+    or the run itself failed, 2 bad sheet/arguments/output folder, 130 Ctrl-C, 143 SIGTERM, 129
+    SIGHUP). Errors go to ``err`` (stderr), one line each."""
     console = console or Console()
     err = err or Console(stderr=True)
+    ctx = _Context()
     try:
-        return _run(opts, console, live, err)
-    except KeyboardInterrupt:  # before the workflow started (checks, indexing): nothing to clean
-        err.print("interrupted before any task started", highlight=False, soft_wrap=True, markup=False)
-        return EXIT_INTERRUPTED
+        with _stop_signals_interrupt():
+            return _run(opts, console, live, err, ctx)
+    except KeyboardInterrupt as exc:  # outside the executor: checks, indexing, the closing writes
+        what = f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
+        if ctx.record is not None:  # run.json must not go on saying "Running"
+            if isinstance(exc, Terminated):
+                ctx.record.header["signal"] = str(exc)
+            with contextlib.suppress(OutdirError):
+                ctx.record.write("Interrupted")
+        when = "" if ctx.tasks_started else " before any task started"
+        err.print(f"{what}{when}", highlight=False, soft_wrap=True, markup=False)
+        return _exit_code(exc)
+    except OutdirError as exc:  # the folder cannot hold the run, or run.json cannot be written
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_RUN_FAILED if ctx.claim is not None else EXIT_USAGE
+    finally:
+        if ctx.claim is not None:
+            ctx.claim.release()
 
 
-def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) -> int:
-    outdir = opts.outdir.resolve()
-    outdir.mkdir(parents=True, exist_ok=True)
-    state = outdir / STATE_DIR
+@dataclass
+class _Context:
+    """What :func:`run_pipeline` must know to end a run it did not finish."""
+
+    claim: Claim | None = None
+    record: _RunRecord | None = None
+    tasks_started: bool = False
+
+
+def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ctx: _Context) -> int:
     if opts.cpus < 1:
         err.print("error: --cpus must be at least 1", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
@@ -208,6 +336,10 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
     except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
         err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
+    # Only now is the folder created: usable, not another run's (or --resume/--overwrite), ours.
+    folder = claim(opts.outdir, resume=opts.resume, overwrite=opts.overwrite)
+    ctx.claim = folder
+    outdir, state = folder.outdir, folder.state
     header: dict[str, Any] = {
         "seqstack": "run",
         "sheet": str(opts.sheet.resolve()),
@@ -217,8 +349,11 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         "memoryGiB": round(memory, 1),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    previous = _previous_tasks(outdir / RUN_JSON) if opts.resume else {}
-    record = _RunRecord(outdir / RUN_JSON, header)
+    previous = _previous_tasks(folder.previous)
+    record = _RunRecord(outdir / RUN_JSON, header, folder.previous)
+    record.sheet = {s.id for s in samples}
+    ctx.record = record
+    record.write("Running")  # a record from the start; an unwritable one stops the run here
 
     with checking_pairs(samples, opts.cpus) as pair_check:
         # The reference: a bad one fails every sample, with one line naming it.
@@ -299,21 +434,39 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
 
         progress.on_finished = checkpoint
         executor.listener = progress
+        ctx.tasks_started = True
         try:
             with progress:
                 roots = executor.run()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             record.samples = []
+            if isinstance(exc, Terminated):
+                header["signal"] = signal.Signals(exc.signum).name
             record.write("Interrupted")
             shutil.rmtree(state / "work", ignore_errors=True)
-            err.print("interrupted: stopped every task; finished outputs are kept (rerun with --resume)")
-            return EXIT_INTERRUPTED
+            what = f"terminated ({header['signal']})" if isinstance(exc, Terminated) else "interrupted"
+            err.print(
+                f"{what}: stopped every task; finished outputs are kept (rerun with --resume)",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+            return _exit_code(exc)
+        except RunAbortedError as exc:
+            shutil.rmtree(state / "work", ignore_errors=True)
+            err.print(f"error: {exc}; stopped every task", highlight=False, soft_wrap=True, markup=False)
+            with contextlib.suppress(OutdirError):  # say so in run.json if it can be written at all
+                record.write("Failed")
+            return EXIT_RUN_FAILED
         shutil.rmtree(state / "work", ignore_errors=True)
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
     record.samples = outcomes(samples, bad, roots, outdir)
     if any(o.failed for o in record.samples):
         status = "Failed"
+    # Each sample that failed after the input check: its tool's own error and where the log is.
+    for line in late_failures(roots, record.samples, bad):
+        err.print(line, highlight=False, soft_wrap=True, markup=False)
     # A failure outside any sample (the report) fails the run too, with its reason.
     run_failures = [
         n for n in walk(roots) if n.kind == "Pod" and n.sample is None and n.phase in ("Failed", "Error")
@@ -329,7 +482,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
     header["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record.write(status)
     console.print(summary_table(record.samples))
-    report = outdir / "multiqc_report.html"
+    report = outdir / REPORT_HTML
     if report.exists():
         console.print(f"report: {report}", highlight=False, soft_wrap=True, markup=False)
     bams = [o.bam for o in record.samples if o.bam]
