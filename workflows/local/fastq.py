@@ -39,6 +39,7 @@ from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
 
+from workflows.fasta import Contig, FastaError, scan_fasta
 from workflows.sheet import Sample
 
 _BLOCK = 4 << 20
@@ -413,36 +414,22 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
-    """Raise :class:`InputError` when the reference is missing or does not look like FASTA.
-
-    Reads the first ``scan_bytes`` only (a genome can be gigabytes): a ``>`` header, then
-    sequence lines of IUPAC letters.
-    """
+def check_fasta(path: Path) -> tuple[Contig, ...]:
+    """The reference's contigs (name, length); :class:`InputError` when it is missing or not a
+    nucleotide FASTA (read whole: see :func:`workflows.fasta.scan_fasta`)."""
     if not path.exists():
         raise InputError(f"reference {path}: file not found")
     if not path.is_file():
         raise InputError(f"reference {path}: not a regular file")
     try:
         with _open(path) as f:
-            head = f.read(scan_bytes)
+            return scan_fasta(f)
+    except FastaError as exc:
+        raise InputError(f"reference {path}: {exc}") from None
     except EOFError:
         raise InputError(f"reference {path}: truncated gzip") from None
     except (OSError, *_GZIP_ERRORS) as exc:
         raise InputError(f"reference {path}: cannot read ({exc})") from None
-    lines = [line.strip() for line in head.splitlines() if line.strip()]
-    if not lines:
-        raise InputError(f"reference {path}: empty file (not FASTA)")
-    if not lines[0].startswith(b">"):
-        raise InputError(f"reference {path}: not FASTA (the first line does not start with '>')")
-    allowed = set(b"ACGTUNRYKMSWBDHVacgtunrykmswbdhv-*.")
-    # The last line may be cut by the scan window; headers are free text.
-    body = [line for line in lines[1:-1] if not line.startswith(b">")]
-    if len(lines) < 2:
-        raise InputError(f"reference {path}: not FASTA (no sequence after the header)")
-    for line in body[:1000]:
-        if not set(line) <= allowed:
-            raise InputError(f"reference {path}: not FASTA (sequence line with non-nucleotide characters)")
 
 
 def main(argv: list[str] | None = None) -> int:

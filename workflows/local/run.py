@@ -228,9 +228,8 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
                 state / "reference",
                 log=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
             )
-        except InputError as exc:
-            for s in samples:
-                err.print(f"sample {s.id}: {exc}", highlight=False, soft_wrap=True, markup=False)
+        except InputError as exc:  # once, not once per sample: it is the run's input
+            err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
             record.samples = [Outcome(s.id, "failed", "-", str(exc)) for s in samples]
             record.write("Failed")
             console.print(summary_table(record.samples))
