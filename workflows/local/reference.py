@@ -86,8 +86,9 @@ def has_index(fasta: Path, aligner: str) -> bool:
     return True
 
 
-def index_mismatch(fasta: Path, contigs: tuple[Contig, ...]) -> str | None:
-    """Why the index beside ``fasta`` was not built from a FASTA of these contigs, or None."""
+def index_mismatch(fasta: Path, contigs: tuple[Contig, ...], aligner: str) -> str | None:
+    """Why the index beside ``fasta`` was not built from a FASTA of these contigs, or None.
+    (File sizes are checked for bwa's index only: bwa-mem2's other files have their own layout.)"""
     try:
         ann = parse_ann(Path(f"{fasta}.ann").read_text(errors="replace"))
     except OSError as exc:
@@ -95,7 +96,7 @@ def index_mismatch(fasta: Path, contigs: tuple[Contig, ...]) -> str | None:
     except FastaError as exc:
         return f"{fasta}.ann: {exc}"
     sizes = {}
-    for suffix in (".pac", ".bwt", ".sa"):
+    for suffix in (".pac", ".bwt", ".sa") if aligner == "bwa" else ():
         path = Path(f"{fasta}{suffix}")
         if path.is_file():
             sizes[suffix] = path.stat().st_size
@@ -107,7 +108,7 @@ def _usable(fasta: Path, aligner: str, contigs: tuple[Contig, ...], original: Pa
     not usable (it is built again); a stale one the user put there is an :class:`InputError`."""
     if not has_index(fasta, aligner):
         return False
-    problem = index_mismatch(fasta, contigs)
+    problem = index_mismatch(fasta, contigs, aligner)
     if problem is None:
         return True
     if Path(f"{fasta}{OWN_MARK}").exists():
@@ -144,7 +145,7 @@ def ensure_index(fasta: Path, cache_dir: Path, log: Callable[[str], None] = lamb
         target, where = cached, f"built in {cache_dir} (the reference's directory is not writable)"
     log(f"indexing {fasta.name} with {aligner} {version} ({where})")
     _build(target, aligner)
-    problem = index_mismatch(target, contigs)
+    problem = index_mismatch(target, contigs, aligner)
     if problem is not None:  # the aligner read the FASTA differently: say so, do not run
         raise InputError(f"reference {fasta}: the index just built does not match it ({problem})")
     return ReferenceIndex(target, aligner, version, True, where)
