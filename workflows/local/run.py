@@ -43,6 +43,7 @@ from workflows.local.executor import (
     walk,
 )
 from workflows.local.fastq import InputError, checking_pairs
+from workflows.local.preflight import disk_problem, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
@@ -207,6 +208,11 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         settings = PipelineSettings.local(opts.cpus, memory)
     except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
         err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_USAGE
+    # What would only fail halfway through (a task killed for memory, a full disk), refused now.
+    problem = memory_problem(memory, machine_memory_gib()) or disk_problem(outdir, samples)
+    if problem:
+        err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
     header: dict[str, Any] = {
         "seqstack": "run",
