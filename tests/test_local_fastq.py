@@ -91,6 +91,12 @@ CASES = {
         "R1",
         "record 51: empty read name",
     ),
+    # FastQC dies on it and the sample failed later with "mv: cannot stat ...fastqc.html".
+    "bad quality character": (
+        lambda d: write(d / "R1.fastq.gz", records(100) + b"@x\nACGTN\n+\nII I#\n" + records(4899, 102)),
+        "R1",
+        "record 101: quality character ' ' is not one of '!' to '~'",
+    ),
     "R2 a copy of R1": (
         lambda d: (d / "R2.fastq.gz").write_bytes((d / "R1.fastq.gz").read_bytes()),
         "R2",

@@ -45,6 +45,8 @@ from workflows.sheet import Sample
 _BLOCK = 4 << 20
 #: R1 and R2 read names are compared as digests of runs of this many names.
 _RUN = 1 << 16
+#: Quality characters FastQC and the SAM format accept: printable ASCII, '!' (33) to '~' (126).
+_QUALITY = bytes(range(33, 127))
 #: An R2 whose first this-many reads have R1's sequences and qualities is a copy of R1.
 _HEAD = 1000
 # Errors of a corrupt gzip stream: the standard library's, and ISA-L's (its stubs type the class
@@ -161,6 +163,7 @@ class _Reader:
             or not all(p[:1] == b"+" for p in plus)
             or any(map(ne, map(len, seqs), map(len, quals)))
             or b"" in names
+            or b"".join(quals).translate(None, _QUALITY)
         ):
             self._fail_first(heads, seqs, plus, quals)
         if not self.head:
@@ -184,6 +187,11 @@ class _Reader:
                 raise self.fail(f"record {n}: sequence and quality lengths differ")
             if not _name(h):
                 raise self.fail(f"record {n}: empty read name (the BAM would have nameless reads)")
+            if bad := q.translate(None, _QUALITY):
+                raise self.fail(
+                    f"record {n}: quality character {chr(bad[0])!r} is not one of '!' to '~' "
+                    "(Phred+33 or +64 text)"
+                )
         raise AssertionError("_fail_first: no record at fault")  # pragma: no cover
 
 
