@@ -27,7 +27,14 @@ from seqstack.cli import app
 from workflows.contract import ContractError, StackOutputs
 from workflows.settings import PipelineSettings, QcRules, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
-from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix
+from workflows.storage import (
+    StorageError,
+    missing_objects,
+    normalise_uri,
+    object_sizes,
+    output_prefix,
+    read_object,
+)
 
 if TYPE_CHECKING:
     from workflows.argo_client import ArgoConnection
@@ -169,7 +176,8 @@ def _connection(
 def check_inputs_exist(
     samples: list[Sample], reference: str, storage_options: dict[str, Any] | None = None
 ) -> None:
-    """Every FASTQ, the FASTA and one complete aligner index must exist; else one StorageError."""
+    """Every FASTQ, the FASTA and one complete aligner index built from that FASTA must exist;
+    else one StorageError."""
     from workflows.pipeline import BWA_INDEX, BWA_MEM2_INDEX
 
     wanted = [s.fastq_1 for s in samples] + [s.fastq_2 for s in samples] + [reference]
@@ -182,10 +190,35 @@ def check_inputs_exist(
         raise StorageError(f"input not found: {first}{where}{more}; nothing was submitted")
     for index in (BWA_MEM2_INDEX, BWA_INDEX):
         if not missing_objects([reference + suffix for suffix in index], storage_options):
+            problem = index_problem(reference, index, storage_options)
+            if problem:
+                raise StorageError(
+                    f"reference {reference}: its index {reference}.ann does not match it ({problem}); "
+                    f"run `seqstack index --reference {reference}` to build it again; nothing was submitted"
+                )
             return
     raise StorageError(
         f"no aligner index beside {reference} (bwa-mem2: {' '.join(BWA_MEM2_INDEX)}); "
         f"run `seqstack index --reference {reference}` first; nothing was submitted"
+    )
+
+
+def index_problem(
+    reference: str, index: tuple[str, ...], storage_options: dict[str, Any] | None
+) -> str | None:
+    """Why the index (files ``index`` beside ``reference``) was not built from it, or None: reads
+    the ``.ann``, the FASTA's first 64 KiB and the objects' sizes, never the whole genome."""
+    from workflows.fasta import FastaError, parse_ann, remote_problem, size_problem
+
+    try:
+        ann = parse_ann(read_object(reference + ".ann", storage_options).decode(errors="replace"))
+    except FastaError as exc:
+        return f"{reference}.ann: {exc}"
+    # bwa's own files have sizes the .ann implies; bwa-mem2's have a layout of their own.
+    checked = (".pac", ".bwt", ".sa") if ".sa" in index else ()
+    sizes = object_sizes([reference, *(reference + s for s in checked)], storage_options)
+    return size_problem(ann, {s: sizes[reference + s] for s in checked}) or remote_problem(
+        read_object(reference, storage_options, limit=64 << 10), sizes[reference], ann
     )
 
 
@@ -295,8 +328,11 @@ def index_cmd(
         if missing_objects([ref], options):
             raise StorageError(f"reference not found: {ref}")
         if not missing_objects([ref + s for s in BWA_MEM2_INDEX], options):
-            typer.echo(f"index already present beside {ref}; nothing to do")
-            return
+            problem = index_problem(ref, BWA_MEM2_INDEX, options)
+            if problem is None:
+                typer.echo(f"index already present beside {ref}; nothing to do")
+                return
+            typer.echo(f"the index beside {ref} does not match it ({problem}): building it again")
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
     _send(conn, objs, watch_, interval)

@@ -161,8 +161,9 @@ def local_run(tmp_path: Path) -> dict[str, Path]:
         (reads / name).write_bytes(b"\x1f\x8b")
     ref = tmp_path / "ref.fa"
     ref.write_text(">chrM\nACGT\n")
-    for suffix in (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac"):
+    for suffix in (".0123", ".amb", ".bwt.2bit.64", ".pac"):
         Path(f"{ref}{suffix}").write_text("x")
+    Path(f"{ref}.ann").write_text("4 1 11\n0 chrM (null)\n0 4 0\n")  # bwa's, for this FASTA
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(
         "sample,fastq_1,fastq_2\nA,reads/A_R1.fq.gz,reads/A_R2.fq.gz\nB,reads/B_R1.fq.gz,reads/B_R2.fq.gz\n"
@@ -231,6 +232,21 @@ def test_cli_submit_without_an_index_submits_nothing(argo: FakeArgo, local_run: 
     result = cli(*submit_args(local_run, argo), "--argo-token", argo.token)
     assert result.exit_code == 2
     assert "no aligner index beside" in result.output and "seqstack index" in result.output
+    assert argo.requests == []
+
+
+def test_cli_submit_with_the_index_of_another_fasta_submits_nothing(
+    argo: FakeArgo, local_run: dict[str, Path]
+) -> None:
+    ref = local_run["ref"]
+    Path(f"{ref}.ann").write_text("16569 1 11\n0 NC_012920.1 (null)\n0 16569 1\n")  # mtDNA's index
+    result = cli(*submit_args(local_run, argo), "--argo-token", argo.token)
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())  # undo the terminal's wrapping
+    assert (
+        f"reference {ref}: its index {ref}.ann does not match it (the FASTA's first contig is chrM, "
+        f"the index's is NC_012920.1); run `seqstack index --reference {ref}`"
+    ) in message
     assert argo.requests == []
 
 

@@ -296,15 +296,27 @@ def test_the_input_check_says_what_it_waits_for_and_how_it_ended(bad_inputs: Res
     assert waiting < ended
 
 
-@pytest.mark.parametrize("reference", ["missing.fa", "not-fasta.fa"])
-def test_bad_reference_fails_every_sample_naming_it(tmp_path: Path, reference: str) -> None:
+BAD_REFERENCES = {
+    "missing.fa": None,
+    "not-fasta.fa": "this is not a reference\n",
+    # One sequence line: the old check skipped the last line of its window, so these passed.
+    "protein.fa": ">sp|P69905|HBA_HUMAN\nMVLSPADKTNVKAAWGKVGAHAGEYGAEALERMFLSFPTTKTYFPHF\n",
+    "text.fa": ">notes\nremember to index the reference first\n",
+    "duplicate-contigs.fa": ">chr1\nACGTACGT\n>chr2\nACGT\n>chr1\nTTTT\n",
+}
+
+
+@pytest.mark.parametrize("reference", sorted(BAD_REFERENCES))
+def test_bad_reference_fails_every_sample_in_one_line_naming_it(tmp_path: Path, reference: str) -> None:
     data = generate(tmp_path / "data", samples=[DemoSample("a", 50, 38, 31), DemoSample("b", 50, 38, 31)])
-    (tmp_path / "not-fasta.fa").write_text("this is not a reference\n")
+    if BAD_REFERENCES[reference] is not None:
+        (tmp_path / reference).write_text(BAD_REFERENCES[reference])
     result = run(data.sheet, tmp_path / reference, tmp_path / "results")
     assert result.code == 1
     lines = result.err.strip().splitlines()
-    assert len(lines) == 2 and all(str(tmp_path / reference) in line for line in lines)
-    assert {line.split(":")[0] for line in lines} == {"sample a", "sample b"}
+    assert lines == [f"error: reference {tmp_path / reference}: {lines[0].split(': ', 2)[2]}"]
+    assert set(result.record["samples"]) == {"a", "b"}
+    assert all(s["status"] == "failed" for s in result.record["samples"].values())
     assert not list((tmp_path / "results").glob("samples/*/*.bam"))
 
 

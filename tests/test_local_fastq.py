@@ -26,9 +26,11 @@ from workflows.sheet import Sample
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
 
 
-def records(n: int, start: int = 1, suffix: str = "") -> bytes:
+def records(n: int, start: int = 1, suffix: str = "", mate: int = 1) -> bytes:
+    """Reads r<start>.. ; R2's (``mate=2``) sequences differ from R1's, as in a real pair."""
+    seq = b"ACGTN" if mate == 1 else b"TTGCA"
     return b"".join(
-        b"@r%d%s extra\nACGTN\n+\nIIII#\n" % (i, suffix.encode()) for i in range(start, start + n)
+        b"@r%d%s extra\n%s\n+\nIIII#\n" % (i, suffix.encode(), seq) for i in range(start, start + n)
     )
 
 
@@ -39,7 +41,7 @@ def write(path: Path, data: bytes, compress: bool = True) -> Path:
 
 def test_good_pair_counts_reads_and_accepts_mate_suffixes_and_plain_text(tmp_path: Path) -> None:
     r1 = write(tmp_path / "a_R1.fastq.gz", records(1000, suffix="/1"))
-    r2 = write(tmp_path / "a_R2.fastq", records(1000, suffix="/2"), compress=False)
+    r2 = write(tmp_path / "a_R2.fastq", records(1000, suffix="/2", mate=2), compress=False)
     assert check_pair("a", r1, r2).reads == 1000
 
 
@@ -51,12 +53,14 @@ def truncate(path: Path, nbytes: int) -> None:
 CASES = {
     "truncated gzip": (lambda d: truncate(d / "R1.fastq.gz", 2000), "R1", "truncated gzip"),
     "count mismatch": (
-        lambda d: write(d / "R2.fastq.gz", records(4999)),
+        lambda d: write(d / "R2.fastq.gz", records(4999, mate=2)),
         "R2",
         "R1 has 5000 reads but R2 has 4999",
     ),
     "names out of step": (
-        lambda d: write(d / "R2.fastq.gz", records(10) + records(1, 12) + records(4989, 11)),
+        lambda d: write(
+            d / "R2.fastq.gz", records(10, mate=2) + records(1, 12, mate=2) + records(4989, 11, mate=2)
+        ),
         "R2",
         "read names out of step with R1 at read 11 ('r11' vs 'r12')",
     ),
@@ -71,6 +75,32 @@ CASES = {
         lambda d: write(d / "R1.fastq.gz", records(100) + b"@x\nACGT\n+\nII\n" + records(3, 200)),
         "R1",
         "record 101: sequence and quality lengths differ",
+    ),
+    # Record 101 lacks its '+' line: every later record is shifted, but 101 is the one named.
+    "missing plus line": (
+        lambda d: write(d / "R1.fastq.gz", records(100) + b"@x\nACGTN\nIIII#\n" + records(4899, 102)),
+        "R1",
+        "record 101: third line does not start with '+'",
+    ),
+    # '@' alone, or a blank after it: bwa would name the read '' in the BAM.
+    "empty read name": (
+        lambda d: write(
+            d / "R1.fastq.gz",
+            records(50) + b"@\nACGTN\n+\nIIII#\n" + b"@ r52\nACGTN\n+\nIIII#\n" + records(4948, 53),
+        ),
+        "R1",
+        "record 51: empty read name",
+    ),
+    # FastQC dies on it and the sample failed later with "mv: cannot stat ...fastqc.html".
+    "bad quality character": (
+        lambda d: write(d / "R1.fastq.gz", records(100) + b"@x\nACGTN\n+\nII I#\n" + records(4899, 102)),
+        "R1",
+        "record 101: quality character ' ' is not one of '!' to '~'",
+    ),
+    "R2 a copy of R1": (
+        lambda d: (d / "R2.fastq.gz").write_bytes((d / "R1.fastq.gz").read_bytes()),
+        "R2",
+        "same sequences and qualities as R1 {r1} (a copy of R1?)",  # {r1}: R1's path
     ),
 }
 
@@ -87,7 +117,7 @@ CHECKS = {"lockstep": check_pair, "summaries": by_summaries}
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: str, check: str) -> None:
     write(tmp_path / "R1.fastq.gz", records(5000))
-    write(tmp_path / "R2.fastq.gz", records(5000))
+    write(tmp_path / "R2.fastq.gz", records(5000, mate=2))
     breaker, which, expected = CASES[case]
     breaker(tmp_path)
     with pytest.raises(InputError) as err:
@@ -97,7 +127,17 @@ def test_bad_pair_gives_one_line_naming_sample_and_file(tmp_path: Path, case: st
     assert message.startswith(f"sample s1: {which} {tmp_path / f'{which}.fastq.gz'}") or message.startswith(
         f"sample s1: {tmp_path / f'{which}.fastq.gz'}"
     ), message
-    assert expected in message, message
+    assert expected.format(r1=tmp_path / "R1.fastq.gz") in message, message
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_a_last_record_without_final_newline_is_whole_unless_cut(tmp_path: Path, check: str) -> None:
+    r1 = write(tmp_path / "R1.fastq.gz", records(5000).rstrip(b"\n"))
+    r2 = write(tmp_path / "R2.fastq", records(5000, mate=2).rstrip(b"\n"), compress=False)
+    assert CHECKS[check]("s1", r1, r2).reads == 5000
+    write(tmp_path / "R2.fastq", records(5000, mate=2)[:-3], compress=False)  # quality cut short
+    with pytest.raises(InputError, match=r"R2 .*: truncated FASTQ \(incomplete record after read 4999\)"):
+        CHECKS[check]("s1", r1, r2)
 
 
 def test_summaries_compare_names_across_runs_of_names(
@@ -107,9 +147,12 @@ def test_summaries_compare_names_across_runs_of_names(
     # blocks, so records and runs of names are carried from block to block.
     monkeypatch.setattr(fastq, "_BLOCK", 4096)
     r1 = write(tmp_path / "R1.fastq.gz", records(70_000, suffix="/1"))
-    mate = write(tmp_path / "R2.fastq.gz", records(70_000, suffix="/2"))
+    mate = write(tmp_path / "R2.fastq.gz", records(70_000, suffix="/2", mate=2))
     assert by_summaries("s1", r1, mate).reads == 70_000
-    r2 = write(tmp_path / "R2.fastq.gz", records(69_000) + records(1, 69_002) + records(999, 69_001))
+    r2 = write(
+        tmp_path / "R2.fastq.gz",
+        records(69_000, mate=2) + records(1, 69_002, mate=2) + records(999, 69_001, mate=2),
+    )
     assert len(summarize("s1", "R2", r2).names) == 2
     expected = r"read names out of step with R1 at read 69001 \('r69001' vs 'r69002'\)"
     with pytest.raises(InputError, match=expected):
@@ -121,7 +164,7 @@ def check_in_children(tmp_path: Path, r2_data: bytes, compress: bool = True) -> 
     by a child process."""
     good = (
         write(tmp_path / "good_R1.fastq.gz", records(3000)),
-        write(tmp_path / "good_R2.fastq.gz", records(3000)),
+        write(tmp_path / "good_R2.fastq.gz", records(3000, mate=2)),
     )
     bad = (
         write(tmp_path / "bad_R1.fastq.gz", records(3000)),
@@ -137,11 +180,16 @@ def test_checks_in_child_processes_give_the_same_one_line(
 ) -> None:
     monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
     r2 = tmp_path / "bad_R2.fastq.gz"
-    dropped = records(4) + records(2995, 6)
+    dropped = records(4, mate=2) + records(2995, 6, mate=2)
     assert check_in_children(tmp_path, dropped) == {
         "bad": f"sample bad: {r2}: read names out of step with R1 at read 5 ('r5' vs 'r6')"
     }
-    truncated = gzip.compress(records(3000), mtime=0)[:-2000]
+    copy = check_in_children(tmp_path, records(3000))  # R2 = R1 byte for byte
+    assert copy == {
+        "bad": f"sample bad: {r2}: R2 has the same sequences and qualities as R1 "
+        f"{tmp_path / 'bad_R1.fastq.gz'} (a copy of R1?)"
+    }
+    truncated = gzip.compress(records(3000, mate=2), mtime=0)[:-2000]
     problems = check_in_children(tmp_path, truncated, compress=False)
     assert list(problems) == ["bad"] and problems["bad"].startswith(f"sample bad: R2 {r2}: truncated gzip")
 
@@ -153,7 +201,7 @@ def test_a_module_in_the_current_directory_cannot_stand_in_for_the_checker(
     (tmp_path / "hashlib.py").write_text("raise SystemExit('shadowed')\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
-    assert check_in_children(tmp_path, records(3000)) == {}
+    assert check_in_children(tmp_path, records(3000, mate=2)) == {}
 
 
 def test_the_check_process_entry_prints_a_summary_or_the_one_line(

@@ -175,6 +175,27 @@ def test_qc_gate_fails_a_sample_by_the_rules(tmp_path: Path) -> None:
     assert verdict["reasons"] == ["R2: Per base sequence quality FAIL"]  # Adapter Content is not a rule
 
 
+def test_qc_gate_fails_a_rule_module_fastqc_left_out(tmp_path: Path) -> None:
+    """FastQC omits the quality modules for reads of length 0: a rule it did not check is a fail."""
+    templates, workflow, _ = _templates(tmp_path)
+    out = Path(workflow["output-prefix"])
+    reads = tmp_path / "S1_R1.fastq"
+    reads.write_text("".join(f"@r{i}\n\n+\n\n" for i in range(200)))  # every read empty
+    subprocess.run(["fastqc", "--quiet", "--outdir", str(tmp_path), str(reads)], check=True, timeout=300)
+    for read in ("R1", "R2"):
+        z = out / "S1" / "fastqc" / f"S1_{read}_fastqc.zip"
+        z.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / "S1_R1_fastqc.zip", z)
+    _run_step(templates["qc-gate"], {"sample": "S1"}, workflow, tmp_path / "w-gate")
+    verdict = json.loads((out / "S1" / "S1.qc.json").read_text())
+    assert verdict["verdict"] == "fail"
+    assert "Per base sequence quality" not in verdict["modules"]["R1"]  # what FastQC did
+    assert verdict["reasons"] == [
+        "R1: Per base sequence quality missing from FastQC's report",
+        "R2: Per base sequence quality missing from FastQC's report",
+    ]
+
+
 def test_report_finds_metrics_among_thousands_of_files(tmp_path: Path) -> None:
     """With many files, `find | grep -q` under pipefail would SIGPIPE find and skip MultiQC."""
     templates, workflow, _ = _templates(tmp_path)

@@ -68,6 +68,16 @@ def test_duplicate_column(tmp_path: Path) -> None:
     )
 
 
+def test_a_quoted_line_break_is_named_not_joined(tmp_path: Path) -> None:
+    text = HEADER + 'S1,"s3://b/1.fq\n.gz",s3://b/2.fq\n'
+    assert "row 2, column fastq_1: a quoted field holds a line break" in rejected(tmp_path, text)
+
+
+def test_a_field_over_the_csv_limit_is_one_line(tmp_path: Path) -> None:
+    text = HEADER + "S0,s3://b/0_1.fq,s3://b/0_2.fq\n" + f"S1,s3://b/{'x' * 200_000}.fq,s3://b/2.fq\n"
+    assert "row 3: cannot read the CSV (field larger than field limit" in rejected(tmp_path, text)
+
+
 def test_wrong_number_of_fields(tmp_path: Path) -> None:
     assert "row 2: has 2 fields, the header has 3" in rejected(tmp_path, HEADER + "S1,s3://b/1.fq\n")
 

@@ -16,6 +16,9 @@ from tests.regenerate_golden import FIXTURES
 from workflows.sheet import Sample
 from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix, split_uri
 
+#: A 100-base reference (60 per line) and the .ann bwa writes for it.
+REF = b">chr1 test\n" + b"ACGT" * 15 + b"\n" + b"ACGT" * 10 + b"\n"
+REF_ANN = b"100 1 11\n0 chr1 test\n0 100 0\n"
 FAKE_KEY = "testing-key"
 FAKE_SECRET = "testing-secret"
 
@@ -38,9 +41,11 @@ def s3() -> Iterator[dict[str, Any]]:
         region_name="eu-west-1",
     )
     client.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    index = [f"refs/hg38.fa{s}" for s in (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac")]
-    for key in ["reads/A_R1.fq.gz", "reads/A_R2.fq.gz", "refs/hg38.fa", *index]:
+    index = [f"refs/hg38.fa{s}" for s in (".0123", ".amb", ".bwt.2bit.64", ".pac")]
+    for key in ["reads/A_R1.fq.gz", "reads/A_R2.fq.gz", *index]:
         client.put_object(Bucket="data", Key=key, Body=b"x")
+    client.put_object(Bucket="data", Key="refs/hg38.fa", Body=REF)
+    client.put_object(Bucket="data", Key="refs/hg38.fa.ann", Body=REF_ANN)
     options = {
         "s3": {
             "key": FAKE_KEY,
@@ -109,6 +114,35 @@ def test_cli_index_skips_an_existing_index(s3: dict[str, Any], monkeypatch: pyte
     result = CliRunner().invoke(app, [*args, "--reference", "s3://data/refs/absent.fa"])
     assert result.exit_code == 2
     assert "reference not found: s3://data/refs/absent.fa" in result.output
+
+
+def test_an_index_of_another_fasta_stops_submit_and_is_rebuilt_by_index(
+    s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seqstack.cli import app
+
+    client = s3["client"]
+    for suffix in (".0123", ".amb", ".bwt.2bit.64", ".pac"):
+        client.put_object(Bucket="data", Key=f"refs/other.fa{suffix}", Body=b"x")
+    client.put_object(Bucket="data", Key="refs/other.fa.ann", Body=REF_ANN)
+    longer = REF + b">chr2\nACGT\n"  # the index lacks chr2: same first contig, another size
+    client.put_object(Bucket="data", Key="refs/other.fa", Body=longer)
+    samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
+    expected = (
+        f"reference s3://data/refs/other.fa: its index s3://data/refs/other.fa.ann does not match it "
+        f"(the FASTA is {len(longer)} bytes, {len(REF)} for the contigs in the index"
+    )
+    with pytest.raises(StorageError, match=re.escape(expected)):
+        check_inputs_exist(samples, "s3://data/refs/other.fa", s3["options"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    args = ["index", "--stack-outputs", str(FIXTURES / "dev-aws.outputs.json")]
+    args += ["--s3-endpoint-url", s3["endpoint"], "--argo-server", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, [*args, "--reference", "s3://data/refs/other.fa"])
+    # Not "nothing to do": it goes on to submit the index workflow (no Argo server here).
+    assert "does not match it" in result.output and "building it again" in result.output
+    assert "already present" not in result.output
 
 
 def test_cli_index_dry_run_prints_the_workflow() -> None:

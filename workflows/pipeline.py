@@ -240,6 +240,10 @@ for read in ("R1", "R2"):
         status, module = line.split("\\t")[:2]
         results[module] = status
     modules[read] = results
+    # A rule's module FastQC left out (it skips some for reads of length 0) fails: it was not checked.
+    for module in dict.fromkeys(rules.get("fail_on_fail", []) + rules.get("fail_on_warn", [])):
+        if module not in results:
+            reasons.append(f"{read}: {module} missing from FastQC's report")
     for module in rules.get("fail_on_fail", []):
         if results.get(module) == "FAIL":
             reasons.append(f"{read}: {module} FAIL")

@@ -14,6 +14,7 @@ file systems.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,28 @@ class Sample:
     """Row in the sheet (header = row 1), for messages."""
 
 
+def _rows(path: Path, text: str) -> list[list[str]]:
+    """The sheet's rows; a field that spans lines (a quoted line break) or that the csv module
+    cannot read (one over its 128 KiB limit) is an error naming its row, never joined or a trace."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            raise SampleSheetError(f"{path}: row {len(rows) + 1}: cannot read the CSV ({exc})") from None
+        for i, field in enumerate(fields):
+            if "\n" in field or "\r" in field:
+                names = rows[0] if rows else []
+                column = names[i].strip() if i < len(names) and names[i].strip() else f"#{i + 1}"
+                raise SampleSheetError(
+                    f"{path}: row {len(rows) + 1}, column {column}: a quoted field holds a line break"
+                )
+        rows.append(fields)
+
+
 def read_sample_sheet(path: Path, scheme: str) -> list[Sample]:
     """Read and check a sheet whose files use ``scheme`` (``s3``, ``gs`` or ``file``).
 
@@ -57,7 +80,7 @@ def read_sample_sheet(path: Path, scheme: str) -> list[Sample]:
         raise SampleSheetError(f"{path}: cannot read sample sheet ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise SampleSheetError(f"{path}: not a UTF-8 text file") from None
-    rows = list(csv.reader(text.splitlines()))
+    rows = _rows(path, text)
     if not rows or not any(field.strip() for field in rows[0]):
         raise SampleSheetError(f"{path}: row 1: missing header (expected {','.join(REQUIRED_COLUMNS)})")
     header = [name.strip() for name in rows[0]]

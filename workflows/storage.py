@@ -110,3 +110,36 @@ def missing_objects(uris: Iterable[str], storage_options: Mapping[str, Any] | No
         if not exists:
             missing.append(uri)
     return missing
+
+
+def _filesystem(uri: str, storage_options: Mapping[str, Any] | None) -> Any:
+    import fsspec
+
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    try:
+        return fsspec.filesystem(protocol, **dict(storage_options or {}).get(protocol, {}))
+    except (ImportError, ValueError) as exc:
+        raise StorageError(f"cannot open {protocol}:// storage ({exc})") from None
+
+
+def read_object(
+    uri: str, storage_options: Mapping[str, Any] | None = None, limit: int | None = None
+) -> bytes:
+    """An object's bytes (only the first ``limit`` when given); :class:`StorageError` naming it."""
+    fs = _filesystem(uri, storage_options)
+    try:
+        with fs.open(uri, "rb") as f:
+            return bytes(f.read() if limit is None else f.read(limit))
+    except OSError as exc:
+        raise StorageError(f"{uri}: cannot read it ({exc})") from None
+
+
+def object_sizes(uris: Iterable[str], storage_options: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Each object's size in bytes; :class:`StorageError` naming the first that cannot be read."""
+    sizes: dict[str, int] = {}
+    for uri in uris:
+        try:
+            sizes[uri] = int(_filesystem(uri, storage_options).size(uri))
+        except (OSError, TypeError, ValueError) as exc:
+            raise StorageError(f"{uri}: cannot read its size ({exc})") from None
+    return sizes

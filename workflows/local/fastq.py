@@ -1,7 +1,10 @@
 """Check a sample's paired FASTQ files before anything runs: streaming, gzip-aware, fast.
 
 Finds a missing or unreadable file, a truncated or corrupt gzip, a file that is not FASTQ, an
-empty file, a broken record, R1/R2 read counts that differ, and R1/R2 read names out of step.
+empty file, a broken record (named by its number: the first record at fault, whatever the check),
+an empty read name (bwa would write a BAM of nameless reads), R1/R2 read counts that differ, R1/R2
+read names out of step, and an R2 that holds R1's reads again (a copy). A last record without a
+final newline is a complete record, not a truncated file.
 Every problem is one line naming the sample and the file, so a user can fix it without a trace.
 
 Each file is read in one streaming pass (large decompressed blocks, record checks done on whole
@@ -36,11 +39,16 @@ from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
 
+from workflows.fasta import Contig, FastaError, scan_fasta
 from workflows.sheet import Sample
 
 _BLOCK = 4 << 20
 #: R1 and R2 read names are compared as digests of runs of this many names.
 _RUN = 1 << 16
+#: Quality characters FastQC and the SAM format accept: printable ASCII, '!' (33) to '~' (126).
+_QUALITY = bytes(range(33, 127))
+#: An R2 whose first this-many reads have R1's sequences and qualities is a copy of R1.
+_HEAD = 1000
 # Errors of a corrupt gzip stream: the standard library's, and ISA-L's (its stubs type the class
 # loosely, hence the cast).
 _GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, cast(type[Exception], isal_zlib.IsalError))
@@ -66,6 +74,9 @@ class FileSummary:
     """Records in the file."""
     names: tuple[str, ...]
     """BLAKE2 digests of each run of read names (mate suffix and comment removed)."""
+    head: str = ""
+    """BLAKE2 digest of the sequences and qualities of the first reads (up to 1000): equal in R1
+    and R2 only when R2 is a copy of R1."""
 
 
 def _open(path: Path) -> BinaryIO:
@@ -80,7 +91,8 @@ def _open(path: Path) -> BinaryIO:
 
 
 def _name(header: bytes) -> bytes:
-    name = header[1:].split(maxsplit=1)[0] if header[1:].strip() else b""
+    # A blank after '@' is an empty name, as bwa reads it (the rest is the comment).
+    name = header[1:].split(maxsplit=1)[0] if header[1:2].strip() else b""
     return name[:-2] if name.endswith((b"/1", b"/2")) else name
 
 
@@ -90,6 +102,7 @@ class _Reader:
     def __init__(self, sample: str, label: str, path: Path) -> None:
         self.sample, self.label, self.path = sample, label, path
         self.count = 0
+        self.head = ""
 
     def fail(self, problem: str) -> InputError:
         return InputError(f"sample {self.sample}: {self.label} {self.path}: {problem}")
@@ -132,23 +145,54 @@ class _Reader:
                 if n:
                     yield self._check(lines[:n])
         if carry.strip():
-            raise self.fail(f"truncated FASTQ (incomplete record after read {self.count})")
+            last = carry.split(b"\n")
+            # Three lines and an unfinished one: a whole last record without a final newline
+            # (unless its quality is cut short: then the file is truncated).
+            if len(last) == 4 and last[3] and len(last[3]) == len(last[1]):
+                yield self._check(last)
+            else:
+                raise self.fail(f"truncated FASTQ (incomplete record after read {self.count})")
         if self.count == 0:
             raise self.fail("empty FASTQ (no reads)")
 
     def _check(self, lines: list[bytes]) -> list[bytes]:
         heads, seqs, plus, quals = lines[0::4], lines[1::4], lines[2::4], lines[3::4]
-        if not all(h[:1] == b"@" for h in heads):
-            i = next(i for i, h in enumerate(heads) if h[:1] != b"@")
-            raise self.fail(f"record {self.count + i + 1}: header does not start with '@' (not FASTQ)")
-        if not all(p[:1] == b"+" for p in plus):
-            i = next(i for i, p in enumerate(plus) if p[:1] != b"+")
-            raise self.fail(f"record {self.count + i + 1}: third line does not start with '+' (not FASTQ)")
-        if any(map(ne, map(len, seqs), map(len, quals))):
-            i = next(i for i, (s, q) in enumerate(zip(seqs, quals, strict=True)) if len(s) != len(q))
-            raise self.fail(f"record {self.count + i + 1}: sequence and quality lengths differ")
+        names = [_name(h) for h in heads] if all(h[:1] == b"@" for h in heads) else []
+        if (
+            not names
+            or not all(p[:1] == b"+" for p in plus)
+            or any(map(ne, map(len, seqs), map(len, quals)))
+            or b"" in names
+            or b"".join(quals).translate(None, _QUALITY)
+        ):
+            self._fail_first(heads, seqs, plus, quals)
+        if not self.head:
+            k = min(_HEAD, len(heads))
+            self.head = _digest(seqs[:k] + quals[:k])
         self.count += len(heads)
-        return [_name(h) for h in heads]
+        return names
+
+    def _fail_first(
+        self, heads: list[bytes], seqs: list[bytes], plus: list[bytes], quals: list[bytes]
+    ) -> None:
+        """Raise for the first record at fault in a block (a line missing from one record makes
+        every later one look wrong in other ways: the first is the one to name)."""
+        for i, (h, s, p, q) in enumerate(zip(heads, seqs, plus, quals, strict=True)):
+            n = self.count + i + 1
+            if h[:1] != b"@":
+                raise self.fail(f"record {n}: header does not start with '@' (not FASTQ)")
+            if p[:1] != b"+":
+                raise self.fail(f"record {n}: third line does not start with '+' (not FASTQ)")
+            if len(s) != len(q):
+                raise self.fail(f"record {n}: sequence and quality lengths differ")
+            if not _name(h):
+                raise self.fail(f"record {n}: empty read name (the BAM would have nameless reads)")
+            if bad := q.translate(None, _QUALITY):
+                raise self.fail(
+                    f"record {n}: quality character {chr(bad[0])!r} is not one of '!' to '~' "
+                    "(Phred+33 or +64 text)"
+                )
+        raise AssertionError("_fail_first: no record at fault")  # pragma: no cover
 
 
 def _produce(
@@ -222,7 +266,15 @@ def check_pair(sample: str, r1: Path, r2: Path) -> PairSummary:
     if count1 != count2:
         short = r1 if count1 < count2 else r2
         raise InputError(f"sample {sample}: {short}: R1 has {count1} reads but R2 has {count2}")
+    _refuse_copy(sample, r1, r2, readers[0].head, readers[1].head)
     return PairSummary(reads=count1)
+
+
+def _refuse_copy(sample: str, r1: Path, r2: Path, head1: str, head2: str) -> None:
+    if head1 and head1 == head2:
+        raise InputError(
+            f"sample {sample}: {r2}: R2 has the same sequences and qualities as R1 {r1} (a copy of R1?)"
+        )
 
 
 def summarize(sample: str, label: str, path: Path) -> FileSummary:
@@ -237,7 +289,7 @@ def summarize(sample: str, label: str, path: Path) -> FileSummary:
             del pending[:_RUN]
     if pending:
         digests.append(_digest(pending))
-    return FileSummary(reader.count, tuple(digests))
+    return FileSummary(reader.count, tuple(digests), reader.head)
 
 
 def _digest(names: list[bytes]) -> str:
@@ -249,6 +301,7 @@ def compare_pair(sample: str, r1: Path, r2: Path, one: FileSummary, two: FileSum
     """Compare the summaries of a pair's two files; raise :class:`InputError` when they differ
     in read count or in read names, naming the first read out of step when there is one."""
     if one.reads == two.reads and one.names == two.names:
+        _refuse_copy(sample, r1, r2, one.head, two.head)
         return PairSummary(reads=one.reads)
     # Read both again in lockstep: it raises at the first read out of step (a dropped read
     # shows there, not just as a count), else with the counts.
@@ -328,7 +381,7 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
         if child.returncode == 0:
             try:
                 summary = json.loads(out)
-                return FileSummary(int(summary["reads"]), tuple(summary["names"]))
+                return FileSummary(int(summary["reads"]), tuple(summary["names"]), str(summary["head"]))
             except (ValueError, KeyError, TypeError):
                 pass  # reported below, with what the child said
         elif child.returncode == 1 and out.strip():
@@ -369,36 +422,22 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def check_fasta(path: Path, scan_bytes: int = 1 << 20) -> None:
-    """Raise :class:`InputError` when the reference is missing or does not look like FASTA.
-
-    Reads the first ``scan_bytes`` only (a genome can be gigabytes): a ``>`` header, then
-    sequence lines of IUPAC letters.
-    """
+def check_fasta(path: Path) -> tuple[Contig, ...]:
+    """The reference's contigs (name, length); :class:`InputError` when it is missing or not a
+    nucleotide FASTA (read whole: see :func:`workflows.fasta.scan_fasta`)."""
     if not path.exists():
         raise InputError(f"reference {path}: file not found")
     if not path.is_file():
         raise InputError(f"reference {path}: not a regular file")
     try:
         with _open(path) as f:
-            head = f.read(scan_bytes)
+            return scan_fasta(f)
+    except FastaError as exc:
+        raise InputError(f"reference {path}: {exc}") from None
     except EOFError:
         raise InputError(f"reference {path}: truncated gzip") from None
     except (OSError, *_GZIP_ERRORS) as exc:
         raise InputError(f"reference {path}: cannot read ({exc})") from None
-    lines = [line.strip() for line in head.splitlines() if line.strip()]
-    if not lines:
-        raise InputError(f"reference {path}: empty file (not FASTA)")
-    if not lines[0].startswith(b">"):
-        raise InputError(f"reference {path}: not FASTA (the first line does not start with '>')")
-    allowed = set(b"ACGTUNRYKMSWBDHVacgtunrykmswbdhv-*.")
-    # The last line may be cut by the scan window; headers are free text.
-    body = [line for line in lines[1:-1] if not line.startswith(b">")]
-    if len(lines) < 2:
-        raise InputError(f"reference {path}: not FASTA (no sequence after the header)")
-    for line in body[:1000]:
-        if not set(line) <= allowed:
-            raise InputError(f"reference {path}: not FASTA (sequence line with non-nucleotide characters)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(exc, flush=True)
         return 1
-    print(json.dumps({"reads": summary.reads, "names": summary.names}), flush=True)
+    print(json.dumps({"reads": summary.reads, "names": summary.names, "head": summary.head}), flush=True)
     return 0
 
 

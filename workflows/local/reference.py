@@ -6,6 +6,13 @@ into the reference's own directory when that is writable (so the next run finds 
 into a cache directory under the output directory, next to a link to the FASTA; the run then
 points at that copy. Index files appear under their final names only once complete (built under
 a temporary prefix, then renamed), so an interrupted build is never mistaken for an index.
+
+An index is tied to its FASTA: the whole FASTA is read (:func:`workflows.fasta.scan_fasta`, which
+also refuses a protein or text file and duplicate contig names) and its contigs' names and lengths
+are compared with the index's ``.ann``, and bwa's file sizes with the ones the ``.ann`` implies.
+An index that does not match (another FASTA's, or cut short) is built again when seqstack built
+it (a ``<fasta>.seqstack-index`` file beside it says so), and refused otherwise, in one line
+naming both files: a user's own index is not overwritten behind their back.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workflows.fasta import Contig, FastaError, index_problem, parse_ann
 from workflows.local.fastq import InputError, check_fasta
 
 #: Index files each aligner puts beside the FASTA (the align step checks the same names).
@@ -64,6 +72,10 @@ def aligner_version(tool: str) -> str:
     return m.group(1) if m else "unknown"
 
 
+#: Beside an index seqstack built: marks it as seqstack's own, to rebuild when it goes stale.
+OWN_MARK = ".seqstack-index"
+
+
 def has_index(fasta: Path, aligner: str) -> bool:
     """Every index file is there, non-empty, and not older than the FASTA."""
     mtime = fasta.stat().st_mtime
@@ -74,6 +86,40 @@ def has_index(fasta: Path, aligner: str) -> bool:
     return True
 
 
+def index_mismatch(fasta: Path, contigs: tuple[Contig, ...], aligner: str) -> str | None:
+    """Why the index beside ``fasta`` was not built from a FASTA of these contigs, or None.
+    (File sizes are checked for bwa's index only: bwa-mem2's other files have their own layout.)"""
+    try:
+        ann = parse_ann(Path(f"{fasta}.ann").read_text(errors="replace"))
+    except OSError as exc:
+        return f"cannot read {fasta}.ann ({exc.strerror})"
+    except FastaError as exc:
+        return f"{fasta}.ann: {exc}"
+    sizes = {}
+    for suffix in (".pac", ".bwt", ".sa") if aligner == "bwa" else ():
+        path = Path(f"{fasta}{suffix}")
+        if path.is_file():
+            sizes[suffix] = path.stat().st_size
+    return index_problem(contigs, ann, sizes)
+
+
+def _usable(fasta: Path, aligner: str, contigs: tuple[Contig, ...], original: Path) -> bool:
+    """The index beside ``fasta`` is complete and built from it. A stale one seqstack built is
+    not usable (it is built again); a stale one the user put there is an :class:`InputError`."""
+    if not has_index(fasta, aligner):
+        return False
+    problem = index_mismatch(fasta, contigs, aligner)
+    if problem is None:
+        return True
+    if Path(f"{fasta}{OWN_MARK}").exists():
+        return False
+    raise InputError(
+        f"reference {original}: the index {fasta}.ann does not match it ({problem}); "
+        f"it was not built by seqstack, so it is left alone: delete {fasta}.* index files or "
+        "point --reference at the FASTA it was built from"
+    )
+
+
 def ensure_index(fasta: Path, cache_dir: Path, log: Callable[[str], None] = lambda _: None) -> ReferenceIndex:
     """Check the reference and return an indexed FASTA to run with (building the index if needed).
 
@@ -81,13 +127,13 @@ def ensure_index(fasta: Path, cache_dir: Path, log: Callable[[str], None] = lamb
     indexing fails.
     """
     fasta = fasta.resolve() if fasta.exists() else fasta
-    check_fasta(fasta)
+    contigs = check_fasta(fasta)
     aligner = pick_aligner()
     version = aligner_version(aligner)
-    if has_index(fasta, aligner):
+    if _usable(fasta, aligner, contigs, fasta):
         return ReferenceIndex(fasta, aligner, version, False, f"existing index beside {fasta}")
     cached = cache_dir / fasta.name
-    if cached.is_symlink() and cached.resolve() == fasta and has_index(cached, aligner):
+    if cached.is_symlink() and cached.resolve() == fasta and _usable(cached, aligner, contigs, fasta):
         return ReferenceIndex(cached, aligner, version, False, f"existing index in {cache_dir}")
     if _writable(fasta.parent):
         target, where = fasta, f"built beside the reference in {fasta.parent}"
@@ -99,6 +145,9 @@ def ensure_index(fasta: Path, cache_dir: Path, log: Callable[[str], None] = lamb
         target, where = cached, f"built in {cache_dir} (the reference's directory is not writable)"
     log(f"indexing {fasta.name} with {aligner} {version} ({where})")
     _build(target, aligner)
+    problem = index_mismatch(target, contigs, aligner)
+    if problem is not None:  # the aligner read the FASTA differently: say so, do not run
+        raise InputError(f"reference {fasta}: the index just built does not match it ({problem})")
     return ReferenceIndex(target, aligner, version, True, where)
 
 
@@ -119,6 +168,7 @@ def _build(fasta: Path, aligner: str) -> None:
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise InputError(f"reference {fasta}: {aligner} index failed: {last}")
+        Path(f"{fasta}{OWN_MARK}").write_text(f"built by seqstack with {aligner}\n")
         for suffix in INDEX_SUFFIXES[aligner]:
             os.replace(f"{prefix}{suffix}", f"{fasta}{suffix}")
     finally:

@@ -63,6 +63,7 @@ from workflows.local.outdir import (
     sample_dir,
     write_json_atomic,
 )
+from workflows.local.preflight import disk_problem, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
@@ -336,10 +337,21 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
         err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
+    # What would only fail halfway through (a task killed for memory), refused before the
+    # output folder is created.
+    problem = memory_problem(memory, machine_memory_gib())
+    if problem:
+        err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_USAGE
     # Only now is the folder created: usable, not another run's (or --resume/--overwrite), ours.
     folder = claim(opts.outdir, resume=opts.resume, overwrite=opts.overwrite)
     ctx.claim = folder
     outdir, state = folder.outdir, folder.state
+    # A disk too small for the run's BAMs and sort files, refused before any task starts.
+    problem = disk_problem(outdir, samples)
+    if problem:
+        err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_USAGE
     header: dict[str, Any] = {
         "seqstack": "run",
         "sheet": str(opts.sheet.resolve()),
@@ -363,9 +375,8 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 state / "reference",
                 log=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
             )
-        except InputError as exc:
-            for s in samples:
-                err.print(f"sample {s.id}: {exc}", highlight=False, soft_wrap=True, markup=False)
+        except InputError as exc:  # once, not once per sample: it is the run's input
+            err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
             record.samples = [Outcome(s.id, "failed", "-", str(exc)) for s in samples]
             record.write("Failed")
             console.print(summary_table(record.samples))
