@@ -183,11 +183,11 @@ def test_qc_gate_fails_a_rule_module_fastqc_left_out(tmp_path: Path) -> None:
     reads.write_text("".join(f"@r{i}\n\n+\n\n" for i in range(200)))  # every read empty
     subprocess.run(["fastqc", "--quiet", "--outdir", str(tmp_path), str(reads)], check=True, timeout=300)
     for read in ("R1", "R2"):
-        z = out / "S1" / "fastqc" / f"S1_{read}_fastqc.zip"
+        z = out / "samples" / "S1" / "fastqc" / f"S1_{read}_fastqc.zip"
         z.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_path / "S1_R1_fastqc.zip", z)
     _run_step(templates["qc-gate"], {"sample": "S1"}, workflow, tmp_path / "w-gate")
-    verdict = json.loads((out / "S1" / "S1.qc.json").read_text())
+    verdict = json.loads((out / "samples" / "S1" / "S1.qc.json").read_text())
     assert verdict["verdict"] == "fail"
     assert "Per base sequence quality" not in verdict["modules"]["R1"]  # what FastQC did
     assert verdict["reasons"] == [
