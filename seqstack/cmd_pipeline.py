@@ -27,7 +27,7 @@ from seqstack.cli import app
 from workflows.contract import ContractError, StackOutputs
 from workflows.settings import PipelineSettings, QcRules, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
-from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix
+from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix, outside_bucket
 
 if TYPE_CHECKING:
     from workflows.argo_client import ArgoConnection
@@ -142,11 +142,29 @@ def _inputs(
     stack: StackOutputs, samples_file: Path, reference: str, output: str
 ) -> tuple[list[Sample], str, str]:
     samples = read_sample_sheet(samples_file, stack.scheme)
+    for sample in samples:
+        for column in ("fastq_1", "fastq_2"):
+            problem = outside_bucket(getattr(sample, column), stack.data_bucket)
+            if problem:
+                raise SampleSheetError(f"{samples_file}: row {sample.row}, column {column}: {problem}")
+    ref = _reference(stack, reference)
+    out = output_prefix(output, stack.scheme)
+    problem = outside_bucket(out, stack.data_bucket)
+    if problem:
+        raise StorageError(f"--output: {problem}")
+    return samples, ref, out
+
+
+def _reference(stack: StackOutputs, reference: str) -> str:
+    """The normalised ``--reference``, refused when the pods could not read it."""
     try:
         ref = normalise_uri(reference, stack.scheme)
     except StorageError as exc:
         raise StorageError(f"--reference: {exc}") from None
-    return samples, ref, output_prefix(output, stack.scheme)
+    problem = outside_bucket(ref, stack.data_bucket)
+    if problem:
+        raise StorageError(f"--reference: {problem}")
+    return ref
 
 
 def _connection(
@@ -224,7 +242,7 @@ def render_index_cmd(
 
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
-        ref = normalise_uri(reference, outputs.scheme)
+        ref = _reference(outputs, reference)
         settings = _settings(outputs, None, None)
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
@@ -285,7 +303,7 @@ def index_cmd(
 
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
-        ref = normalise_uri(reference, outputs.scheme)
+        ref = _reference(outputs, reference)
         objs = render_index(ref, outputs, _settings(outputs, None, None))
         if dry_run:
             typer.echo(to_yaml(objs), nl=False)
