@@ -185,10 +185,14 @@ def _connection(
 
 
 def check_inputs_exist(
-    samples: list[Sample], reference: str, storage_options: dict[str, Any] | None = None
+    samples: list[Sample],
+    reference: str,
+    storage_options: dict[str, Any] | None,
+    cloud: str,
 ) -> None:
-    """Every FASTQ, the FASTA and one complete aligner index must exist; else one StorageError."""
-    from workflows.pipeline import BWA_INDEX, BWA_MEM2_INDEX
+    """Every FASTQ, the FASTA and one complete aligner index usable on ``cloud`` must exist;
+    else one StorageError."""
+    from workflows.pipeline import BWA_MEM2_INDEX, index_sets
 
     wanted = [s.fastq_1 for s in samples] + [s.fastq_2 for s in samples] + [reference]
     missing = missing_objects(wanted, storage_options)
@@ -198,7 +202,7 @@ def check_inputs_exist(
         where = f" (sample {owners[first].id}, row {owners[first].row})" if first in owners else ""
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise StorageError(f"input not found: {first}{where}{more}; nothing was submitted")
-    for index in (BWA_MEM2_INDEX, BWA_INDEX):
+    for index in index_sets(cloud):
         if not missing_objects([reference + suffix for suffix in index], storage_options):
             return
     raise StorageError(
@@ -274,7 +278,7 @@ def submit_cmd(
         settings = _settings(outputs, chunk_size, qc_fail_on)
         sheet, ref, out = _inputs(outputs, samples, reference, output)
         conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
-        check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url))
+        check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url), outputs.cloud)
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
     objs = render(sheet, ref, out, outputs, settings)

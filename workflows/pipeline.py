@@ -59,6 +59,20 @@ WORK = "/work"
 BWA_MEM2_INDEX = (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac")
 BWA_INDEX = (".amb", ".ann", ".bwt", ".pac", ".sa")
 
+
+def index_sets(cloud: str) -> tuple[tuple[str, ...], ...]:
+    """The aligner index sets a run on ``cloud`` can use, preferred first.
+
+    A cloud reads only bwa-mem2's set (what ``seqstack index`` builds there): Argo's GCS driver
+    lists an input key by plain prefix and, when no object has exactly that key, downloads every
+    object starting with it (argo-workflows v4.0.6 ``workflow/artifacts/gcs/gcs.go``,
+    ``listByPrefix``), so an absent classic ``.bwt`` would pull bwa-mem2's ``.bwt.2bit.64``, the
+    largest index file, into every align pod a second time. Within bwa-mem2's set no name is a
+    prefix of another. Local runs (exact paths) also accept classic bwa's set.
+    """
+    return (BWA_MEM2_INDEX,) if cloud != "local" else (BWA_MEM2_INDEX, BWA_INDEX)
+
+
 #: Retry only what the platform did to us: Argo reports a spot preemption either as Error
 #: ("pod deleted") or as Failed with the kubelet's shutdown/eviction message. A tool's non-zero
 #: exit is Failed with "Error (exit code N)" and is not retried (it would fail the same way).
@@ -310,9 +324,9 @@ fi
 
 
 def _reference_inputs(stack: StackOutputs) -> list[Artifact]:
-    """The FASTA and both index sets (whichever exists; the align script picks)."""
+    """The FASTA and the index sets usable here (whichever exists; the align script picks)."""
     arts = [_artifact(stack, "ref-fa", f"{WORK}/ref/ref.fa", REF_BUCKET, REF)]
-    for suffix in dict.fromkeys(BWA_MEM2_INDEX + BWA_INDEX):
+    for suffix in dict.fromkeys(s for index in index_sets(stack.cloud) for s in index):
         name = "ref" + suffix.replace(".", "-")
         arts.append(
             _artifact(stack, name, f"{WORK}/ref/ref.fa{suffix}", REF_BUCKET, REF + suffix, optional=True)
