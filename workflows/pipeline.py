@@ -181,14 +181,16 @@ def _resources(size: Resources) -> m.ResourceRequirements:
 
 
 def _workflow_pod_defaults(stack: StackOutputs) -> dict[str, Any]:
-    """Workflow-level settings: the stack's service account, non-root pods (Pod Security
-    restricted), pods deleted once they succeed (failed ones stay for their logs), and finished
-    Workflows removed after a while so hundreds of chunk objects do not pile up in etcd (the
-    outputs, QC verdicts and report stay in the bucket)."""
+    """Workflow-level settings: the stack's service account and non-root pods (Pod Security
+    restricted).
+
+    No ``podGC`` or ``ttlStrategy``: how long pods and finished Workflows stay is the controller's
+    ``workflowDefaults`` (``components.argo_workflows.WorkflowRetention``), which Argo applies
+    only where the Workflow and its template set nothing (argo-workflows v4.0.6
+    ``workflow/util/merge.go``, ``JoinWorkflowSpec``), so that is the one place it is decided.
+    """
     return {
         "service_account_name": stack.workflow_service_account,
-        "pod_gc": m.PodGC(strategy="OnPodSuccess"),
-        "ttl_strategy": m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=30 * 86400),
         "security_context": m.PodSecurityContext(
             run_as_non_root=True,
             run_as_user=1000,
