@@ -33,6 +33,7 @@ from workflows.storage import (
     normalise_uri,
     object_sizes,
     output_prefix,
+    outside_bucket,
     read_object,
 )
 
@@ -149,11 +150,29 @@ def _inputs(
     stack: StackOutputs, samples_file: Path, reference: str, output: str
 ) -> tuple[list[Sample], str, str]:
     samples = read_sample_sheet(samples_file, stack.scheme)
+    for sample in samples:
+        for column in ("fastq_1", "fastq_2"):
+            problem = outside_bucket(getattr(sample, column), stack.data_bucket)
+            if problem:
+                raise SampleSheetError(f"{samples_file}: row {sample.row}, column {column}: {problem}")
+    ref = _reference(stack, reference)
+    out = output_prefix(output, stack.scheme)
+    problem = outside_bucket(out, stack.data_bucket)
+    if problem:
+        raise StorageError(f"--output: {problem}")
+    return samples, ref, out
+
+
+def _reference(stack: StackOutputs, reference: str) -> str:
+    """The normalised ``--reference``, refused when the pods could not read it."""
     try:
         ref = normalise_uri(reference, stack.scheme)
     except StorageError as exc:
         raise StorageError(f"--reference: {exc}") from None
-    return samples, ref, output_prefix(output, stack.scheme)
+    problem = outside_bucket(ref, stack.data_bucket)
+    if problem:
+        raise StorageError(f"--reference: {problem}")
+    return ref
 
 
 def _connection(
@@ -174,11 +193,14 @@ def _connection(
 
 
 def check_inputs_exist(
-    samples: list[Sample], reference: str, storage_options: dict[str, Any] | None = None
+    samples: list[Sample],
+    reference: str,
+    storage_options: dict[str, Any] | None,
+    cloud: str,
 ) -> None:
-    """Every FASTQ, the FASTA and one complete aligner index built from that FASTA must exist;
-    else one StorageError."""
-    from workflows.pipeline import BWA_INDEX, BWA_MEM2_INDEX
+    """Every FASTQ, the FASTA and one complete aligner index usable on ``cloud``, built from that
+    FASTA, must exist; else one StorageError."""
+    from workflows.pipeline import BWA_MEM2_INDEX, index_sets
 
     wanted = [s.fastq_1 for s in samples] + [s.fastq_2 for s in samples] + [reference]
     missing = missing_objects(wanted, storage_options)
@@ -188,7 +210,7 @@ def check_inputs_exist(
         where = f" (sample {owners[first].id}, row {owners[first].row})" if first in owners else ""
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise StorageError(f"input not found: {first}{where}{more}; nothing was submitted")
-    for index in (BWA_MEM2_INDEX, BWA_INDEX):
+    for index in index_sets(cloud):
         if not missing_objects([reference + suffix for suffix in index], storage_options):
             problem = index_problem(reference, index, storage_options)
             if problem:
@@ -257,7 +279,7 @@ def render_index_cmd(
 
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
-        ref = normalise_uri(reference, outputs.scheme)
+        ref = _reference(outputs, reference)
         settings = _settings(outputs, None, None)
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
@@ -289,7 +311,7 @@ def submit_cmd(
         settings = _settings(outputs, chunk_size, qc_fail_on)
         sheet, ref, out = _inputs(outputs, samples, reference, output)
         conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
-        check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url))
+        check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url), outputs.cloud)
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
     objs = render(sheet, ref, out, outputs, settings)
@@ -318,7 +340,7 @@ def index_cmd(
 
     try:
         outputs = load_stack_outputs(stack, stack_outputs)
-        ref = normalise_uri(reference, outputs.scheme)
+        ref = _reference(outputs, reference)
         objs = render_index(ref, outputs, _settings(outputs, None, None))
         if dry_run:
             typer.echo(to_yaml(objs), nl=False)

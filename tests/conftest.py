@@ -7,6 +7,9 @@ import pytest
 
 from stacks.harness import Inventory, run_stack
 
+# In CI a skipped test fails (tests/ci_skips.py); pytester runs inner sessions in tests of it.
+pytest_plugins = ["tests.ci_skips", "pytester"]
+
 
 @pytest.fixture(scope="session")
 def aws_inv() -> Inventory:

@@ -26,17 +26,8 @@ WT_PATH = re.compile(r"^/api/v1/workflow-templates/(?P<ns>[^/]+)(?:/(?P<name>[^/
 
 
 def _schema_problems(api_path: str, body: dict[str, Any], obj: dict[str, Any]) -> list[str]:
-    """The real server's request validation, when ../shared has Argo's API files (else none).
-
-    Without them the fake still checks tokens, names, templates and phases, so the client's
-    submit/watch/status logic is tested on every machine; the schema adds strictness where present.
-    """
-    problems: list[str] = []
-    if argo_schema.SWAGGER_FILE.exists():
-        problems += argo_schema.request_body_errors(api_path, "post", body)
-    if argo_schema.SCHEMA_FILE.exists():
-        problems += argo_schema.errors(obj)
-    return problems
+    """The real server's request validation: the create request's shape and the strict object schema."""
+    return argo_schema.request_body_errors(api_path, "post", body) + argo_schema.errors(obj)
 
 
 @dataclass
@@ -154,7 +145,7 @@ class FakeArgo:
         if phase in ("Running", "Succeeded", "Failed"):
             wf["status"]["nodes"] = self._nodes(name, wf, final=phase != "Running")
         # What this fake says must be what Argo could say.
-        problems = argo_schema.errors(wf) if argo_schema.SCHEMA_FILE.exists() else []
+        problems = argo_schema.errors(wf)
         assert not problems, problems
         return wf
 

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from tests.testdata import MTDNA, MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.local.demo import DemoSample, generate
 from workflows.local.executor import Fault
 from workflows.local.reference import ensure_index
 from workflows.local.run import RunOptions, run_pipeline
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
 TOOLS = ("fastqc", "bwa", "samtools")
 GATE_MODULES = ("Basic Statistics", "Per base sequence quality")
 
@@ -459,13 +459,14 @@ def test_ctrl_c_during_the_input_check_stops_the_check_workers(tmp_path: Path) -
 
 
 def test_real_mtdna_reads(tmp_path: Path) -> None:
-    if not SHARED.is_dir():
-        pytest.skip("shared test data not present")
-    r1, r2 = SHARED / "HG00152_SRR769545_mt_R1.fastq.gz", SHARED / "HG00152_SRR769545_mt_R2.fastq.gz"
-    ref = SHARED / "rCRS_NC_012920.1.fasta"
+    r1, r2 = MTDNA_R1, MTDNA_R2
+    # A copy of the reference: its index is built beside it, never inside the repository.
+    ref = tmp_path / "ref" / MTDNA_FASTA.name
+    ref.parent.mkdir()
+    shutil.copy(MTDNA_FASTA, ref)
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(f"sample,fastq_1,fastq_2\nHG00152,{r1},{r2}\n")
-    shared_files = set(SHARED.iterdir())
+    data_files = {p: p.stat().st_mtime_ns for p in MTDNA.iterdir()}
     result = run(sheet, ref, tmp_path / "results")
     out = tmp_path / "results"
     verdict = expected_verdict(out, "HG00152")
@@ -479,10 +480,8 @@ def test_real_mtdna_reads(tmp_path: Path) -> None:
     direct = direct_bam(tmp_path / "direct", ref, r1, r2, "HG00152")
     assert count(bam, "-F", "4") == count(direct, "-F", "4") > 9000
     assert count(bam) == count(direct)
-    # The shared directory is read-only (mode r-x): the index went to the cache under the results.
-    if not SHARED.stat().st_mode & 0o222:
-        assert "not writable" in result.record["aligner"]["index"]
-        assert set(SHARED.iterdir()) == shared_files
+    assert "beside the reference" in result.record["aligner"]["index"]
+    assert {p: p.stat().st_mtime_ns for p in MTDNA.iterdir()} == data_files  # the reads' folder untouched
 
 
 def test_index_is_built_beside_a_writable_reference_else_in_the_cache(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.testdata import MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.local import fastq
 from workflows.local.demo import DemoSample, generate
 from workflows.local.fastq import (
@@ -22,8 +23,6 @@ from workflows.local.fastq import (
     summarize,
 )
 from workflows.sheet import Sample
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
 
 
 def records(n: int, start: int = 1, suffix: str = "", mate: int = 1) -> bytes:
@@ -235,14 +234,10 @@ def test_bad_reference_is_named(tmp_path: Path, content: bytes | None, expected:
     assert str(err.value).startswith(f"reference {ref}: ") and expected in str(err.value)
 
 
-def test_real_reads_and_reference_pass_when_present() -> None:
-    if not SHARED.is_dir():
-        pytest.skip("shared test data not present")
-    summary = check_pair(
-        "HG00152", SHARED / "HG00152_SRR769545_mt_R1.fastq.gz", SHARED / "HG00152_SRR769545_mt_R2.fastq.gz"
-    )
+def test_real_reads_and_reference_pass() -> None:
+    summary = check_pair("HG00152", MTDNA_R1, MTDNA_R2)
     assert summary.reads == 5053  # as PROVENANCE.md states
-    check_fasta(SHARED / "rCRS_NC_012920.1.fasta")
+    check_fasta(MTDNA_FASTA)
 
 
 def test_demo_data_is_deterministic_and_realistic(tmp_path: Path) -> None:

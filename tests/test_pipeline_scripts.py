@@ -18,19 +18,16 @@ from typing import Any
 
 import pytest
 
+from tests.testdata import MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.contract import StackOutputs
 from workflows.render import render, render_index
 from workflows.settings import PipelineSettings
 from workflows.sheet import Sample
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "human_mtDNA_HG00152"
-R1 = DATA / "HG00152_SRR769545_mt_R1.fastq.gz"
-R2 = DATA / "HG00152_SRR769545_mt_R2.fastq.gz"
-FASTA = DATA / "rCRS_NC_012920.1.fasta"
+R1, R2, FASTA = MTDNA_R1, MTDNA_R2, MTDNA_FASTA
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not DATA.exists(), reason="shared test data absent"),
     pytest.mark.skipif(
         any(shutil.which(t) is None for t in ("fastqc", "bwa", "samtools")),
         reason="fastqc/bwa/samtools not on PATH",

@@ -230,7 +230,6 @@ def test_helm_tpl_emulation_rejects_unescaped_argo_variables():
     assert helm_tpl('{{ "a/{{b}}" }}') == "a/{{b}}"
 
 
-@argo_schema.requires_schema
 def test_artifact_repository_is_valid_argo_config(platform):
     validator = argo_schema.validator("io.argoproj.workflow.v1alpha1.ArtifactRepository")
     rendered = rendered_artifact_repository(argo_values(platform))
@@ -245,7 +244,6 @@ def test_workflows_default_to_a_ttl_pod_gc_and_the_workflow_service_account(plat
     assert spec["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-@argo_schema.requires_schema
 def test_workflow_defaults_are_a_valid_workflow_spec(platform):
     spec = argo_values(platform)["controller"]["workflowDefaults"]["spec"]
     workflow = {
@@ -419,7 +417,6 @@ def test_workflow_template_is_installed_with_this_stacks_images_and_pools(platfo
     assert containers["fastqc"][1] == {"seqstack.io/pool": "small"}
 
 
-@argo_schema.requires_schema
 def test_installed_workflow_template_is_valid_argo(platform):
     wt = dict(platform.one(WORKFLOW_TEMPLATE).inputs)
     assert argo_schema.errors(json.loads(json.dumps(wt))) == []

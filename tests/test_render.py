@@ -38,14 +38,12 @@ def many_samples(n: int) -> list[Sample]:
     ]
 
 
-@argo_schema.requires_schema
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_rendered_object_validates_strictly(case: str) -> None:
     for obj in CASES[case]():
         argo_schema.assert_valid(obj)
 
 
-@argo_schema.requires_schema
 @pytest.mark.parametrize(
     ("where", "misspelt"),
     [
@@ -64,7 +62,6 @@ def test_strict_validator_catches_a_misspelt_field(where: tuple[Any, ...], missp
     assert any(misspelt in p and "Additional properties" in p for p in problems), problems
 
 
-@argo_schema.requires_schema
 def test_strict_validator_accepts_integer_retry_limit_but_not_a_list() -> None:
     wt = copy.deepcopy(CASES["aws"]()[0])
     retry = wt["spec"]["templates"][0]["retryStrategy"]
@@ -285,7 +282,6 @@ def test_chunk_size_is_configurable() -> None:
     ]
 
 
-@argo_schema.requires_schema
 def test_chunked_objects_validate_too() -> None:
     for obj in render(
         many_samples(250), "s3://refs/hg38.fa", "s3://out/run", aws(), PipelineSettings.cloud_defaults()

@@ -45,7 +45,6 @@ def test_render_prints_the_same_objects_as_the_golden_case() -> None:
     assert list(yaml.safe_load_all(result.output)) == CASES["aws"]()
 
 
-@argo_schema.requires_schema
 def test_render_with_small_chunks_gives_valid_objects() -> None:
     result = run("render", "--stack-outputs", str(AWS), *ARGS, "--chunk-size", "1")
     assert result.exit_code == 0, result.output

@@ -69,7 +69,7 @@ def test_missing_bucket_counts_as_missing(s3: dict[str, Any]) -> None:
 
 def test_inputs_present_pass_the_check(s3: dict[str, Any]) -> None:
     samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
-    check_inputs_exist(samples, "s3://data/refs/hg38.fa", s3["options"])
+    check_inputs_exist(samples, "s3://data/refs/hg38.fa", s3["options"], "aws")
 
 
 def test_a_missing_read_names_sample_and_row(s3: dict[str, Any]) -> None:
@@ -80,21 +80,40 @@ def test_a_missing_read_names_sample_and_row(s3: dict[str, Any]) -> None:
     with pytest.raises(
         StorageError, match=r"input not found: s3://data/reads/B_R1.fq.gz \(sample B, row 3\)"
     ):
-        check_inputs_exist(samples, "s3://data/refs/hg38.fa", s3["options"])
+        check_inputs_exist(samples, "s3://data/refs/hg38.fa", s3["options"], "aws")
 
 
 def test_a_missing_reference_or_index_is_an_error(s3: dict[str, Any]) -> None:
     samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
     with pytest.raises(StorageError, match=re.escape("input not found: s3://data/refs/hg19.fa")):
-        check_inputs_exist(samples, "s3://data/refs/hg19.fa", s3["options"])
+        check_inputs_exist(samples, "s3://data/refs/hg19.fa", s3["options"], "aws")
     s3["client"].put_object(Bucket="data", Key="refs/noindex.fa", Body=b">x\nA\n")
     with pytest.raises(StorageError, match=re.escape("no aligner index beside s3://data/refs/noindex.fa")):
-        check_inputs_exist(samples, "s3://data/refs/noindex.fa", s3["options"])
+        check_inputs_exist(samples, "s3://data/refs/noindex.fa", s3["options"], "aws")
 
 
-def test_cli_index_skips_an_existing_index(s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_classic_bwa_index_is_enough_locally_but_not_on_a_cloud(s3: dict[str, Any]) -> None:
+    """The cloud template reads only bwa-mem2's index (GCS fetches absent keys by prefix), so a
+    reference with only a classic bwa index is refused before submit, not failed in every pod."""
+    samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
+    s3["client"].put_object(Bucket="data", Key="refs/classic.fa", Body=b">x\nA\n")
+    for suffix in (".amb", ".ann", ".bwt", ".pac", ".sa"):
+        s3["client"].put_object(Bucket="data", Key=f"refs/classic.fa{suffix}", Body=b"x")
+    check_inputs_exist(samples, "s3://data/refs/classic.fa", s3["options"], "local")
+    with pytest.raises(StorageError, match=re.escape("no aligner index beside s3://data/refs/classic.fa")):
+        check_inputs_exist(samples, "s3://data/refs/classic.fa", s3["options"], "aws")
+
+
+def test_cli_index_skips_an_existing_index(
+    s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """`seqstack index` checks with fsspec first: the index is there, so nothing is submitted."""
     from seqstack.cli import app
+
+    # The stack's data bucket is the fake S3's bucket (anything else is refused up front).
+    outputs = json.loads((FIXTURES / "dev-aws.outputs.json").read_text())
+    stack = tmp_path / "outputs.json"
+    stack.write_text(json.dumps({**outputs, "dataBucket": "s3://data"}))
 
     # The command line takes only the endpoint; s3fs reads these fake credentials from the env.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
@@ -103,7 +122,7 @@ def test_cli_index_skips_an_existing_index(s3: dict[str, Any], monkeypatch: pyte
     args = [
         "index",
         "--stack-outputs",
-        str(FIXTURES / "dev-aws.outputs.json"),
+        str(stack),
         "--s3-endpoint-url",
         s3["endpoint"],
     ]
@@ -156,7 +175,7 @@ def test_cli_index_dry_run_prints_the_workflow() -> None:
             "--stack-outputs",
             str(FIXTURES / "dev-gcp.outputs.json"),
             "--reference",
-            "gs://b/r.fa",
+            "gs://seqstack-dev-gcp-data/r.fa",
         ],
     )
     assert result.exit_code == 0, result.output

@@ -59,6 +59,20 @@ WORK = "/work"
 BWA_MEM2_INDEX = (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac")
 BWA_INDEX = (".amb", ".ann", ".bwt", ".pac", ".sa")
 
+
+def index_sets(cloud: str) -> tuple[tuple[str, ...], ...]:
+    """The aligner index sets a run on ``cloud`` can use, preferred first.
+
+    A cloud reads only bwa-mem2's set (what ``seqstack index`` builds there): Argo's GCS driver
+    lists an input key by plain prefix and, when no object has exactly that key, downloads every
+    object starting with it (argo-workflows v4.0.6 ``workflow/artifacts/gcs/gcs.go``,
+    ``listByPrefix``), so an absent classic ``.bwt`` would pull bwa-mem2's ``.bwt.2bit.64``, the
+    largest index file, into every align pod a second time. Within bwa-mem2's set no name is a
+    prefix of another. Local runs (exact paths) also accept classic bwa's set.
+    """
+    return (BWA_MEM2_INDEX,) if cloud != "local" else (BWA_MEM2_INDEX, BWA_INDEX)
+
+
 #: Retry only what the platform did to us: Argo reports a spot preemption either as Error
 #: ("pod deleted") or as Failed with the kubelet's shutdown/eviction message. A tool's non-zero
 #: exit is Failed with "Error (exit code N)" and is not retried (it would fail the same way).
@@ -174,14 +188,16 @@ def _resources(size: Resources) -> m.ResourceRequirements:
 
 
 def _workflow_pod_defaults(stack: StackOutputs) -> dict[str, Any]:
-    """Workflow-level settings: the stack's service account, non-root pods (Pod Security
-    restricted), pods deleted once they succeed (failed ones stay for their logs), and finished
-    Workflows removed after a while so hundreds of chunk objects do not pile up in etcd (the
-    outputs, QC verdicts and report stay in the bucket)."""
+    """Workflow-level settings: the stack's service account and non-root pods (Pod Security
+    restricted).
+
+    No ``podGC`` or ``ttlStrategy``: how long pods and finished Workflows stay is the controller's
+    ``workflowDefaults`` (``components.argo_workflows.WorkflowRetention``), which Argo applies
+    only where the Workflow and its template set nothing (argo-workflows v4.0.6
+    ``workflow/util/merge.go``, ``JoinWorkflowSpec``), so that is the one place it is decided.
+    """
     return {
         "service_account_name": stack.workflow_service_account,
-        "pod_gc": m.PodGC(strategy="OnPodSuccess"),
-        "ttl_strategy": m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=30 * 86400),
         "security_context": m.PodSecurityContext(
             run_as_non_root=True,
             run_as_user=1000,
@@ -321,9 +337,9 @@ fi
 
 
 def _reference_inputs(stack: StackOutputs) -> list[Artifact]:
-    """The FASTA and both index sets (whichever exists; the align script picks)."""
+    """The FASTA and the index sets usable here (whichever exists; the align script picks)."""
     arts = [_artifact(stack, "ref-fa", f"{WORK}/ref/ref.fa", REF_BUCKET, REF)]
-    for suffix in dict.fromkeys(BWA_MEM2_INDEX + BWA_INDEX):
+    for suffix in dict.fromkeys(s for index in index_sets(stack.cloud) for s in index):
         name = "ref" + suffix.replace(".", "-")
         arts.append(
             _artifact(stack, name, f"{WORK}/ref/ref.fa{suffix}", REF_BUCKET, REF + suffix, optional=True)

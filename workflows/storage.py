@@ -48,6 +48,25 @@ def normalise_uri(value: str, scheme: str, base: Path | None = None) -> str:
     return f"{scheme}://{bucket}/{key}"
 
 
+def outside_bucket(uri: str, data_bucket: str) -> str | None:
+    """Why ``uri`` (normalised, see :func:`normalise_uri`) is out of the pods' reach, or None.
+
+    On a cloud the pipeline's pods can read and write only the stack's data bucket
+    (``data_bucket``, e.g. ``s3://name``): a file elsewhere would fail to download or upload on
+    the cluster, an Argo ``Error`` that the preemption retry then repeats. Local runs
+    (``file://`` stacks) read any path.
+    """
+    if data_bucket.startswith("file://") or "://" not in uri:
+        return None
+    expected = data_bucket.rstrip("/")
+    if uri.split("/", 3)[:3] == expected.split("/", 3)[:3]:
+        return None
+    return (
+        f"{uri} is outside the stack's data bucket {expected} (the pipeline pods can reach only that "
+        "bucket; copy the file there)"
+    )
+
+
 def split_uri(uri: str) -> tuple[str, str]:
     """``s3://b/k`` -> ``("b", "k")``; a local path -> ``("", "/abs/path")``."""
     if "://" not in uri:
