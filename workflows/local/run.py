@@ -24,7 +24,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from workflows.local.executor import (
     walk,
 )
 from workflows.local.fastq import InputError, checking_pairs
+from workflows.local.pod import PodEmulation
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
@@ -66,6 +67,9 @@ class RunOptions:
     memory_gib: float | None = None
     resume: bool = False
     faults: Sequence[Fault] = ()
+    executor_security_context: Mapping[str, Any] | None = None
+    """Argo's ``executor.securityContext`` the pods are emulated with (as root); None: the one
+    the stack installs (``workflows.identity``). Tests put the old mismatched uid back here."""
 
 
 def tool_environment() -> dict[str, str]:
@@ -272,9 +276,18 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
     if good:
         stack = StackOutputs.local(outdir)
         objs = render(good, str(index.fasta), str(outdir), stack, settings)
+        pods = PodEmulation(opts.executor_security_context)
+        if not pods.identities:
+            console.print(
+                "pods: uids not emulated (not running as root): every step runs as this user",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
         try:
             executor = Executor(
                 objs,
+                pods=pods,
                 cpus=opts.cpus,
                 memory_mib=memory * 1024,
                 state_dir=state,
@@ -306,9 +319,11 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
             record.samples = []
             record.write("Interrupted")
             shutil.rmtree(state / "work", ignore_errors=True)
+            pods.cleanup()
             err.print("interrupted: stopped every task; finished outputs are kept (rerun with --resume)")
             return EXIT_INTERRUPTED
         shutil.rmtree(state / "work", ignore_errors=True)
+        pods.cleanup()
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
     record.samples = outcomes(samples, bad, roots, outdir)
