@@ -517,6 +517,13 @@ class PodEmulation:
         self._created: Path | None = None
         self._pythons: dict[Identity, str | None] = {}
 
+    def describe(self) -> str:
+        """One line for run.json: whether and with which executor identity uids are emulated."""
+        if not self.identities:
+            return "uids not emulated (not running as root)"
+        sc = self.executor_security_context
+        return f"uids emulated; executor runAsUser {sc.get('runAsUser')} runAsGroup {sc.get('runAsGroup')}"
+
     def pods_dir(self, state_dir: Path) -> Path:
         """Where emulated pods live: a root-owned directory every uid may traverse (the kubelet's
         pods folder), named after the state directory so paths (and resume fingerprints) are

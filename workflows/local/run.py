@@ -277,6 +277,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         stack = StackOutputs.local(outdir)
         objs = render(good, str(index.fasta), str(outdir), stack, settings)
         pods = PodEmulation(opts.executor_security_context)
+        header["pods"] = pods.describe()
         if not pods.identities:
             console.print(
                 "pods: uids not emulated (not running as root): every step runs as this user",
