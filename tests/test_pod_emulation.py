@@ -9,7 +9,9 @@ there. The sizeLimit and the plain-data tests run as any user.
 from __future__ import annotations
 
 import io
+import json
 import os
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -31,7 +33,13 @@ from workflows.identity import (
 from workflows.local import pod as podmod
 from workflows.local.executor import ERROR, FAILED, SUCCEEDED, Executor, Node, walk
 from workflows.local.expr import eval_retry
-from workflows.local.pod import EMPTYDIR_EVICTION, PodEmulation, identity, quantity_bytes
+from workflows.local.pod import (
+    EMPTYDIR_EVICTION,
+    PodEmulation,
+    default_pods_dir,
+    identity,
+    quantity_bytes,
+)
 from workflows.pipeline import RETRY_EXPRESSION
 
 ROOT = os.geteuid() == 0
@@ -314,3 +322,59 @@ def test_emulated_pods_live_in_a_root_owned_folder_every_uid_can_traverse_and_go
     assert emulation.pods_dir(tmp_path / "state") == base  # stable: resume fingerprints hold
     emulation.cleanup()
     assert not base.exists()
+
+
+# --- the decisive run: the real pipeline, the old values put back --------------------------------
+
+TOOLS = ("fastqc", "bwa", "samtools")
+
+
+@pytest.mark.slow
+@needs_root
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in TOOLS), reason="fastqc, bwa and samtools must be on PATH"
+)
+@pytest.mark.parametrize("executor_uid", [OTHER_UID, None], ids=["executor-8737", "installed-values"])
+def test_a_real_run_fails_with_permission_denied_when_the_executor_uid_differs(
+    tmp_path: Path, executor_uid: int | None
+) -> None:
+    """``seqstack run`` as root emulates every pod: with the executor at uid 8737 (the values
+    before issue 12) FastQC cannot open its input, exactly as on the cluster; with the values the
+    stack installs, the same run aligns the good sample."""
+    from workflows.local.demo import DemoSample, generate
+    from workflows.local.run import RunOptions, run_pipeline
+
+    good = DemoSample("good", pairs=400, quality_start=38, quality_end=31)
+    data = generate(tmp_path / "demo", samples=(good,))
+    sc = None if executor_uid is None else executor_security_context(uid=executor_uid, gid=executor_uid)
+    out = io.StringIO()
+    code = run_pipeline(
+        RunOptions(
+            sheet=data.sheet,
+            reference=data.reference,
+            outdir=tmp_path / "out",
+            cpus=2,
+            executor_security_context=sc,
+        ),
+        console=Console(file=out, width=300),
+        live=False,
+        err=Console(file=out, width=300),
+    )
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["pods"].startswith("uids emulated")
+    tasks = {t["key"]: t for t in record["tasks"]}
+    fastqc = tasks["samples(good)/fastqc-r1"]
+    if executor_uid is not None:
+        assert code == 1, out.getvalue()
+        assert fastqc["status"] == FAILED
+        assert "Permission denied" in fastqc["message"] and "exit code 1" in fastqc["message"]
+        assert len(fastqc["attempts"]) == 1  # not retried: it would fail the same way
+        assert record["samples"]["good"]["status"] == "failed"
+    else:
+        assert code == 0, out.getvalue()
+        assert f"executor runAsUser {POD_UID}" in record["pods"]
+        bam = tmp_path / "out" / "good" / "good.bam"
+        assert record["samples"]["good"]["status"] == "aligned"
+        st = bam.stat()
+        assert (st.st_uid, st.st_gid) == (0, 0)  # published for the user who ran seqstack
+    assert not default_pods_dir(tmp_path / "out" / ".seqstack").exists()  # the pods are gone

@@ -489,6 +489,12 @@ def _chmod_tree_parents(path: Path, top: Path) -> None:
         p = p.parent
 
 
+def default_pods_dir(state_dir: Path) -> Path:
+    """The pods folder of a run whose state lives in ``state_dir`` (stable across runs)."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"seqstack-pods-{digest}"
+
+
 class PodEmulation:
     """Makes the :class:`Pod` of each task for one run of the executor.
 
@@ -503,7 +509,6 @@ class PodEmulation:
         *,
         identities: bool | None = None,
         size_poll: float = 1.0,
-        pods_dir: Path | None = None,
     ) -> None:
         self.executor_security_context = dict(
             EXECUTOR_SECURITY_CONTEXT if executor_security_context is None else executor_security_context
@@ -512,7 +517,6 @@ class PodEmulation:
         if self.identities and not emulating_identities():
             raise PodError("emulating pod identities needs root")
         self.size_poll = size_poll
-        self._pods_dir = pods_dir
         self._lock = threading.Lock()
         self._created: Path | None = None
         self._pythons: dict[Identity, str | None] = {}
@@ -531,11 +535,7 @@ class PodEmulation:
         with self._lock:
             if self._created is not None:
                 return self._created
-            if self._pods_dir is not None:
-                base = self._pods_dir
-            else:
-                digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-                base = Path(tempfile.gettempdir()) / f"seqstack-pods-{digest}"
+            base = default_pods_dir(state_dir)
             try:
                 os.mkdir(base, 0o711)
             except FileExistsError:
