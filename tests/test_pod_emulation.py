@@ -378,3 +378,21 @@ def test_a_real_run_fails_with_permission_denied_when_the_executor_uid_differs(
         st = bam.stat()
         assert (st.st_uid, st.st_gid) == (0, 0)  # published for the user who ran seqstack
     assert not default_pods_dir(tmp_path / "out" / ".seqstack").exists()  # the pods are gone
+
+
+def test_outputs_are_collected_only_from_the_pods_volumes(tmp_path: Path) -> None:
+    """A pod's only writable places are its volumes: an output elsewhere is refused, not read."""
+    outside = tmp_path / "outside"
+    out = {
+        "artifacts": [
+            {
+                "name": "o",
+                "path": str(outside),
+                "plugin": {"name": "seqstack-local", "key": str(tmp_path / "o")},
+            }
+        ]
+    }
+    node = run_one(step('echo hi > "$WORK/o"\n', outputs=out), tmp_path / "state")
+    assert node.phase == "Error"
+    assert f"output artifact o path {str(outside)!r} is not under an emptyDir volume mount" in node.message
+    assert not (tmp_path / "o").exists()
