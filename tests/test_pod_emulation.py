@@ -396,3 +396,12 @@ def test_outputs_are_collected_only_from_the_pods_volumes(tmp_path: Path) -> Non
     assert node.phase == "Error"
     assert f"output artifact o path {str(outside)!r} is not under an emptyDir volume mount" in node.message
     assert not (tmp_path / "o").exists()
+
+
+@needs_root
+def test_path_folders_closed_to_the_pods_uid_are_named(tmp_path: Path) -> None:
+    closed = tmp_path / "bin"  # under pytest's 0700 folder: uid 1000 cannot search it
+    closed.mkdir()
+    path = os.pathsep.join([str(closed), "/usr/bin", str(tmp_path / "missing")])
+    assert PodEmulation().unreachable_path(path) == [str(closed)]
+    assert PodEmulation(identities=False).unreachable_path(path) == []

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.identity import EXECUTOR_SECURITY_CONTEXT
-from workflows.local.pod_tools import make_shims, python_for, shim_environment
+from workflows.local.pod_tools import make_shims, python_for, shim_environment, unreachable_dirs
 
 #: Umask of a container's processes (the runtime's default).
 CONTAINER_UMASK = 0o022
@@ -527,6 +527,13 @@ class PodEmulation:
             return "uids not emulated (not running as root)"
         sc = self.executor_security_context
         return f"uids emulated; executor runAsUser {sc.get('runAsUser')} runAsGroup {sc.get('runAsGroup')}"
+
+    def unreachable_path(self, path: str) -> list[str]:
+        """PATH folders the executor's uid (the pods' uid) cannot search, when uids are emulated."""
+        if not self.identities:
+            return []
+        who = identity(self.executor_security_context, {}, "executor")
+        return [] if who is None else unreachable_dirs(path, who.popen())
 
     def pods_dir(self, state_dir: Path) -> Path:
         """Where emulated pods live: a root-owned directory every uid may traverse (the kubelet's

@@ -98,3 +98,19 @@ def shim_environment(shim_dir: Path, base: Mapping[str, str]) -> dict[str, str]:
         "PATH": os.pathsep.join([str(shim_dir), base.get("PATH", os.defpath)]),
         "PYTHONPATH": os.pathsep.join(pythonpath),
     }
+
+
+def unreachable_dirs(path: str, popen: Mapping[str, Any]) -> list[str]:
+    """The folders of ``path`` (a PATH) that exist but the identity cannot search: their tools
+    are invisible to a step running as it (a tool under ``/root`` for uid 1000, say)."""
+    dirs = [d for d in dict.fromkeys(path.split(os.pathsep)) if d and os.path.isdir(d)]
+    if not dirs:
+        return []
+    probe = 'for d do { [ -d "$d" ] && [ -x "$d" ]; } || printf "%s\\n" "$d"; done'
+    try:
+        proc = subprocess.run(
+            ["/bin/sh", "-c", probe, "sh", *dirs], capture_output=True, cwd="/", check=False, **popen
+        )
+    except OSError:
+        return dirs
+    return proc.stdout.decode(errors="replace").splitlines()

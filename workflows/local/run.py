@@ -278,6 +278,16 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
         objs = render(good, str(index.fasta), str(outdir), stack, settings)
         pods = PodEmulation(opts.executor_security_context)
         header["pods"] = pods.describe()
+        env = tool_environment()
+        hidden = pods.unreachable_path(env.get("PATH", ""))
+        if hidden:
+            console.print(
+                "pods: these PATH folders are closed to the pods' uid, their tools are not used: "
+                + ", ".join(hidden),
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
         if not pods.identities:
             console.print(
                 "pods: uids not emulated (not running as root): every step runs as this user",
@@ -294,7 +304,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console) ->
                 state_dir=state,
                 faults=opts.faults,
                 previous=previous,
-                env=tool_environment(),
+                env=env,
             )
         except UnsupportedWorkflowError as exc:
             err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
