@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -405,3 +406,20 @@ def test_path_folders_closed_to_the_pods_uid_are_named(tmp_path: Path) -> None:
     path = os.pathsep.join([str(closed), "/usr/bin", str(tmp_path / "missing")])
     assert PodEmulation().unreachable_path(path) == [str(closed)]
     assert PodEmulation(identities=False).unreachable_path(path) == []
+
+
+@needs_root
+def test_pods_live_beside_the_results_when_every_uid_can_reach_them(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    open_dir = Path(tempfile.mkdtemp(prefix="seqstack-open-"))
+    request.addfinalizer(lambda: shutil.rmtree(open_dir, ignore_errors=True))
+    open_dir.chmod(0o755)
+    assert default_pods_dir(open_dir / "state") != open_dir / "state" / "pods"  # not there yet
+    (open_dir / "state").mkdir()
+    assert default_pods_dir(open_dir / "state") == open_dir / "state" / "pods"
+    node = run_one(reads_input(tmp_path), open_dir / "state")
+    assert node.phase == SUCCEEDED, node.message
+    assert not (open_dir / "state" / "pods").exists()  # removed with the run
+    # A closed state folder (pytest's): the system's temporary folder instead.
+    assert default_pods_dir(tmp_path / "state").parent == Path(tempfile.gettempdir())

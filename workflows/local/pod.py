@@ -490,9 +490,25 @@ def _chmod_tree_parents(path: Path, top: Path) -> None:
 
 
 def default_pods_dir(state_dir: Path) -> Path:
-    """The pods folder of a run whose state lives in ``state_dir`` (stable across runs)."""
-    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+    """The pods folder of a run whose state lives in ``state_dir`` (stable across runs): inside
+    it when every uid can reach it (big volumes stay on the results' disk), else in the system's
+    temporary folder (an output folder under ``/root`` or pytest's is closed to uid 1000)."""
+    state = state_dir.resolve()
+    if _searchable_by_all(state):
+        return state / "pods"
+    digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"seqstack-pods-{digest}"
+
+
+def _searchable_by_all(path: Path) -> bool:
+    """Whether every folder from ``/`` down to ``path`` lets any uid through (o+x)."""
+    for p in [path, *path.parents]:
+        try:
+            if not p.stat().st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 class PodEmulation:
@@ -542,6 +558,7 @@ class PodEmulation:
         with self._lock:
             if self._created is not None:
                 return self._created
+            state_dir.mkdir(parents=True, exist_ok=True)
             base = default_pods_dir(state_dir)
             try:
                 os.mkdir(base, 0o711)
