@@ -536,6 +536,7 @@ class PodEmulation:
         self._lock = threading.Lock()
         self._created: Path | None = None
         self._pythons: dict[Identity, str | None] = {}
+        self._shims: set[Path] = set()
 
     def describe(self) -> str:
         """One line for run.json: whether and with which executor identity uids are emulated."""
@@ -606,7 +607,9 @@ class PodEmulation:
         if main_python is not None and main_python != sys.executable:
             shim_dir = base / "shims" / str(main.uid)
             with self._lock:
-                make_shims(shim_dir, main_python)
+                if shim_dir not in self._shims:
+                    make_shims(shim_dir, main_python)
+                    self._shims.add(shim_dir)
         return Pod(
             key=key,
             root=root,
@@ -631,3 +634,4 @@ class PodEmulation:
             if self._created is not None:
                 shutil.rmtree(self._created, ignore_errors=True)
                 self._created = None
+                self._shims.clear()
