@@ -21,7 +21,9 @@ Local mapping of pod concepts:
   ``Failed`` with ``Error (exit code N)``;
 * output artifacts are published only after the process exited 0 and every declared output
   exists (stage, then atomic rename), like Argo's wait container, so a partial file never
-  reaches its final location.
+  reaches its final location;
+* the pod itself (uids of the init, wait and main containers as root, Argo's staging modes,
+  the emptyDir ``sizeLimit``) is emulated by :mod:`workflows.local.pod`.
 """
 
 from __future__ import annotations
