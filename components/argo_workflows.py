@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.k8s_provider import K8S_NAME
 from workflows.contract import PoolPlacement
+from workflows.identity import RESTRICTED_CONTAINER, executor_security_context
 
 #: The official chart repository (argoproj/argo-helm, published to GitHub Pages).
 ARGO_HELM_REPO = "https://argoproj.github.io/argo-helm"
@@ -34,20 +35,8 @@ SERVER_PORT = 2746
 #: per pod at run time).
 KEY_FORMAT = "argo/{{workflow.name}}/{{pod.name}}"
 
-#: uid of the argoexec image; the executor's init and wait containers run as this user.
-ARGOEXEC_UID = 8737
-
 _EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _DURATION = re.compile(r"^(\d+(s|m|h))+$")
-
-#: A container that asks for nothing: no root, no privilege escalation, no capabilities, the
-#: runtime's seccomp profile (what Pod Security "restricted" demands).
-RESTRICTED_CONTAINER: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
 
 
 @dataclass(frozen=True)
@@ -194,13 +183,13 @@ def argo_values(args: ArgoWorkflowsArgs, bucket: str) -> dict[str, Any]:
                 }
             },
         },
-        # The executor's init and wait containers in every workflow pod.
+        # The executor's init and wait containers in every workflow pod (the chart puts this in
+        # the controller's config; the controller sets it on both containers). They run as the
+        # pod's uid/gid, like the tool containers: the executor creates every input artifact's
+        # parent directory with mode 0700 as its own uid, so any other uid could not enter it.
+        # (The default argoexec image runs as root; an explicit non-root uid is required anyway.)
         "executor": {
-            "securityContext": {
-                **RESTRICTED_CONTAINER,
-                "runAsUser": ARGOEXEC_UID,
-                "readOnlyRootFilesystem": True,
-            },
+            "securityContext": executor_security_context(),
             "resources": {
                 "requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "1Gi"},
                 "limits": {"memory": "512Mi"},

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -504,12 +505,15 @@ def test_index_is_built_beside_a_writable_reference_else_in_the_cache(tmp_path: 
 
 
 def test_a_tool_failure_is_not_retried_and_fails_its_sample_with_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     data = generate(tmp_path / "data", samples=[DemoSample("s1", 200, 38, 31)])
     ensure_index(data.reference, tmp_path / "cache")  # with the real bwa
-    fake = tmp_path / "bin"
-    fake.mkdir()
+    # Where the pods' uid can reach it, as a tool in an image (as root, steps run as uid 1000,
+    # and pytest's tmp_path is closed to other users).
+    fake = Path(tempfile.mkdtemp(prefix="seqstack-fake-bin-"))
+    request.addfinalizer(lambda: shutil.rmtree(fake, ignore_errors=True))
+    fake.chmod(0o755)
     (fake / "bwa").write_text("#!/bin/sh\necho 'bwa: simulated crash' >&2\nexit 3\n")
     (fake / "bwa").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")

@@ -45,6 +45,7 @@ from hera.workflows import (
 from hera.workflows import models as m
 
 from workflows.contract import POOL_LABEL, StackOutputs
+from workflows.identity import POD_FS_GROUP, POD_GID, POD_UID
 from workflows.settings import PipelineSettings, Resources
 from workflows.sheet import Sample
 from workflows.storage import split_uri
@@ -168,7 +169,7 @@ def _pod(
             allow_privilege_escalation=False,
             read_only_root_filesystem=True,
             run_as_non_root=True,
-            run_as_user=1000,
+            run_as_user=POD_UID,
             capabilities=m.Capabilities(drop=["ALL"]),
         ),
         "env": [Env(name="WORK", value=WORK)],
@@ -200,9 +201,11 @@ def _workflow_pod_defaults(stack: StackOutputs) -> dict[str, Any]:
         "service_account_name": stack.workflow_service_account,
         "security_context": m.PodSecurityContext(
             run_as_non_root=True,
-            run_as_user=1000,
-            run_as_group=1000,
-            fs_group=1000,
+            # One uid/gid for the whole pod, the same as Argo's init/wait containers (the Helm
+            # values read workflows.identity too): they create the input folders with mode 0700.
+            run_as_user=POD_UID,
+            run_as_group=POD_GID,
+            fs_group=POD_FS_GROUP,
             seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
         ),
     }

@@ -21,7 +21,9 @@ Local mapping of pod concepts:
   ``Failed`` with ``Error (exit code N)``;
 * output artifacts are published only after the process exited 0 and every declared output
   exists (stage, then atomic rename), like Argo's wait container, so a partial file never
-  reaches its final location.
+  reaches its final location;
+* the pod itself (uids of the init, wait and main containers as root, Argo's staging modes,
+  the emptyDir ``sizeLimit``) is emulated by :mod:`workflows.local.pod`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workflows.local import expr
+from workflows.local.pod import Pod, PodEmulation, PodError, StageItem, Volume, output_paths
 from workflows.local.schema import check_supported
 from workflows.local.toollog import first_error
 
@@ -303,6 +306,8 @@ class _Scope:
     retry: Mapping[str, Any] | None
     deadline: float | None
     entrypoint: str | None = None
+    pod_security: Mapping[str, Any] = field(default_factory=dict)
+    """The workflow's pod securityContext (uids and fsGroup, for the pod emulation)."""
 
 
 class Executor:
@@ -320,6 +325,7 @@ class Executor:
         previous: Mapping[str, Mapping[str, Any]] | None = None,
         terminate_grace: float = 5.0,
         env: Mapping[str, str] | None = None,
+        pods: PodEmulation | None = None,
     ) -> None:
         problems = [p for obj in objects for p in check_supported(obj)]
         if problems:
@@ -334,6 +340,8 @@ class Executor:
         self.previous = dict(previous or {})
         self.terminate_grace = terminate_grace
         self.env = dict(os.environ if env is None else env)
+        #: How pods are emulated (identities as root, volumes, sizeLimit): workflows.local.pod.
+        self.pods = pods or PodEmulation()
         self.cancelled = threading.Event()
         self.fatal: BaseException | None = None
         self.memory_mib = math.inf if memory_mib is None else float(memory_mib)
@@ -452,6 +460,7 @@ class Executor:
             retry=templates_spec.get("retryStrategy"),
             deadline=None if deadline is None else time.monotonic() + float(deadline),
             entrypoint=templates_spec.get("entrypoint"),
+            pod_security=templates_spec.get("securityContext") or {},
         )
 
     def _run_workflow(
@@ -527,6 +536,7 @@ class Executor:
                 },
                 retry=scope.retry,
                 deadline=scope.deadline,
+                pod_security=scope.pod_security,
             )
             return new, templates[ref["template"]]
         name = str(task.get("template"))
@@ -829,9 +839,21 @@ class Executor:
         node.kind = "Pod"
         body_key = "container" if "container" in tmpl else "script"
         where = f"{node.display} (template {tmpl['name']})"
-        workdir = self.state_dir / "work" / _safe(node.key)
         volumes = {**scope.volumes, **{v["name"]: v for v in tmpl.get("volumes") or []}}
         body = tmpl[body_key]
+        try:
+            # A template's securityContext is the pod's (it replaces the workflow's).
+            pod = self.pods.pod(
+                node.key,
+                _safe(node.key),
+                self.state_dir,
+                tmpl.get("securityContext") or scope.pod_security,
+                body.get("securityContext"),
+                where,
+            )
+        except PodError as exc:
+            raise TemplateError(str(exc)) from None
+        workdir = pod.workdir
         mounts = body.get("volumeMounts") or []
         for m in mounts:
             if m["name"] not in volumes:
@@ -842,6 +864,12 @@ class Executor:
             else workdir / _safe(m["name"])
             for m in mounts
         }
+        pod.attach(
+            Volume(
+                m["name"], mount_map[str(m["mountPath"]).rstrip("/") or "/"], _size_limit(volumes[m["name"]])
+            )
+            for m in mounts
+        )
 
         def local_path(p: str, what: str) -> Path:
             for mount, target in mount_map.items():
@@ -895,13 +923,13 @@ class Executor:
                 raise TemplateError(f"{where}: input artifact {a['name']!r} has no location")
             in_sources.append((a, src))
 
-        env = dict(self.env)
+        env = {**self.env, **pod.environment(self.env)}
         for name, value in raw_env:
             env[name] = substitute(value, values, strict=True, where=f"{where} env {name}")
         command = [*(body.get("command") or []), *(body.get("args") or [])]
         if not command:
             raise TemplateError(f"{where}: no command (local runs need an explicit command)")
-        script_path = self.state_dir / "scripts" / f"{_safe(node.key)}.script"
+        script_path = pod.script_path
         if body_key == "script":
             script_path.parent.mkdir(parents=True, exist_ok=True)
             script_path.write_text(body.get("source", ""))
@@ -970,6 +998,7 @@ class Executor:
                         self._attempt_deadline(deadline_s, retry or {}, first_start, where),
                         scope,
                         where,
+                        pod,
                     )
                 finally:
                     self.budget.release(cost, mib)
@@ -1078,6 +1107,7 @@ class Executor:
         deadline_s: float | None,
         scope: _Scope,
         where: str,
+        pod: Pod,
     ) -> Attempt:
         logs = self.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -1091,8 +1121,9 @@ class Executor:
             target.mkdir(parents=True, exist_ok=True)
         cwd.mkdir(parents=True, exist_ok=True)
         try:
-            self._stage_inputs(in_sources, local_path, where)
-        except TemplateError as exc:
+            pod.prepare()
+            self._stage_inputs(in_sources, local_path, where, pod)
+        except (TemplateError, PodError) as exc:  # Argo: the init container failed, node Error
             return self._end(attempt, ERROR, str(exc), None, workdir)
         fault = next((f for f in self.faults if f.matches(node, number)), None)
         deadline = None if deadline_s is None else time.monotonic() + float(deadline_s)
@@ -1108,6 +1139,7 @@ class Executor:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
+                    **pod.popen(),
                 )
             except OSError as exc:
                 return self._end(
@@ -1120,6 +1152,7 @@ class Executor:
                 late = self.cancelled.is_set()
             if late:
                 _signal_group(proc, signal.SIGKILL)
+            size_watch = pod.watch(proc.pid, self.pods.size_poll)
             killed_by_deadline = False
             try:
                 kill_at = None if fault is None else time.monotonic() + fault.after
@@ -1148,7 +1181,10 @@ class Executor:
                     self._procs.pop(id(proc), None)
             # The leader is gone; anything it left running in its group goes too.
             _signal_group(proc, signal.SIGKILL)
+            evicted = size_watch.stop()
         rc = proc.returncode
+        if evicted:  # the kubelet evicted the pod: Argo's node is Failed with the pod's message
+            return self._end(attempt, FAILED, evicted, rc, workdir)
         if killed_by_deadline:
             return self._end(attempt, FAILED, DEADLINE_MESSAGE, rc, workdir)
         if self.cancelled.is_set() and rc != 0:
@@ -1162,8 +1198,9 @@ class Executor:
                 attempt, FAILED, f"Error (exit code {rc})" + (f": {cause}" if cause else ""), rc, workdir
             )
         try:
+            pod.stage_out(output_paths(resolved, local_path), where)
             self._collect_outputs(node, resolved, local_path, where)
-        except TemplateError as exc:
+        except (TemplateError, PodError) as exc:
             return self._end(attempt, ERROR, str(exc), rc, workdir)
         return self._end(attempt, SUCCEEDED, "", rc, workdir)
 
@@ -1180,12 +1217,15 @@ class Executor:
         sources: list[tuple[Mapping[str, Any], str | None]],
         local_path: Callable[[str, str], Path],
         where: str,
+        pod: Pod,
     ) -> None:
+        items: list[StageItem] = []
         for art, src in sources:
             dest = local_path(art["path"], f"input artifact {art['name']}")
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if any(i.dest == dest for i in items):
+                raise TemplateError(f"{where}: input artifact {art['name']}: {art['path']} staged twice")
             if "raw" in art and src is None:
-                dest.write_text(art["raw"].get("data", ""))
+                items.append(StageItem(art["name"], dest, raw=art["raw"].get("data", "")))
                 continue
             if src is None:
                 continue
@@ -1198,8 +1238,19 @@ class Executor:
                 if art.get("optional"):
                     continue
                 raise TemplateError(f"{where}: input artifact {art['name']}: {src} does not exist")
+            items.append(StageItem(art["name"], dest, source))
+        if pod.emulated:  # as Argo's init container would, as the executor's uid
+            pod.stage_in(items, where)
+            return
+        for item in items:
+            dest = item.dest
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if item.source is None:
+                dest.write_text(item.raw or "")
+                continue
+            source = item.source
             if dest.exists() or dest.is_symlink():
-                raise TemplateError(f"{where}: input artifact {art['name']}: {art['path']} staged twice")
+                raise TemplateError(f"{where}: input artifact {item.name}: {dest} staged twice")
             if source.is_dir():
                 # A directory arrives as a real directory (as Argo unpacks one), so `find` and
                 # MultiQC see its files; hard links keep that free of copies where possible.
@@ -1334,6 +1385,11 @@ def _publish(src: Path, dest: Path) -> None:
             os.replace(stage, dest)
     finally:
         _remove(stage)
+
+
+def _size_limit(volume: Mapping[str, Any]) -> str | None:
+    limit = (volume.get("emptyDir") or {}).get("sizeLimit")
+    return None if limit is None else str(limit)
 
 
 def _link_or_copy(src: str, dst: str) -> str:

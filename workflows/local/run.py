@@ -33,7 +33,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ from workflows.local.outdir import (
     sample_dir,
     write_json_atomic,
 )
+from workflows.local.pod import PodEmulation
 from workflows.local.preflight import disk_problem, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
@@ -90,6 +91,9 @@ class RunOptions:
     overwrite: bool = False
     """Delete an earlier run's outputs in ``outdir`` first (see :mod:`workflows.local.outdir`)."""
     faults: Sequence[Fault] = ()
+    executor_security_context: Mapping[str, Any] | None = None
+    """Argo's ``executor.securityContext`` the pods are emulated with (as root); None: the one
+    the stack installs (``workflows.identity``). Tests put the old mismatched uid back here."""
 
 
 def tool_environment() -> dict[str, str]:
@@ -418,15 +422,35 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     if good:
         stack = StackOutputs.local(outdir)
         objs = render(good, str(index.fasta), str(outdir), stack, settings)
+        pods = PodEmulation(opts.executor_security_context)
+        header["pods"] = pods.describe()
+        env = tool_environment()
+        hidden = pods.unreachable_path(env.get("PATH", ""))
+        if hidden:
+            console.print(
+                "pods: these PATH folders are closed to the pods' uid, their tools are not used: "
+                + ", ".join(hidden),
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+        if not pods.identities:
+            console.print(
+                "pods: uids not emulated (not running as root): every step runs as this user",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
         try:
             executor = Executor(
                 objs,
+                pods=pods,
                 cpus=opts.cpus,
                 memory_mib=memory * 1024,
                 state_dir=state,
                 faults=opts.faults,
                 previous=previous,
-                env=tool_environment(),
+                env=env,
             )
         except UnsupportedWorkflowError as exc:
             err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
@@ -455,6 +479,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 header["signal"] = signal.Signals(exc.signum).name
             record.write("Interrupted")
             shutil.rmtree(state / "work", ignore_errors=True)
+            pods.cleanup()
             what = f"terminated ({header['signal']})" if isinstance(exc, Terminated) else "interrupted"
             err.print(
                 f"{what}: stopped every task; finished outputs are kept (rerun with --resume)",
@@ -465,11 +490,13 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
             return _exit_code(exc)
         except RunAbortedError as exc:
             shutil.rmtree(state / "work", ignore_errors=True)
+            pods.cleanup()
             err.print(f"error: {exc}; stopped every task", highlight=False, soft_wrap=True, markup=False)
             with contextlib.suppress(OutdirError):  # say so in run.json if it can be written at all
                 record.write("Failed")
             return EXIT_RUN_FAILED
         shutil.rmtree(state / "work", ignore_errors=True)
+        pods.cleanup()
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
     record.samples = outcomes(samples, bad, roots, outdir)

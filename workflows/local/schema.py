@@ -20,7 +20,7 @@ NOT_APPLICABLE: frozenset[str] = frozenset(
         "tolerations",
         "affinity",
         "resources",  # except cpu requests, read as the task's share of the CPU budget
-        "securityContext",
+        "securityContext",  # its uids and fsGroup are emulated as root (workflows.local.pod)
         "serviceAccountName",
         "automountServiceAccountToken",
         "podGC",

@@ -1,0 +1,637 @@
+"""Emulate an Argo workflow pod on this machine: who runs each container, what they may write,
+how the executor stages artifacts, and the emptyDir ``sizeLimit``.
+
+On a cluster every step is a pod with three containers: Argo's ``init`` (downloads the input
+artifacts), ``main`` (the tool) and ``wait`` (uploads the outputs). Init and wait run as the
+identity the Helm values give the executor (``executor.securityContext``), main as its template's
+``runAsUser``/``runAsGroup``, and all three get the pod's ``fsGroup`` as a supplementary group.
+What the cluster does, read at argoproj/argo-workflows v4.0.6 and in Kubernetes' kubelet:
+
+* the kubelet creates each emptyDir volume mode 0777, and with an ``fsGroup`` chowns it to that
+  group and sets the setgid bit (``drwxrwsrwx root:fsGroup``);
+* init creates every input artifact's parent directory with ``os.MkdirAll(dir, 0o700)`` as the
+  executor's uid (``workflow/executor/executor.go``; the GCS driver does the same for each object
+  of a directory, ``workflow/artifacts/gcs/gcs.go``), downloads into ``<path>.tmp`` (files
+  created 0666 minus the umask) and renames it into place;
+* wait reads every output (artifact files, output parameter files) as the executor's uid;
+* a container's root filesystem is read-only (``readOnlyRootFilesystem``): only volumes are
+  writable;
+* the kubelet's eviction manager measures each emptyDir and, once its usage exceeds the
+  ``sizeLimit``, evicts the pod at once (grace 0) with the message ``Usage of EmptyDir volume
+  "<name>" exceeds the limit "<limit>". ``; Argo ends the node ``Failed`` with the pod's message
+  (``inferFailedReason`` in ``workflow/controller/operator.go``), and ``failedPodRestart`` does
+  not restart it (the main container had started: ``pod_restart.go``).
+
+Locally, when seqstack runs as root, a pod whose template sets ``runAsUser`` (the pipeline's all
+do) is emulated: its volumes live in a directory every uid can traverse (as the kubelet's do),
+the init work is done by a helper process running as the executor's identity (the bytes come
+from the "bucket" side, this process), the main process runs with the container's uid, gid,
+supplementary groups and umask 022, with ``HOME`` and ``TMPDIR`` on a read-only "root
+filesystem", and the wait's reads are checked by a helper process as the executor's identity
+before the outputs are published (then owned by the user who ran seqstack, like downloads of
+the bucket's objects). Not emulated: the read-only root filesystem beyond ``HOME``/``TMPDIR``
+(a tool that writes to a hard-coded ``/tmp`` still can), seccomp, dropped capabilities (the
+uids are non-root, so there are none to drop), network and process isolation.
+
+Not root (or a template without ``runAsUser``): every process runs as the current user, inputs
+are symlinks, as before. The emptyDir ``sizeLimit`` is enforced either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflows.identity import EXECUTOR_SECURITY_CONTEXT
+from workflows.local.pod_tools import make_shims, python_for, shim_environment, unreachable_dirs
+
+#: Umask of a container's processes (the runtime's default).
+CONTAINER_UMASK = 0o022
+
+#: The kubelet's message when an emptyDir outgrows its sizeLimit (pkg/kubelet/eviction/helpers.go,
+#: ``emptyDirMessageFmt``; Go's %q quoting, and the trailing space is the kubelet's).
+EMPTYDIR_EVICTION = 'Usage of EmptyDir volume "{name}" exceeds the limit "{limit}". '
+
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|m)?$")
+_UNITS = {
+    None: 1,
+    "m": 1e-3,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+}
+
+
+class PodError(RuntimeError):
+    """A pod cannot be emulated as written (a missing uid, a root uid under runAsNonRoot)."""
+
+
+def quantity_bytes(value: Any) -> int:
+    """A Kubernetes storage quantity (``20Gi``, ``512M``, ``1048576``) in bytes."""
+    m = _QUANTITY.match(str(value).strip())
+    if not m:
+        raise PodError(f"cannot read quantity {value!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A container's uid, primary gid and supplementary groups."""
+
+    uid: int
+    """runAsUser."""
+    gid: int
+    """runAsGroup (0 when neither the container nor the pod sets it, as the runtime does for a
+    uid without a passwd entry)."""
+    groups: tuple[int, ...] = ()
+    """Supplementary groups: the pod's fsGroup and supplementalGroups."""
+
+    def popen(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`subprocess.Popen` that start a process as this identity."""
+        return {
+            "user": self.uid,
+            "group": self.gid,
+            "extra_groups": list(self.groups),
+            "umask": CONTAINER_UMASK,
+        }
+
+
+def identity(
+    container: Mapping[str, Any] | None, pod: Mapping[str, Any] | None, what: str
+) -> Identity | None:
+    """The identity of a container from its securityContext over the pod's (Kubernetes' rule:
+    the container's field wins). ``None`` when neither sets ``runAsUser`` (the image decides)."""
+    c, p = dict(container or {}), dict(pod or {})
+    uid = c.get("runAsUser", p.get("runAsUser"))
+    if uid is None:
+        return None
+    gid = c.get("runAsGroup", p.get("runAsGroup", 0))
+    non_root = c.get("runAsNonRoot", p.get("runAsNonRoot", False))
+    if int(uid) == 0 and non_root:
+        raise PodError(f"{what}: runAsUser 0 with runAsNonRoot (the kubelet would not start it)")
+    groups = {int(g) for g in p.get("supplementalGroups") or []}
+    if p.get("fsGroup") is not None:
+        groups.add(int(p["fsGroup"]))
+    return Identity(int(uid), int(gid), tuple(sorted(groups - {int(gid)})))
+
+
+def emulating_identities() -> bool:
+    """Identities can be emulated only by root (setuid/setgid for the child processes)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# The init and wait containers' work, run as the executor's identity in a fresh interpreter
+# (``-I -S``: nothing from this environment). Reads a JSON plan on stdin; prints one error line
+# and exits 1 on the first failure, as argoexec ends its container.
+_HELPER = r"""
+import json, os, sys
+
+def mkdir_all(path, mode):
+    # Go's os.MkdirAll: every missing component gets the mode (minus the umask).
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for p in reversed(missing):
+        try:
+            os.mkdir(p, mode)
+        except FileExistsError:
+            pass
+
+def create(path):
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+def stage_in(item):
+    dest = item["dest"]
+    tmp = dest + ".tmp"
+    parent = os.path.dirname(tmp)
+    try:
+        mkdir_all(parent, 0o700)
+    except OSError as e:
+        raise SystemExit(f"failed to create artifact temporary parent directory {parent}: {e.strerror}")
+    if item["kind"] == "file":
+        create(tmp)
+    else:
+        for d in item["dirs"]:
+            mkdir_all(os.path.join(tmp, d), 0o700)
+        for f in item["files"]:
+            mkdir_all(os.path.dirname(os.path.join(tmp, f)), 0o700)
+            create(os.path.join(tmp, f))
+    os.rename(tmp, dest)
+
+def check_out(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if os.path.isdir(path):
+        def fail(e):
+            raise e
+        for top, dirs, files in os.walk(path, onerror=fail):
+            for f in files:
+                os.close(os.open(os.path.join(top, f), os.O_RDONLY))
+    else:
+        os.close(os.open(path, os.O_RDONLY))
+
+plan = json.load(sys.stdin)
+try:
+    for item in plan["stage_in"]:
+        try:
+            stage_in(item)
+        except OSError as e:
+            raise SystemExit(f"artifact {item['name']} failed to load: {e.strerror}: {e.filename}")
+    for path in plan["check_out"]:
+        try:
+            check_out(path)
+        except OSError as e:
+            raise SystemExit(f"failed to save outputs: {e.strerror}: {e.filename}")
+except SystemExit as e:
+    print(e.code, file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+@dataclass
+class Volume:
+    """An emptyDir of a pod: its local directory and its sizeLimit."""
+
+    name: str
+    """Volume name."""
+    path: Path
+    """Where it lives on this machine."""
+    size_limit: str | None = None
+    """The template's sizeLimit as written (``20Gi``), or None."""
+
+
+@dataclass
+class StageItem:
+    """One input artifact to stage: where it goes and where its bytes come from."""
+
+    name: str
+    """Artifact name."""
+    dest: Path
+    """Local path inside a volume."""
+    source: Path | None = None
+    """File or directory the bytes come from (the "bucket"), or None for raw data."""
+    raw: str | None = None
+    """Inline data (``raw`` artifacts)."""
+
+
+@dataclass
+class Pod:
+    """One pod of a task: its directories, identities and volumes."""
+
+    key: str
+    """Node key (for messages)."""
+    root: Path
+    """The pod's own directory."""
+    workdir: Path
+    """Parent (or, with one mount, the directory) of its volumes."""
+    script_path: Path
+    """Where a script template's source goes (Argo's ``/argo/staging/script``)."""
+    main: Identity | None = None
+    """Identity of the main container; None: not emulated, run as the current user."""
+    executor: Identity | None = None
+    """Identity of the init and wait containers."""
+    fs_group: int | None = None
+    """The pod's fsGroup (group owner of its emptyDir volumes)."""
+    helper_python: str = sys.executable
+    """A Python the executor's identity can run (for the init and wait work)."""
+    shim_dir: Path | None = None
+    """Python shims for the main container's uid (:mod:`workflows.local.pod_tools`), if needed."""
+    volumes: list[Volume] = field(default_factory=list)
+    """Its emptyDir volumes (set by :meth:`attach`)."""
+
+    @property
+    def emulated(self) -> bool:
+        """Whether identities are emulated for this pod."""
+        return self.main is not None and self.executor is not None
+
+    def attach(self, volumes: Iterable[Volume]) -> None:
+        """The pod's mounted emptyDir volumes, with their local directories."""
+        self.volumes = list(volumes)
+
+    # --------------------------------------------------------------------------- the kubelet
+
+    def prepare(self) -> None:
+        """Create the pod's volumes as the kubelet does (emptyDir 0777; with fsGroup chowned to it,
+        setgid), its staging folder and a read-only "root filesystem" for HOME and TMPDIR."""
+        for v in self.volumes:
+            v.path.mkdir(parents=True, exist_ok=True)
+        if not self.emulated:
+            return
+        assert self.main is not None and self.executor is not None
+        _chmod_tree_parents(self.workdir, self.root)
+        for v in self.volumes:
+            if self.fs_group is not None:
+                os.chown(v.path, 0, self.fs_group)
+                os.chmod(v.path, 0o2777)
+            else:
+                os.chmod(v.path, 0o777)
+        rootfs = self.rootfs
+        rootfs.mkdir(parents=True, exist_ok=True)
+        os.chmod(rootfs, 0o555)
+        if self.script_path.exists():  # StageFiles: mode 0755, written by the executor
+            os.chown(self.script_path, self.executor.uid, self.executor.gid)
+            os.chmod(self.script_path, 0o755)
+            _chmod_tree_parents(self.script_path.parent, self.root)
+
+    @property
+    def rootfs(self) -> Path:
+        """Stands for the container's read-only root filesystem (HOME and TMPDIR point here)."""
+        return self.root / "rootfs"
+
+    def environment(self, base: Mapping[str, str]) -> dict[str, str]:
+        """Environment overrides of the main container (``base``: the executor's environment)."""
+        if not self.emulated:
+            return {}
+        env = {"HOME": str(self.rootfs), "TMPDIR": str(self.rootfs / "tmp")}
+        if self.shim_dir is not None:
+            env.update(shim_environment(self.shim_dir, base))
+        return env
+
+    def popen(self) -> dict[str, Any]:
+        """Keyword arguments that start the main process as the container's identity."""
+        return self.main.popen() if self.main is not None and self.emulated else {}
+
+    # ----------------------------------------------------------------------- init and wait
+
+    def stage_in(self, items: Sequence[StageItem], where: str) -> None:
+        """Argo's init container: create each input's folders and file as the executor's
+        identity (folders 0700), then fill in the bytes from their source.
+
+        Raises :class:`PodError` with the executor's message if it fails (Argo: node Error).
+        """
+        plan = []
+        fills: list[tuple[Path, Path | None, str | None]] = []
+        for item in items:
+            if item.source is not None and item.source.is_dir():
+                files, dirs = _tree(item.source)
+                plan.append(
+                    {"name": item.name, "dest": str(item.dest), "kind": "dir", "files": files, "dirs": dirs}
+                )
+                fills.extend((item.dest / f, item.source / f, None) for f in files)
+            else:
+                plan.append({"name": item.name, "dest": str(item.dest), "kind": "file"})
+                fills.append((item.dest, item.source, item.raw))
+        self._helper({"stage_in": plan, "check_out": []}, where, "init")
+        for dest, source, raw in fills:
+            # The bytes come from the bucket side; the file keeps the executor's owner and mode.
+            if source is None:
+                with dest.open("w") as f:
+                    f.write(raw or "")
+            else:
+                shutil.copyfile(source, dest)
+
+    def stage_out(self, paths: Iterable[Path], where: str) -> None:
+        """Argo's wait container: every output must be readable by the executor's identity.
+        Then the outputs are handed to the user who ran seqstack (they are "uploaded")."""
+        if not self.emulated:
+            return
+        existing = [str(p) for p in paths]
+        self._helper({"stage_in": [], "check_out": existing}, where, "wait")
+        me_uid, me_gid = os.geteuid(), os.getegid()
+        for p in map(Path, existing):
+            if p.exists() or p.is_symlink():
+                for q in [p, *(p.rglob("*") if p.is_dir() and not p.is_symlink() else [])]:
+                    os.lchown(q, me_uid, me_gid)
+                    st = q.lstat()
+                    if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISGID:  # the volume's setgid
+                        os.chmod(q, stat.S_IMODE(st.st_mode) & ~stat.S_ISGID)
+
+    def _helper(self, plan: Mapping[str, Any], where: str, container: str) -> None:
+        if not self.emulated:
+            return
+        assert self.executor is not None
+        proc = subprocess.run(
+            [self.helper_python, "-I", "-S", "-c", _HELPER],
+            input=json.dumps(plan).encode(),
+            capture_output=True,
+            cwd="/",
+            env={"PATH": os.defpath},
+            check=False,
+            **self.executor.popen(),
+        )
+        if proc.returncode != 0:
+            text = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise PodError(
+                f"{container}: Error (exit code {proc.returncode}): " + (text[-1] if text else "no message")
+            )
+
+    # --------------------------------------------------------------------- the eviction manager
+
+    def watch(self, pgid: int, interval: float) -> SizeWatch:
+        """Start watching the pod's emptyDir usage; call :meth:`SizeWatch.stop` when it ends."""
+        limited = [(v, quantity_bytes(v.size_limit)) for v in self.volumes if v.size_limit]
+        w = SizeWatch(limited, pgid, interval)
+        w.start()
+        return w
+
+
+class SizeWatch:
+    """The kubelet's emptyDir check: usage above sizeLimit evicts the pod (SIGKILL, grace 0)."""
+
+    def __init__(self, volumes: Sequence[tuple[Volume, int]], pgid: int, interval: float) -> None:
+        self.volumes = list(volumes)
+        self.pgid = pgid
+        self.interval = interval
+        self.message = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin polling (nothing to do without a sizeLimit)."""
+        if self.volumes:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def check(self) -> str:
+        """Measure once; evict (and return the message) if a volume is over its limit."""
+        for v, limit in self.volumes:
+            if disk_usage(v.path) > limit:
+                self.message = EMPTYDIR_EVICTION.format(name=v.name, limit=v.size_limit)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pgid, signal.SIGKILL)
+                return self.message
+        return ""
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.check():
+                return
+
+    def stop(self) -> str:
+        """Stop polling, measure a last time; the eviction message, or ""."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.message
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes allocated under ``path``, each inode once (what the kubelet's ``du`` measures)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [str(path)]
+    while stack:
+        top = stack.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(e.path)
+    return total
+
+
+def output_paths(resolved: Mapping[str, Any], local_path: Callable[[str, str], Path]) -> list[Path]:
+    """Every local path the wait container reads: output artifacts and output parameter files."""
+    outputs = resolved.get("outputs") or {}
+    paths = [local_path(a["path"], f"output artifact {a['name']}") for a in outputs.get("artifacts", [])]
+    for p in outputs.get("parameters", []):
+        if "path" in (p.get("valueFrom") or {}):
+            paths.append(local_path(p["valueFrom"]["path"], f"output parameter {p['name']}"))
+    return paths
+
+
+def _tree(source: Path) -> tuple[list[str], list[str]]:
+    files, dirs = [], []
+    for p in sorted(source.rglob("*")):
+        rel = p.relative_to(source).as_posix()
+        if p.is_dir():
+            dirs.append(rel)
+        elif p.is_file():
+            files.append(rel)
+    return files, dirs
+
+
+def _chmod_tree_parents(path: Path, top: Path) -> None:
+    """Make ``path`` and its parents up to ``top`` traversable (not listable) by every uid."""
+    p = path
+    while True:
+        if p.is_dir() and not p.is_symlink():
+            os.chmod(p, stat.S_IMODE(p.stat().st_mode) | 0o711)
+        if p == top or p.parent == p:
+            break
+        p = p.parent
+
+
+def default_pods_dir(state_dir: Path) -> Path:
+    """The pods folder of a run whose state lives in ``state_dir`` (stable across runs): inside
+    it when every uid can reach it (big volumes stay on the results' disk), else in the system's
+    temporary folder (an output folder under ``/root`` or pytest's is closed to uid 1000)."""
+    state = state_dir.resolve()
+    if _searchable_by_all(state):
+        return state / "pods"
+    digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"seqstack-pods-{digest}"
+
+
+def _searchable_by_all(path: Path) -> bool:
+    """Whether every folder from ``/`` down to ``path`` lets any uid through (o+x)."""
+    for p in [path, *path.parents]:
+        try:
+            if not p.stat().st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+class PodEmulation:
+    """Makes the :class:`Pod` of each task for one run of the executor.
+
+    ``executor_security_context``: the Helm values' ``executor.securityContext`` (the stack's by
+    default: :data:`workflows.identity.EXECUTOR_SECURITY_CONTEXT`). ``identities``: emulate uids
+    (default: when running as root). ``size_poll``: seconds between emptyDir measurements.
+    """
+
+    def __init__(
+        self,
+        executor_security_context: Mapping[str, Any] | None = None,
+        *,
+        identities: bool | None = None,
+        size_poll: float = 1.0,
+    ) -> None:
+        self.executor_security_context = dict(
+            EXECUTOR_SECURITY_CONTEXT if executor_security_context is None else executor_security_context
+        )
+        self.identities = emulating_identities() if identities is None else identities
+        if self.identities and not emulating_identities():
+            raise PodError("emulating pod identities needs root")
+        self.size_poll = size_poll
+        self._lock = threading.Lock()
+        self._created: Path | None = None
+        self._pythons: dict[Identity, str | None] = {}
+        self._shims: set[Path] = set()
+
+    def describe(self) -> str:
+        """One line for run.json: whether and with which executor identity uids are emulated."""
+        if not self.identities:
+            return "uids not emulated (not running as root)"
+        sc = self.executor_security_context
+        return f"uids emulated; executor runAsUser {sc.get('runAsUser')} runAsGroup {sc.get('runAsGroup')}"
+
+    def unreachable_path(self, path: str) -> list[str]:
+        """PATH folders the executor's uid (the pods' uid) cannot search, when uids are emulated."""
+        if not self.identities:
+            return []
+        who = identity(self.executor_security_context, {}, "executor")
+        return [] if who is None else unreachable_dirs(path, who.popen())
+
+    def pods_dir(self, state_dir: Path) -> Path:
+        """Where emulated pods live: a root-owned directory every uid may traverse (the kubelet's
+        pods folder), named after the state directory so paths (and resume fingerprints) are
+        stable; an unsafe existing one (not a root-owned directory) is refused."""
+        with self._lock:
+            if self._created is not None:
+                return self._created
+            state_dir.mkdir(parents=True, exist_ok=True)
+            base = default_pods_dir(state_dir)
+            try:
+                os.mkdir(base, 0o711)
+            except FileExistsError:
+                st = os.lstat(base)
+                if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                    raise PodError(f"{base}: exists and is not a directory owned by this user") from None
+                shutil.rmtree(base)  # left over from a crashed run
+                os.mkdir(base, 0o711)
+            os.chmod(base, 0o711)
+            self._created = base
+            return base
+
+    def pod(
+        self,
+        key: str,
+        safe_key: str,
+        state_dir: Path,
+        pod_security: Mapping[str, Any] | None,
+        container_security: Mapping[str, Any] | None,
+        where: str,
+    ) -> Pod:
+        """The pod of one task (identities only if emulated and the template sets runAsUser)."""
+        main = identity(container_security, pod_security, where) if self.identities else None
+        if main is None:
+            return Pod(
+                key=key,
+                root=state_dir / "work" / safe_key,
+                workdir=state_dir / "work" / safe_key,
+                script_path=state_dir / "scripts" / f"{safe_key}.script",
+            )
+        executor = identity(self.executor_security_context, pod_security, f"{where} (executor)")
+        if executor is None:
+            raise PodError(f"{where}: executor.securityContext sets no runAsUser")
+        base = self.pods_dir(state_dir)
+        root = base / safe_key
+        fs_group = (pod_security or {}).get("fsGroup")
+        helper_python = self._python(executor)
+        if helper_python is None:
+            raise PodError(
+                f"{where}: no Python that uid {executor.uid} (the executor's) can run on this machine"
+            )
+        main_python = self._python(main)
+        shim_dir = None
+        if main_python is not None and main_python != sys.executable:
+            shim_dir = base / "shims" / str(main.uid)
+            with self._lock:
+                if shim_dir not in self._shims:
+                    make_shims(shim_dir, main_python)
+                    self._shims.add(shim_dir)
+        return Pod(
+            key=key,
+            root=root,
+            workdir=root / "volumes",
+            script_path=root / "staging" / "script",
+            main=main,
+            executor=executor,
+            fs_group=None if fs_group is None else int(fs_group),
+            helper_python=helper_python,
+            shim_dir=shim_dir,
+        )
+
+    def _python(self, who: Identity) -> str | None:
+        with self._lock:
+            if who not in self._pythons:
+                self._pythons[who] = python_for(who.popen(), "")
+            return self._pythons[who]
+
+    def cleanup(self) -> None:
+        """Remove every emulated pod's directory (the run is over)."""
+        with self._lock:
+            if self._created is not None:
+                shutil.rmtree(self._created, ignore_errors=True)
+                self._created = None
+                self._shims.clear()
