@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from stacks.versions import DEFAULT_MINOR, VersionError, check_minor
+
 NAMESPACE = "seqstack"
 
 
@@ -70,7 +72,12 @@ CLOUD_DEFAULT_MACHINE_TYPES: dict[Cloud, dict[str, tuple[str, ...]]] = {
 KEYS: tuple[Key, ...] = (
     Key("cloud", "string", "Cloud this stack builds on: aws or gcp."),
     Key("clusterName", "string", "Kubernetes cluster name (lowercase letters, digits, -).", "seqstack"),
-    Key("kubernetesVersion", "string", "Kubernetes minor version, 1.NN.", "1.33"),
+    Key(
+        "kubernetesVersion",
+        "string",
+        "Kubernetes minor version, 1.NN, in standard support on the cloud (stacks/versions.py).",
+        DEFAULT_MINOR,
+    ),
     Key("zoneCount", "integer", "Availability zones the network and nodes span (2 or 3).", 3),
     Key("natMode", "string", "single: one NAT gateway (cheap); perZone: one per zone (no SPOF).", "single"),
     Key("vpcCidr", "string", "Address range of the network (a /16 to /20 IPv4 CIDR).", "10.40.0.0/16"),
@@ -261,6 +268,10 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     version = r.string("kubernetesVersion")
     if not _K8S_VERSION.match(version):
         raise ConfigError(f"seqstack:kubernetesVersion: {version!r} is not of the form 1.NN")
+    try:
+        check_minor(cloud.value, version)
+    except VersionError as exc:
+        raise ConfigError(str(exc)) from None
     zone_count = r.integer("zoneCount")
     if zone_count not in (2, 3):
         raise ConfigError(f"seqstack:zoneCount: {zone_count} must be 2 or 3")

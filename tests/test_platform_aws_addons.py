@@ -36,9 +36,9 @@ def test_autoscaler_chart_is_pinned_to_the_clusters_minor(inv, values):
     release = inv.one(RELEASE, "autoscaler-release").inputs
     assert release["chart"] == "cluster-autoscaler"
     assert release["repositoryOpts"] == {"repo": "https://kubernetes.github.io/autoscaler"}
-    assert release["version"] == "9.51.0"  # appVersion 1.33.0
+    assert release["version"] == "9.59.0"  # appVersion 1.35.0, the newest chart of that line
     assert release["namespace"] == "kube-system"
-    assert values["image"] == {"tag": "v1.33.0"}
+    assert values["image"] == {"tag": "v1.35.2"}  # the 1.35 line's latest patch
 
 
 def test_a_cluster_version_without_a_pinned_autoscaler_is_refused():
