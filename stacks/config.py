@@ -314,7 +314,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     )
     if quotas.pods < 1:
         raise ConfigError(f"seqstack:quotaPods: {quotas.pods} must be at least 1")
-    return StackConfig(
+    cfg = StackConfig(
         stack=stack,
         cloud=cloud,
         region=region,
@@ -335,6 +335,14 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         deletion_protection=r.boolean("deletionProtection"),
         argo_chart_version=_exact_version(r.string("argoChartVersion"), "argoChartVersion"),
     )
+    from stacks.fit import check_fit  # it reads StackConfig, so not at the top
+    from stacks.machines import MachineError
+
+    try:
+        check_fit(cfg)
+    except MachineError as exc:
+        raise ConfigError(str(exc)) from None
+    return cfg
 
 
 def _exact_version(value: str, key: str) -> str:

@@ -112,9 +112,9 @@ def test_prices_file_overrides_one_entry(tmp_path: Path) -> None:
 
 
 def test_unpriced_machine_type_is_an_error_naming_the_key() -> None:
-    inv = run_stack("dev-aws", overrides={"seqstack:systemMachineTypes": ["m7g.large"]})
+    inv = run_stack("dev-aws", overrides={"seqstack:systemMachineTypes": ["m7i.large"]})
     prices = Prices(load_prices(), "aws", inv.config.region)
-    with pytest.raises(CostError, match=r"clouds\.aws\.eu-west-1\.machines\.m7g\.large"):
+    with pytest.raises(CostError, match=r"clouds\.aws\.eu-west-1\.machines\.m7i\.large"):
         idle_lines(inv, prices)
 
 
