@@ -26,7 +26,7 @@ def test_the_default_minor_is_in_standard_support_on_both_clouds() -> None:
 
 def test_every_minor_eks_may_run_has_an_autoscaler_pinned_to_its_own_line() -> None:
     for minor in SUPPORT["aws"]:
-        chart, tag = CHART_BY_MINOR[minor]
+        _, tag = CHART_BY_MINOR[minor]
         assert tag.startswith(f"v{minor}."), (minor, tag)
     assert set(CHART_BY_MINOR) == set(SUPPORT["aws"])
 
@@ -42,8 +42,8 @@ def test_pins_are_past_the_first_patch_of_each_line() -> None:
     [
         ("dev-aws", "1.33", "seqstack:kubernetesVersion: 1.33 left standard support on aws on 2026-07-29"),
         ("dev-gcp", "1.34", "seqstack:kubernetesVersion: 1.34 left standard support on gcp on 2026-10-01"),
-        ("dev-gcp", "1.99", "seqstack:kubernetesVersion: 1.99 is not a Kubernetes minor seqstack knows on gcp"),
-        ("dev-aws", "1.36", "seqstack:kubernetesVersion: 1.36 is not a Kubernetes minor seqstack knows on aws"),
+        ("dev-gcp", "1.99", "seqstack:kubernetesVersion: 1.99 is not a Kubernetes minor seqstack knows"),
+        ("dev-aws", "1.36", "seqstack:kubernetesVersion: 1.36 is not a Kubernetes minor seqstack knows"),
     ],
 )
 def test_a_minor_out_of_standard_support_or_unknown_is_refused(stack: str, minor: str, message: str) -> None:
