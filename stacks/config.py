@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from stacks.namespaces import unknown_key_error
 from stacks.versions import DEFAULT_MINOR, VersionError, check_minor
 
 NAMESPACE = "seqstack"
@@ -136,6 +137,13 @@ KEYS: tuple[Key, ...] = (
 
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+#: Ranges never seen as a client address by a public endpoint: RFC 1918, shared (CGNAT),
+#: loopback, link-local, "this network".
+_NOT_PUBLIC = (
+    *_RFC1918,
+    *(ipaddress.IPv4Network(n) for n in ("100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8")),
+)
 _CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _K8S_VERSION = re.compile(r"^1\.\d{2}$")
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
@@ -241,6 +249,9 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         ns, _, name = full_key.partition(":")
         if ns == NAMESPACE and name not in KEYS_BY_NAME:
             raise ConfigError(f"{full_key}: unknown config key (known: {', '.join(KEYS_BY_NAME)})")
+        problem = unknown_key_error(full_key, NAMESPACE)
+        if problem:
+            raise ConfigError(problem)
     r = _Reader(raw)
     cloud_text = r.string("cloud")
     try:
@@ -287,6 +298,11 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         raise ConfigError(f"seqstack:vpcCidr: {vpc_cidr!r} is not an IPv4 CIDR") from None
     if not 16 <= network.prefixlen <= 20:
         raise ConfigError(f"seqstack:vpcCidr: {vpc_cidr!r} must be a /16 to /20")
+    if not any(network.subnet_of(private) for private in _RFC1918):
+        raise ConfigError(
+            f"seqstack:vpcCidr: {vpc_cidr} is not a private range (use part of 10.0.0.0/8, 172.16.0.0/12 "
+            "or 192.168.0.0/16: nodes on public addresses would shadow those hosts on the internet)"
+        )
 
     api_cidrs = r.string_list("apiAllowedCidrs", tuple(KEYS_BY_NAME["apiAllowedCidrs"].default))
     if not api_cidrs:
@@ -296,6 +312,13 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
             ipaddress.IPv4Network(cidr)
         except ValueError:
             raise ConfigError(f"seqstack:apiAllowedCidrs: {cidr!r} is not an IPv4 CIDR") from None
+        special = next((n for n in _NOT_PUBLIC if ipaddress.IPv4Network(cidr).subnet_of(n)), None)
+        if special is not None:
+            raise ConfigError(
+                f"seqstack:apiAllowedCidrs: {cidr} is inside the non-public range {special}; the API's "
+                "public endpoint only ever sees public addresses (EKS refuses such a range); list the "
+                "public address your office or runners reach the internet from"
+            )
 
     pools = {name: _pool(r, cloud, name) for name in ("system", "small", "large")}
     bucket_prefix = r.string("dataBucketPrefix")
