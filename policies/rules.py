@@ -594,6 +594,39 @@ registries_immutable_scanned = _mandatory_stack_policy(
 )
 
 
+ECR_LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+
+
+def _validate_registry_cleanup(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No cleanup rule may delete a tagged image: a WorkflowTemplate version pins it by digest."""
+    if args.resource_type == ECR_LIFECYCLE_POLICY:
+        document = _json(args.props.get("policy"))
+        for rule in _items(_get(document, "rules")):
+            status = _get(rule, "selection", "tagStatus")
+            if _get(rule, "action", "type") == "expire" and status != "untagged":
+                report(
+                    f"ECR lifecycle rule {_get(rule, 'rulePriority')} expires {status} images; expire "
+                    "only untagged ones (workflow template versions pin tagged images)."
+                )
+    elif args.resource_type == AR_REPOSITORY:
+        for rule in _items(args.props.get("cleanupPolicies")):
+            state = _get(rule, "condition", "tagState")
+            if rule.get("action") == "DELETE" and state != "UNTAGGED":
+                report(
+                    f"Artifact Registry cleanup policy '{rule.get('id')}' deletes {state or 'ANY'} images; "
+                    "delete only UNTAGGED ones (workflow template versions pin tagged images)."
+                )
+
+
+registry_cleanup_keeps_tagged = _mandatory_resource_policy(
+    "registry-cleanup-keeps-tagged",
+    "Registry cleanup (ECR lifecycle rules, Artifact Registry cleanup policies) never deletes a "
+    "tagged image: every image a workflow template version references is tagged.",
+    _validate_registry_cleanup,
+    Severity.HIGH,
+)
+
+
 # --------------------------------------------------------------------------------------------
 # Helm: pinned charts; the Argo server not exposed.
 
@@ -689,6 +722,7 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     no_iam_wildcards,
     no_project_storage_roles,
     registries_immutable_scanned,
+    registry_cleanup_keeps_tagged,
     helm_charts_pinned,
     argo_server_private,
 )
