@@ -31,7 +31,9 @@ class AwsRegistryArgs:
         if not self.images:
             raise ValueError("AwsRegistryArgs.images: at least one image is needed")
         if self.untagged_expiry_days < 1:
-            raise ValueError(f"AwsRegistryArgs: untagged_expiry_days ({self.untagged_expiry_days}) must be >= 1")
+            raise ValueError(
+                f"AwsRegistryArgs: untagged_expiry_days ({self.untagged_expiry_days}) must be at least 1"
+            )
 
 
 def lifecycle_policy(untagged_expiry_days: int) -> str:

@@ -107,7 +107,7 @@ class GkeNodePool(pulumi.ComponentResource):
         pinned = not spot and args.zones is not None and 0 < args.min_nodes < args.zone_count
         zones_used = args.min_nodes if pinned else args.zone_count
         node_locations = (
-            pulumi.Output.from_input(args.zones).apply(lambda z: list(z)[: args.min_nodes])
+            pulumi.Output.from_input(args.zones).apply(lambda z: list(z or [])[: args.min_nodes])
             if pinned
             else None
         )

@@ -605,16 +605,18 @@ def _validate_registry_cleanup(args: ResourceValidationArgs, report: ReportViola
             status = _get(rule, "selection", "tagStatus")
             if _get(rule, "action", "type") == "expire" and status != "untagged":
                 report(
-                    f"ECR lifecycle rule {_get(rule, 'rulePriority')} expires {status} images; expire "
-                    "only untagged ones (workflow template versions pin tagged images)."
+                    f"ECR lifecycle policy '{args.name}': rule {_get(rule, 'rulePriority')} expires {status} "
+                    "images; expire only untagged ones (workflow template versions pin tagged images).",
+                    None,
                 )
     elif args.resource_type == AR_REPOSITORY:
         for rule in _items(args.props.get("cleanupPolicies")):
             state = _get(rule, "condition", "tagState")
             if rule.get("action") == "DELETE" and state != "UNTAGGED":
                 report(
-                    f"Artifact Registry cleanup policy '{rule.get('id')}' deletes {state or 'ANY'} images; "
-                    "delete only UNTAGGED ones (workflow template versions pin tagged images)."
+                    f"Artifact Registry repository '{args.name}': cleanup policy '{rule.get('id')}' deletes "
+                    f"{state or 'ANY'} images; delete only UNTAGGED ones (template versions pin tagged).",
+                    None,
                 )
 
 
