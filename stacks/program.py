@@ -21,8 +21,9 @@ def build_outputs() -> dict[str, Any]:
     """
     cfg = load_running_config()
     # A minor accepted when the table was written may have left standard support since.
-    note = support_note(cfg.cloud.value, cfg.kubernetes_version, dt.date.today())
-    ended = dt.date.today() > SUPPORT[cfg.cloud.value][cfg.kubernetes_version].standard_until
+    today = dt.date.today()
+    note = support_note(cfg.cloud.value, cfg.kubernetes_version, today)
+    ended = today > SUPPORT[cfg.cloud.value][cfg.kubernetes_version].standard_until
     (pulumi.log.warn if ended else pulumi.log.info)(note)
     if cfg.cloud is Cloud.AWS:
         from stacks.aws import build_aws

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.cluster_autoscaler import CHART_BY_MINOR
 from stacks.config import KEYS_BY_NAME, ConfigError, parse_config
+from stacks.harness import run_stack
 from stacks.loader import read_stack_file
 from stacks.versions import CHECKED, DEFAULT_MINOR, SUPPORT, check_minor, support_note
 
@@ -68,3 +70,27 @@ def test_support_note_says_when_standard_support_ends_and_when_it_has_ended() ->
     assert after.startswith("Kubernetes 1.35 left standard support on aws on 2027-03-27")
     assert "extended support" in after
     assert "upgrades the cluster" in support_note("gcp", "1.35", dt.date(2027, 5, 1))
+
+
+@pytest.mark.parametrize(("today", "level"), [(dt.date(2026, 11, 30), "info"), (dt.date(2027, 6, 1), "warn")])
+def test_pulumi_up_warns_once_the_minor_has_left_standard_support(
+    monkeypatch: pytest.MonkeyPatch, today: dt.date, level: str
+) -> None:
+    import stacks.program
+
+    class _Date(dt.date):
+        @classmethod
+        def today(cls) -> _Date:
+            return cls(today.year, today.month, today.day)
+
+    class _Dt:
+        date = _Date
+
+    logged: list[tuple[str, str]] = []
+    monkeypatch.setattr(stacks.program, "dt", _Dt)
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: logged.append(("warn", msg)))
+    monkeypatch.setattr(pulumi.log, "info", lambda msg, *a, **k: logged.append(("info", msg)))
+    run_stack("dev-aws")
+    notes = [(lvl, msg) for lvl, msg in logged if msg.startswith("Kubernetes 1.35")]
+    assert [lvl for lvl, _ in notes] == [level]
+    assert "2027-03-27" in notes[0][1]
