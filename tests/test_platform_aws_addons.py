@@ -9,9 +9,13 @@ import pytest
 
 from components.cluster_autoscaler import ClusterAutoscalerArgs
 from stacks.harness import Inventory
+from stacks.versions import DEFAULT_MINOR
 from tests import k8s_schema
 from tests.test_platform_components import run_platform
 from workflows.contract import pool_placement
+
+#: The dev stacks run the default minor (tests/test_versions.py checks it).
+CLUSTER_MINOR = DEFAULT_MINOR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
@@ -83,7 +87,7 @@ def test_autoscaler_pod_settings_are_valid_kubernetes(values):
             }
         ],
     }
-    k8s_schema.validate(k8s_schema.pod(spec), "1.33")
+    k8s_schema.validate(k8s_schema.pod(spec), CLUSTER_MINOR)
 
 
 def test_autoscaler_identity_is_its_own_pod_identity_role(inv):
