@@ -182,3 +182,12 @@ def test_quantity_reads_kubernetes_suffixes() -> None:
     assert quantity("1.5") == 1.5
     with pytest.raises(ValueError):
         quantity("lots")
+
+
+def test_the_catalogue_agrees_with_the_shapes_the_fit_test_was_written_with() -> None:
+    from tests.test_pipeline_fit import SHAPES
+
+    for name, (vcpus, gib) in SHAPES.items():
+        cloud = "aws" if "." in name else "gcp"
+        m = machine(cloud, name)
+        assert (m.vcpus, m.memory_gib) == (vcpus, gib), name
