@@ -20,7 +20,9 @@ from stacks.machines import machine
 AWS_ON_DEMAND = ("Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", "L-1216C47A")
 AWS_SPOT = ("All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests", "L-34B43A08")
 
-#: Compute Engine regional quota metric per machine series (E2 counts against plain CPUS).
+#: Compute Engine regional quota metric per machine series. E2 (and N1) against plain CPUS and
+#: N2/N2D/C2D/C3 against their own is how GCP's allocation-quota page describes it; it could not
+#: be re-read here, and the API also lists an E2_CPUS metric: check both if E2 nodes do not come.
 GCP_SERIES_QUOTA = {
     "e2": "CPUS",
     "n1": "CPUS",
