@@ -23,8 +23,6 @@ class AwsRegistryArgs:
     """Image names; one repository ``<namespace>/<image>`` each."""
     untagged_expiry_days: int = 7
     """Days after which untagged images (left over from interrupted pushes) are deleted."""
-    keep_tagged: int = 20
-    """How many tagged images to keep per repository; older ones are expired."""
 
     def __post_init__(self) -> None:
         for part in (self.namespace, *self.images):
@@ -32,15 +30,22 @@ class AwsRegistryArgs:
                 raise ValueError(f"AwsRegistryArgs: {part!r} is not a valid ECR repository name part")
         if not self.images:
             raise ValueError("AwsRegistryArgs.images: at least one image is needed")
-        if self.untagged_expiry_days < 1 or self.keep_tagged < 1:
+        if self.untagged_expiry_days < 1:
             raise ValueError(
-                f"AwsRegistryArgs: untagged_expiry_days ({self.untagged_expiry_days}) and "
-                f"keep_tagged ({self.keep_tagged}) must be at least 1"
+                f"AwsRegistryArgs: untagged_expiry_days ({self.untagged_expiry_days}) must be at least 1"
             )
 
 
-def lifecycle_policy(untagged_expiry_days: int, keep_tagged: int) -> str:
-    """ECR lifecycle policy: expire untagged images after N days, keep the last N tagged ones."""
+def lifecycle_policy(untagged_expiry_days: int) -> str:
+    """ECR lifecycle policy: expire untagged images after N days; never a tagged one.
+
+    Every image the stack pushes has an immutable content tag, and each WorkflowTemplate
+    version pins one of them by digest; a rule that expires old tagged images ("keep the last
+    20") would delete what an older template version, or a resubmitted workflow, still pulls.
+    Tagged images are only added when a Dockerfile changes, so keeping them all costs little.
+    ECR ties the untagged child manifests of a tagged image index to their parent, so the
+    untagged rule does not remove them (DefangLabs/pulumi-defang#466 measured it).
+    """
     return json.dumps(
         {
             "rules": [
@@ -52,17 +57,6 @@ def lifecycle_policy(untagged_expiry_days: int, keep_tagged: int) -> str:
                         "countType": "sinceImagePushed",
                         "countUnit": "days",
                         "countNumber": untagged_expiry_days,
-                    },
-                    "action": {"type": "expire"},
-                },
-                {
-                    "rulePriority": 2,
-                    "description": f"keep the last {keep_tagged} tagged images",
-                    "selection": {
-                        "tagStatus": "tagged",
-                        "tagPatternList": ["*"],
-                        "countType": "imageCountMoreThan",
-                        "countNumber": keep_tagged,
                     },
                     "action": {"type": "expire"},
                 },
@@ -90,7 +84,7 @@ class AwsRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("seqstack:aws:Registry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        policy = lifecycle_policy(args.untagged_expiry_days, args.keep_tagged)
+        policy = lifecycle_policy(args.untagged_expiry_days)
 
         self.repositories = {}
         for image in args.images:

@@ -19,15 +19,19 @@ from workflows.contract import PoolPlacement
 AUTOSCALER_HELM_REPO = "https://kubernetes.github.io/autoscaler"
 AUTOSCALER_CHART = "cluster-autoscaler"
 
-#: The autoscaler must match the cluster's minor version. Chart version and image tag per minor,
-#: from kubernetes/autoscaler ``charts/cluster-autoscaler/Chart.yaml`` (moved to
-#: ``cluster-autoscaler/charts/cluster-autoscaler/`` in Oct 2025): the newest chart of each
-#: appVersion line, e.g. tag ``cluster-autoscaler-chart-9.51.0`` has ``appVersion: 1.33.0``.
+#: The autoscaler must match the cluster's minor version: chart version and image tag per minor.
+#: The image is each line's LATEST patch (kubernetes/autoscaler tags ``cluster-autoscaler-1.NN.P``,
+#: newest as of the repository snapshot of 2026-08-22: 1.33.6, 1.34.5, 1.35.2, all tagged
+#: 2026-07-22); the chart is the newest whose ``appVersion`` is that minor (tag
+#: ``cluster-autoscaler-chart-X.Y.Z``, ``cluster-autoscaler/charts/cluster-autoscaler/Chart.yaml``):
+#: 9.51.0 (1.33.0), 9.53.0 (1.34.2), 9.59.0 (1.35.0). The chart's templates do not change with
+#: the patch, so a newer image under the same chart is what the chart's own bumps do. That the
+#: images exist at registry.k8s.io under these tags could not be checked here (no network).
+#: Which minors are allowed, and until when, is ``stacks/versions.py`` (a test keeps both in step).
 CHART_BY_MINOR: dict[str, tuple[str, str]] = {
-    "1.32": ("9.46.6", "v1.32.0"),
-    "1.33": ("9.51.0", "v1.33.0"),
-    "1.34": ("9.53.0", "v1.34.2"),
-    "1.35": ("9.59.0", "v1.35.0"),
+    "1.33": ("9.51.0", "v1.33.6"),
+    "1.34": ("9.53.0", "v1.34.5"),
+    "1.35": ("9.59.0", "v1.35.2"),
 }
 
 NAMESPACE = "kube-system"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -68,6 +69,11 @@ class GkeNodePoolArgs:
     """Email of the nodes' Google service account."""
     zone_count: int
     """Zones the cluster's nodes span (GKE's initial node count is per zone)."""
+    zones: pulumi.Input[Sequence[str]] | None = None
+    """The cluster's zones in order. An on-demand pool whose minimum is below ``zone_count`` is
+    placed in its first ``min_nodes`` zones, so that it starts with ``min_nodes`` nodes in total:
+    GKE creates ``initial_node_count`` nodes in *each* of a pool's zones. Spot pools keep every
+    zone (spot capacity may be in any of them)."""
 
 
 class GkeNodePool(pulumi.ComponentResource):
@@ -98,15 +104,23 @@ class GkeNodePool(pulumi.ComponentResource):
             raise ValueError(f"GkeNodePool {name}: unknown taint effect(s) {bad}")
         super().__init__("seqstack:gcp:NodePool", name, None, opts)
         spot = args.capacity is Capacity.SPOT
+        pinned = not spot and args.zones is not None and 0 < args.min_nodes < args.zone_count
+        zones_used = args.min_nodes if pinned else args.zone_count
+        node_locations = (
+            pulumi.Output.from_input(args.zones).apply(lambda z: list(z or [])[: args.min_nodes])
+            if pinned
+            else None
+        )
         self.pool = gcp.container.NodePool(
             f"{name}-pool",
             name=args.pool_name,
             project=args.project,
             location=args.location,
             cluster=args.cluster,
+            node_locations=node_locations,
             # Per zone, and only at creation: enough nodes for the minimum, then the
             # autoscaler keeps the total between min_nodes and max_nodes.
-            initial_node_count=-(-args.min_nodes // args.zone_count),
+            initial_node_count=-(-args.min_nodes // zones_used),
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 total_min_node_count=args.min_nodes,
                 total_max_node_count=args.max_nodes,

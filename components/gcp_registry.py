@@ -28,7 +28,7 @@ class GcpRegistryArgs:
     untagged_expiry_days: int = 7
     """Days after which untagged images (left over from interrupted pushes) are deleted."""
     keep_recent: int = 20
-    """Versions per image always kept, however old (older tagged ones go after a month)."""
+    """Versions per image always kept, however old (tagged ones are never deleted anyway)."""
 
     def __post_init__(self) -> None:
         if not _REPO_ID.match(self.repository_id):
@@ -45,10 +45,12 @@ class GcpRegistryArgs:
 def cleanup_policies(
     untagged_expiry_days: int, keep_recent: int
 ) -> list[gcp.artifactregistry.RepositoryCleanupPolicyArgs]:
-    """Delete untagged images after N days and tagged ones after 30, except the newest versions.
+    """Delete untagged images after N days; never a tagged one; always keep the newest versions.
 
-    In Artifact Registry a KEEP policy wins over every DELETE policy, so the newest
-    ``keep_recent`` versions of each image survive both deletions.
+    Every image the stack pushes has an immutable content tag and each WorkflowTemplate version
+    pins one of them by digest, so deleting tagged images by age would break an older template
+    version still installed or resubmitted. In Artifact Registry a KEEP policy wins over every
+    DELETE policy, so the newest ``keep_recent`` versions of each image survive as well.
     """
 
     def older_than(days: int) -> str:
@@ -61,11 +63,6 @@ def cleanup_policies(
             id="delete-untagged",
             action="DELETE",
             condition=Condition(tag_state="UNTAGGED", older_than=older_than(untagged_expiry_days)),
-        ),
-        Policy(
-            id="delete-old",
-            action="DELETE",
-            condition=Condition(tag_state="ANY", older_than=older_than(max(30, untagged_expiry_days))),
         ),
         Policy(
             id="keep-recent",

@@ -17,6 +17,7 @@ the ``Mapping``/``Sequence`` protocols, never ``isinstance(x, dict)``).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -594,6 +595,98 @@ registries_immutable_scanned = _mandatory_stack_policy(
 )
 
 
+ECR_LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+
+
+def _validate_registry_cleanup(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No cleanup rule may delete a tagged image: a WorkflowTemplate version pins it by digest."""
+    if args.resource_type == ECR_LIFECYCLE_POLICY:
+        document = _json(args.props.get("policy"))
+        for rule in _items(_get(document, "rules")):
+            status = _get(rule, "selection", "tagStatus")
+            if _get(rule, "action", "type") == "expire" and status != "untagged":
+                report(
+                    f"ECR lifecycle policy '{args.name}': rule {_get(rule, 'rulePriority')} expires {status} "
+                    "images; expire only untagged ones (workflow template versions pin tagged images).",
+                    None,
+                )
+    elif args.resource_type == AR_REPOSITORY:
+        for rule in _items(args.props.get("cleanupPolicies")):
+            state = _get(rule, "condition", "tagState")
+            if rule.get("action") == "DELETE" and state != "UNTAGGED":
+                report(
+                    f"Artifact Registry repository '{args.name}': cleanup policy '{rule.get('id')}' deletes "
+                    f"{state or 'ANY'} images; delete only UNTAGGED ones (template versions pin tagged).",
+                    None,
+                )
+
+
+registry_cleanup_keeps_tagged = _mandatory_resource_policy(
+    "registry-cleanup-keeps-tagged",
+    "Registry cleanup (ECR lifecycle rules, Artifact Registry cleanup policies) never deletes a "
+    "tagged image: every image a workflow template version references is tagged.",
+    _validate_registry_cleanup,
+    Severity.HIGH,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Network ranges: private networks, public API allow-lists.
+
+AWS_VPC = "aws:ec2/vpc:Vpc"
+GCP_SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_NOT_PUBLIC = (
+    *_RFC1918,
+    *(ipaddress.IPv4Network(n) for n in ("100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8")),
+)
+
+
+def _network(text: Any) -> ipaddress.IPv4Network | None:
+    try:
+        net = ipaddress.ip_network(str(text))
+    except ValueError:
+        return None
+    return net if isinstance(net, ipaddress.IPv4Network) else None
+
+
+def _validate_network_ranges(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Networks use private ranges; a public API endpoint's allow-list names public ones."""
+    props, kind = args.props, args.resource_type
+    private: list[Any] = []
+    if kind == AWS_VPC:
+        private = [props.get("cidrBlock")]
+    elif kind == GCP_SUBNETWORK:
+        private = [props.get("ipCidrRange")]
+    for text in private:
+        net = _network(text)
+        if net is not None and not any(net.subnet_of(r) for r in _RFC1918):
+            report(f"'{args.name}': network range {text} is not private (RFC 1918).", None)
+    allowed: list[Any] = []
+    if kind == EKS_CLUSTER:
+        allowed = _items(props.get("publicAccessCidrs"))
+    elif kind == GKE_CLUSTER:
+        allowed = [
+            _get(b, "cidrBlock") for b in _items(_get(props, "masterAuthorizedNetworksConfig", "cidrBlocks"))
+        ]
+    for text in allowed:
+        net = _network(text)
+        if net is not None and any(net.subnet_of(r) for r in _NOT_PUBLIC):
+            report(
+                f"'{args.name}': the public API endpoint admits {text}, a non-public range no client of a "
+                "public endpoint has (EKS refuses it); list public addresses.",
+                None,
+            )
+
+
+network_ranges = _mandatory_resource_policy(
+    "network-ranges",
+    "Networks use private (RFC 1918) ranges; the Kubernetes API's public endpoint admits only public ranges.",
+    _validate_network_ranges,
+    Severity.MEDIUM,
+)
+
+
 # --------------------------------------------------------------------------------------------
 # Helm: pinned charts; the Argo server not exposed.
 
@@ -689,6 +782,8 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     no_iam_wildcards,
     no_project_storage_roles,
     registries_immutable_scanned,
+    registry_cleanup_keeps_tagged,
+    network_ranges,
     helm_charts_pinned,
     argo_server_private,
 )

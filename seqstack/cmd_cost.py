@@ -28,6 +28,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seqstack.cli import app
 
@@ -106,8 +107,13 @@ def load_prices(override: Path | None = None) -> dict[str, Any]:
     if override is not None:
         try:
             extra = json.loads(override.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CostError(f"--prices {override}: {exc}") from None
+        if not isinstance(extra, dict):
+            raise CostError(
+                f"--prices {override}: must be a JSON object shaped like seqstack/data/prices.json, "
+                f"got {type(extra).__name__ if extra is not None else 'null'}"
+            )
         table = _merge(table, extra)
     return table
 
@@ -117,9 +123,14 @@ class Prices:
 
     def __init__(self, table: Mapping[str, Any], cloud: str, region: str) -> None:
         self.date = str(table.get("date", "?"))
-        self.hours = float(table.get("hoursPerMonth", 730))
+        hours = table.get("hoursPerMonth", 730)
+        if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 < hours <= 744:
+            raise CostError(
+                f"hoursPerMonth {hours!r} is not a number of hours in a month; fix it with --prices"
+            )
+        self.hours = float(hours)
         self.where = f"clouds.{cloud}.{region}"
-        region_table = table.get("clouds", {}).get(cloud, {}).get(region)
+        region_table = _dig(table, "clouds", cloud, region)
         if not isinstance(region_table, Mapping):
             raise CostError(
                 f"no prices for {cloud} region {region} ({self.where}); add them with --prices FILE"
@@ -135,7 +146,7 @@ class Prices:
         return self._price(self.region.get(key), f"{self.where}.{key}")
 
     def machine(self, machine_type: str, spot: bool) -> tuple[Price, int]:
-        entry = self.region.get("machines", {}).get(machine_type)
+        entry = _dig(self.region, "machines", machine_type)
         path = f"{self.where}.machines.{machine_type}"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("vcpus"), int):
             raise CostError(f"no price for machine type {machine_type} ({path}); add it with --prices FILE")
@@ -487,8 +498,12 @@ def cost(
     repository (each with its source). Spot prices are estimates; traffic, logs and storage are
     not included. The per-sample figure assumes full nodes, so it is a floor.
     """
+    import datetime as dt
+
+    from seqstack.quotas import how_to_check, pool_quotas, totals
     from stacks.config import ConfigError
     from stacks.harness import run_stack
+    from stacks.versions import support, support_note
 
     err = Console(stderr=True)
     try:
@@ -498,9 +513,14 @@ def cost(
         tasks = measured_tasks(run_json) if run_json else default_tasks()
         per_sample = sample_lines(tasks, pools_of(inv), prices, reads)
     except (ConfigError, CostError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        # One line whatever the terminal's width, and the message never read as markup.
+        err.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
     currency = "USD"
+    cfg = inv.config
+    minor = cfg.kubernetes_version
+    k8s_note = support_note(cfg.cloud.value, minor, dt.date.today())
+    quotas = pool_quotas(cfg)
     if fmt is Format.JSON:
         doc = {
             "stack": stack,
@@ -508,6 +528,12 @@ def cost(
             "readPairsPerSampleMillions": reads,
             "idleMonthly": {"total": sum(x.usd for x in idle), "lines": [asdict(x) for x in idle]},
             "perSample": {"total": sum(x.usd for x in per_sample), "lines": [asdict(x) for x in per_sample]},
+            "kubernetes": {
+                "version": minor,
+                "standardSupportUntil": support(cfg.cloud.value, minor).standard_until.isoformat(),
+                "note": k8s_note,
+            },
+            "quotas": {"pools": [asdict(q) for q in quotas], "totals": totals(quotas)},
         }
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -525,6 +551,17 @@ def cost(
             currency,
         )
     )
+    quota_table = Table(title=f"{stack}: vCPU quota the pools need at their maximum size")
+    for column in ("pool", "machines", "vCPUs", "quota"):
+        quota_table.add_column(column, justify="right" if column == "vCPUs" else "left", overflow="fold")
+    for q in quotas:
+        capacity = "spot" if q.spot else "on-demand"
+        quota_table.add_row(q.pool, f"{q.max_nodes} x {q.machine_type} ({capacity})", str(q.vcpus), q.quota)
+    console.print(quota_table)
+    for quota, vcpus in totals(quotas).items():
+        console.print(Text(f"Needs {vcpus} vCPUs of {quota} in {cfg.region}."))
+    console.print(Text(f"New accounts often have less; check with: {how_to_check(cfg)}", style="dim"))
+    console.print(Text(k8s_note + "."))
     for basis in sorted({t.basis for t in tasks}):
         console.print(f"[dim]CPU per task: {basis}[/dim]", highlight=False)
     console.print(

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from stacks.namespaces import unknown_key_error
+from stacks.versions import DEFAULT_MINOR, VersionError, check_minor
+
 NAMESPACE = "seqstack"
 
 
@@ -74,7 +77,12 @@ KEYS: tuple[Key, ...] = (
         "string",
         "Cluster name (lowercase letters, digits, -), unique per account/project; default seqstack-<stack>.",
     ),
-    Key("kubernetesVersion", "string", "Kubernetes minor version, 1.NN.", "1.33"),
+    Key(
+        "kubernetesVersion",
+        "string",
+        "Kubernetes minor version, 1.NN, in standard support on the cloud (stacks/versions.py).",
+        DEFAULT_MINOR,
+    ),
     Key("zoneCount", "integer", "Availability zones the network and nodes span (2 or 3).", 3),
     Key("natMode", "string", "single: one NAT gateway (cheap); perZone: one per zone (no SPOF).", "single"),
     Key("vpcCidr", "string", "Address range of the network (a /16 to /20 IPv4 CIDR).", "10.40.0.0/16"),
@@ -152,6 +160,13 @@ KEYS: tuple[Key, ...] = (
 
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+#: Ranges never seen as a client address by a public endpoint: RFC 1918, shared (CGNAT),
+#: loopback, link-local, "this network".
+_NOT_PUBLIC = (
+    *_RFC1918,
+    *(ipaddress.IPv4Network(n) for n in ("100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8")),
+)
 _CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _K8S_VERSION = re.compile(r"^1\.\d{2}$")
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
@@ -263,6 +278,9 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         ns, _, name = full_key.partition(":")
         if ns == NAMESPACE and name not in KEYS_BY_NAME:
             raise ConfigError(f"{full_key}: unknown config key (known: {', '.join(KEYS_BY_NAME)})")
+        problem = unknown_key_error(full_key, NAMESPACE)
+        if problem:
+            raise ConfigError(problem)
     r = _Reader(raw)
     cloud_text = r.string("cloud")
     try:
@@ -299,6 +317,10 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     version = r.string("kubernetesVersion")
     if not _K8S_VERSION.match(version):
         raise ConfigError(f"seqstack:kubernetesVersion: {version!r} is not of the form 1.NN")
+    try:
+        check_minor(cloud.value, version)
+    except VersionError as exc:
+        raise ConfigError(str(exc)) from None
     zone_count = r.integer("zoneCount")
     if zone_count not in (2, 3):
         raise ConfigError(f"seqstack:zoneCount: {zone_count} must be 2 or 3")
@@ -314,6 +336,11 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         raise ConfigError(f"seqstack:vpcCidr: {vpc_cidr!r} is not an IPv4 CIDR") from None
     if not 16 <= network.prefixlen <= 20:
         raise ConfigError(f"seqstack:vpcCidr: {vpc_cidr!r} must be a /16 to /20")
+    if not any(network.subnet_of(private) for private in _RFC1918):
+        raise ConfigError(
+            f"seqstack:vpcCidr: {vpc_cidr} is not a private range (use part of 10.0.0.0/8, 172.16.0.0/12 "
+            "or 192.168.0.0/16: nodes on public addresses would shadow those hosts on the internet)"
+        )
 
     api_cidrs = r.string_list("apiAllowedCidrs", tuple(KEYS_BY_NAME["apiAllowedCidrs"].default))
     if not api_cidrs:
@@ -323,6 +350,13 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
             ipaddress.IPv4Network(cidr)
         except ValueError:
             raise ConfigError(f"seqstack:apiAllowedCidrs: {cidr!r} is not an IPv4 CIDR") from None
+        special = next((n for n in _NOT_PUBLIC if ipaddress.IPv4Network(cidr).subnet_of(n)), None)
+        if special is not None:
+            raise ConfigError(
+                f"seqstack:apiAllowedCidrs: {cidr} is inside the non-public range {special}; the API's "
+                "public endpoint only ever sees public addresses (EKS refuses such a range); list the "
+                "public address your office or runners reach the internet from"
+            )
 
     pools = {name: _pool(r, cloud, name) for name in ("system", "small", "large")}
     bucket_prefix = r.string("dataBucketPrefix")
@@ -365,8 +399,11 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         preview_principal=r.optional_string("previewPrincipal"),
         adopt_data_bucket=r.boolean("adoptDataBucket"),
     )
-    # Cross-key and per-cloud checks of access and names live beside the code that uses them.
+    # Cross-key and per-cloud checks of access, names and fit live beside the code that uses them
+    # (they read StackConfig, so they are imported here, not at the top).
     from stacks.access import check_access
+    from stacks.fit import check_fit
+    from stacks.machines import MachineError
     from stacks.names import check_names
 
     check_access(cfg)
@@ -376,6 +413,10 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
             "seqstack:adoptDataBucket: true needs seqstack:retainData true (an adopted bucket must match "
             "the retained one; set retainData false in a later up, before the destroy that deletes it)"
         )
+    try:
+        check_fit(cfg)
+    except MachineError as exc:
+        raise ConfigError(str(exc)) from None
     return cfg
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,14 +169,18 @@ def declare_foundation(cfg: StackConfig) -> GcpFoundation:
         after_apis,
     )
     node_pools = {
-        pool.name: GkeNodePool(f"pool-{pool.name}", node_pool_args(cfg, pool, cluster, identities))
+        pool.name: GkeNodePool(f"pool-{pool.name}", node_pool_args(cfg, pool, cluster, identities, zones))
         for pool in cfg.pools
     }
     return GcpFoundation(apis, network, cluster, node_pools, identities, data, registry)
 
 
 def node_pool_args(
-    cfg: StackConfig, pool: NodePoolConfig, cluster: GkeCluster, identities: GcpIdentities
+    cfg: StackConfig,
+    pool: NodePoolConfig,
+    cluster: GkeCluster,
+    identities: GcpIdentities,
+    zones: pulumi.Input[Sequence[str]] | None = None,
 ) -> GkeNodePoolArgs:
     """One pool's settings: its first (only) machine type, sizes as totals, spot pools tainted."""
     return GkeNodePoolArgs(
@@ -192,6 +197,7 @@ def node_pool_args(
         placement=pool_placement(pool.name, tainted=pool.spot),
         service_account=identities.node_account.email,
         zone_count=cfg.zone_count,
+        zones=zones,
     )
 
 

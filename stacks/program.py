@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pulumi
 
 from stacks.config import Cloud
 from stacks.loader import load_running_config
+from stacks.versions import SUPPORT, support_note
 from workflows.contract import OUTPUT_NAMES
 
 
@@ -18,6 +20,11 @@ def build_outputs() -> dict[str, Any]:
     declared.
     """
     cfg = load_running_config()
+    # A minor accepted when the table was written may have left standard support since.
+    today = dt.date.today()
+    note = support_note(cfg.cloud.value, cfg.kubernetes_version, today)
+    ended = today > SUPPORT[cfg.cloud.value][cfg.kubernetes_version].standard_until
+    (pulumi.log.warn if ended else pulumi.log.info)(note)
     if cfg.cloud is Cloud.AWS:
         from stacks.aws import build_aws
 

@@ -16,7 +16,7 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 def test_eks_cluster_inputs(aws_inv: Inventory) -> None:
     eks = aws_inv.one("eks:index:Cluster").inputs
     assert eks["name"] == "seqstack-dev"
-    assert eks["version"] == "1.33"
+    assert eks["version"] == "1.35"
     assert eks["authenticationMode"] == "API"
     assert eks["enabledClusterLogTypes"] == [
         "api",
@@ -42,12 +42,12 @@ def test_cluster_follows_config() -> None:
         "dev-aws",
         overrides={
             "seqstack:clusterName": "bio-prod",
-            "seqstack:kubernetesVersion": "1.32",
+            "seqstack:kubernetesVersion": "1.34",
             "seqstack:zoneCount": 2,
         },
     )
     eks = inv.one("eks:index:Cluster").inputs
-    assert (eks["name"], eks["version"]) == ("bio-prod", "1.32")
+    assert (eks["name"], eks["version"]) == ("bio-prod", "1.34")
     assert len(eks["privateSubnetIds"]) == 2
     assert inv.outputs["clusterName"] == "bio-prod"
 
@@ -118,5 +118,5 @@ def test_control_plane_logs_have_bounded_retention_and_go_with_the_stack(aws_inv
 
 
 def test_a_kubernetes_version_without_a_pinned_autoscaler_is_refused_naming_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"seqstack:kubernetesVersion: 1\.31 .*supported: 1\.32"):
+    with pytest.raises(ConfigError, match=r"seqstack:kubernetesVersion: 1\.31 is not a Kubernetes minor"):
         run_stack("dev-aws", overrides={"seqstack:kubernetesVersion": "1.31"})

@@ -92,12 +92,12 @@ def test_good_values_of_the_same_keys_are_accepted() -> None:
         "seqstack:smallMaxNodes": 2,
         "seqstack:kubernetesVersion": "1.34",
         "aws:region": "us-gov-west-1",
-        "seqstack:largeMachineTypes": '["c7i.8xlarge"]',  # structured config arrives as JSON text
+        "seqstack:largeMachineTypes": '["m7i.8xlarge"]',  # structured config arrives as JSON text
     }
     cfg = parse_config(raw, "dev-aws")
     assert (cfg.zone_count, cfg.nat_mode, cfg.kubernetes_version) == (2, NatMode.PER_ZONE, "1.34")
     assert (cfg.small.min_nodes, cfg.small.max_nodes) == (2, 2)
-    assert cfg.large.machine_types == ("c7i.8xlarge",)
+    assert cfg.large.machine_types == ("m7i.8xlarge",)
     assert cfg.region == "us-gov-west-1"
 
 

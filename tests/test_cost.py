@@ -112,9 +112,9 @@ def test_prices_file_overrides_one_entry(tmp_path: Path) -> None:
 
 
 def test_unpriced_machine_type_is_an_error_naming_the_key() -> None:
-    inv = run_stack("dev-aws", overrides={"seqstack:systemMachineTypes": ["m7g.large"]})
+    inv = run_stack("dev-aws", overrides={"seqstack:systemMachineTypes": ["m7i.large"]})
     prices = Prices(load_prices(), "aws", inv.config.region)
-    with pytest.raises(CostError, match=r"clouds\.aws\.eu-west-1\.machines\.m7g\.large"):
+    with pytest.raises(CostError, match=r"clouds\.aws\.eu-west-1\.machines\.m7i\.large"):
         idle_lines(inv, prices)
 
 
@@ -199,3 +199,45 @@ def test_template_pools_match_the_rendered_pipeline() -> None:
 def test_task_cpu_model() -> None:
     t = TaskCpu("fastqc", "small", 2, 4.0, 36.0, "test")
     assert t.cpu_hours(10) == pytest.approx((2 * 4.0 + 360.0) / 3600)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"prices"', "null", "3"])
+def test_prices_file_that_is_not_an_object_is_one_line_naming_the_file(tmp_path: Path, text: str) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(text)
+    result = runner.invoke(app, ["cost", "--stack", "dev-aws", "--prices", str(prices)])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(prices) in lines[0] and "JSON object" in lines[0], result.output
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"clouds": []}, {"clouds": {"aws": {"eu-west-1": {"machines": []}}}}, {"hoursPerMonth": "lots"}],
+)
+def test_prices_of_the_wrong_shape_inside_are_one_line_too(tmp_path: Path, override: dict[str, Any]) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps(override))
+    result = runner.invoke(app, ["cost", "--stack", "dev-aws", "--prices", str(prices)])
+    assert result.exit_code == 2, result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+
+
+def test_cost_says_when_the_kubernetes_minor_leaves_standard_support() -> None:
+    doc = _cost("--stack", "dev-gcp")
+    assert doc["kubernetes"]["version"] == "1.35"
+    assert doc["kubernetes"]["standardSupportUntil"] == "2027-04-11"
+    assert "standard support on gcp" in doc["kubernetes"]["note"]
+
+
+def test_cost_prints_the_vcpu_quota_each_pool_needs_by_the_quotas_name() -> None:
+    aws = _cost("--stack", "dev-aws")["quotas"]
+    by_pool = {q["pool"]: q for q in aws["pools"]}
+    assert (by_pool["large"]["vcpus"], by_pool["large"]["spot"]) == (4 * 32, True)
+    assert "L-34B43A08" in by_pool["large"]["quota"] and "L-1216C47A" in by_pool["system"]["quota"]
+    spot = next(v for k, v in aws["totals"].items() if "L-34B43A08" in k)
+    assert spot == 10 * 4 + 4 * 32  # small and large pools share the spot quota
+    gcp = {q["pool"]: q for q in _cost("--stack", "dev-gcp")["quotas"]["pools"]}
+    assert gcp["system"]["quota"] == "CPUS"  # e2 counts against plain CPUS
+    assert gcp["large"]["quota"].startswith("PREEMPTIBLE_CPUS (or N2_CPUS")

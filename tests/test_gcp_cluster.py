@@ -46,7 +46,7 @@ def test_vpc_native_on_the_subnetwork_ranges(inv, cluster):
 
 def test_release_channel_and_minimum_version_from_config(cluster):
     assert cluster["releaseChannel"] == {"channel": "REGULAR"}
-    assert cluster["minMasterVersion"] == "1.33"
+    assert cluster["minMasterVersion"] == "1.35"
 
 
 def test_workload_identity_pool_of_the_project(cluster):

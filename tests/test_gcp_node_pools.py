@@ -77,6 +77,25 @@ def test_nodes_are_shielded_hide_their_credentials_and_run_as_the_node_account(p
         assert pool["management"] == {"autoRepair": True, "autoUpgrade": True}
 
 
+def test_system_pool_starts_with_one_node_in_total_not_one_per_zone(pools):
+    """GKE creates initialNodeCount nodes in each of a pool's zones: 1 x 3 zones was 3 nodes."""
+    system = pools["system"]
+    assert system["nodeLocations"] == ["europe-west4-a"]
+    assert system["initialNodeCount"] == 1
+    assert (
+        system["initialNodeCount"] * len(system["nodeLocations"])
+        == system["autoscaling"]["totalMinNodeCount"]
+    )
+    for name in ("small", "large"):  # spot pools keep every zone of the cluster
+        assert "nodeLocations" not in pools[name]
+
+
+def test_an_on_demand_pool_of_two_starts_in_two_zones_with_one_node_each():
+    inv = run_stack("dev-gcp", overrides={"seqstack:systemMinNodes": 2})
+    system = next(r.inputs for r in inv.of_type(POOL) if r.inputs["name"] == "system")
+    assert (system["nodeLocations"], system["initialNodeCount"]) == (["europe-west4-a", "europe-west4-b"], 1)
+
+
 def test_system_pool_starts_with_enough_nodes_per_zone_for_its_total():
     inv = run_stack("dev-gcp", overrides={"seqstack:systemMinNodes": 4, "seqstack:systemMaxNodes": 6})
     system = next(r.inputs for r in inv.of_type(POOL) if r.inputs["name"] == "system")

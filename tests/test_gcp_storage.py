@@ -25,12 +25,15 @@ def test_one_docker_repository_with_immutable_tags_in_the_region(inv):
     assert inv.outputs["registry"] == "europe-west4-docker.pkg.dev/seqstack-dev/seqstack-dev"
 
 
-def test_registry_cleanup_drops_untagged_and_old_images_but_keeps_the_newest(inv):
+def test_registry_cleanup_deletes_only_untagged_images_and_keeps_the_newest(inv):
     repo = inv.one(REPO).inputs
     policies = {p["id"]: p for p in repo["cleanupPolicies"]}
+    assert sorted(policies) == ["delete-untagged", "keep-recent"]
     assert policies["delete-untagged"]["action"] == "DELETE"
     assert policies["delete-untagged"]["condition"] == {"tagState": "UNTAGGED", "olderThan": f"{7 * DAY}s"}
-    assert policies["delete-old"]["condition"] == {"tagState": "ANY", "olderThan": f"{30 * DAY}s"}
+    # Tagged images are pinned by template versions: no DELETE may reach them (was: ANY after 30 days).
+    deletes = [p for p in repo["cleanupPolicies"] if p["action"] == "DELETE"]
+    assert all(p["condition"]["tagState"] == "UNTAGGED" for p in deletes)
     assert policies["keep-recent"] == {
         "id": "keep-recent",
         "action": "KEEP",

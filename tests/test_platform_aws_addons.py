@@ -9,9 +9,13 @@ import pytest
 
 from components.cluster_autoscaler import ClusterAutoscalerArgs
 from stacks.harness import Inventory
+from stacks.versions import DEFAULT_MINOR
 from tests import k8s_schema
 from tests.test_platform_components import run_platform
 from workflows.contract import pool_placement
+
+#: The dev stacks run the default minor (tests/test_versions.py checks it).
+CLUSTER_MINOR = DEFAULT_MINOR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
@@ -36,9 +40,9 @@ def test_autoscaler_chart_is_pinned_to_the_clusters_minor(inv, values):
     release = inv.one(RELEASE, "autoscaler-release").inputs
     assert release["chart"] == "cluster-autoscaler"
     assert release["repositoryOpts"] == {"repo": "https://kubernetes.github.io/autoscaler"}
-    assert release["version"] == "9.51.0"  # appVersion 1.33.0
+    assert release["version"] == "9.59.0"  # appVersion 1.35.0, the newest chart of that line
     assert release["namespace"] == "kube-system"
-    assert values["image"] == {"tag": "v1.33.0"}
+    assert values["image"] == {"tag": "v1.35.2"}  # the 1.35 line's latest patch
 
 
 def test_a_cluster_version_without_a_pinned_autoscaler_is_refused():
@@ -83,7 +87,7 @@ def test_autoscaler_pod_settings_are_valid_kubernetes(values):
             }
         ],
     }
-    k8s_schema.validate(k8s_schema.pod(spec), "1.33")
+    k8s_schema.validate(k8s_schema.pod(spec), CLUSTER_MINOR)
 
 
 def test_autoscaler_identity_is_its_own_pod_identity_role(inv):

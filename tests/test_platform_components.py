@@ -20,7 +20,11 @@ from stacks.config import ConfigError, parse_config
 from stacks.harness import Inventory, run_function
 from stacks.loader import read_stack_file
 from stacks.platform import AwsPlatformIdentity, GcpPlatformIdentity, PlatformArgs, build_platform
+from stacks.versions import DEFAULT_MINOR
 from tests import argo_schema, k8s_schema
+
+#: The dev stacks run the default minor (tests/test_versions.py checks it).
+CLUSTER_MINOR = DEFAULT_MINOR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 WORKFLOW_TEMPLATE = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
@@ -279,7 +283,7 @@ def test_argo_pod_settings_are_valid_kubernetes(platform):
                 }
             ],
         }
-        k8s_schema.validate(k8s_schema.pod(spec), "1.33")
+        k8s_schema.validate(k8s_schema.pod(spec), CLUSTER_MINOR)
     # The executor's init/wait containers and the default for main containers.
     k8s_schema.validate(
         k8s_schema.pod(
@@ -290,7 +294,7 @@ def test_argo_pod_settings_are_valid_kubernetes(platform):
                 ]
             }
         ),
-        "1.33",
+        CLUSTER_MINOR,
     )
 
 
@@ -305,7 +309,7 @@ def test_biojobs_enforces_pod_security_restricted_pinned_to_the_cluster_version(
     labels = by_name(platform, "kubernetes:core/v1:Namespace", "biojobs-namespace")["metadata"]["labels"]
     for mode in ("enforce", "warn", "audit"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
-        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "v1.33"
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == f"v{CLUSTER_MINOR}"
 
 
 def test_executor_role_has_exactly_what_emissary_needs(platform):
@@ -437,7 +441,7 @@ RESTRICTED_VOLUMES = {
 def restricted_violations(
     pod_security: dict[str, Any], containers: list[dict[str, Any]], volumes: list[dict[str, Any]]
 ) -> list[str]:
-    """What Pod Security "restricted" (v1.33) would refuse in a pod made of these parts."""
+    """What Pod Security "restricted" (of the cluster's minor) would refuse in a pod made of these parts."""
     found = []
     for c in containers:
         sc = c.get("securityContext") or {}
@@ -495,14 +499,14 @@ def test_restricted_check_catches_a_root_container():
     )
 
 
-# --- every plain manifest is valid Kubernetes 1.33 ----------------------------------------------
+# --- every plain manifest is valid Kubernetes of the cluster's minor --------------------------------
 
 
-def test_kubernetes_validate_ships_the_1_33_schemas_offline():
-    assert k8s_schema.version_schemas_present("1.33")
+def test_kubernetes_validate_ships_the_clusters_minor_schemas_offline():
+    assert k8s_schema.version_schemas_present(CLUSTER_MINOR)
 
 
-def test_every_manifest_validates_against_kubernetes_1_33(platform):
+def test_every_manifest_validates_against_the_clusters_kubernetes_minor(platform):
     manifests = list(k8s_schema.k8s_manifests(platform))
     kinds = {m.inputs["kind"] for m in manifests}
     assert {
@@ -516,13 +520,13 @@ def test_every_manifest_validates_against_kubernetes_1_33(platform):
         "Secret",
     } <= kinds
     for m in manifests:
-        k8s_schema.validate(k8s_schema.manifest(m), "1.33")
+        k8s_schema.validate(k8s_schema.manifest(m), CLUSTER_MINOR)
 
 
 def test_the_validator_rejects_a_misspelt_field():
     bad = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "lables": {}}}
     with pytest.raises(Exception, match="lables"):
-        k8s_schema.validate(bad, "1.33")
+        k8s_schema.validate(bad, CLUSTER_MINOR)
 
 
 def test_platform_passes_the_policy_pack(platform):

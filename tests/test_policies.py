@@ -45,6 +45,8 @@ INSECURE = {
     "insecure_project_storage_admin.json": "no-project-wide-storage-roles",
     "insecure_mutable_ecr.json": "registries-immutable-scanned",
     "insecure_mutable_artifact_registry.json": "registries-immutable-scanned",
+    "insecure_registry_cleanup_tagged.json": "registry-cleanup-keeps-tagged",
+    "insecure_network_ranges.json": "network-ranges",
     "insecure_unpinned_chart.json": "helm-charts-pinned",
     "insecure_argo_loadbalancer.json": "argo-server-private",
 }
