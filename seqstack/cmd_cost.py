@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seqstack.cli import app
+from seqstack.console import console
+from workflows.errors import UserError
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_PRICES = DATA / "prices.json"
@@ -47,7 +49,7 @@ DEFAULT_TASKS: dict[str, tuple[tuple[str, ...], int]] = {
 }
 
 
-class CostError(ValueError):
+class CostError(UserError, ValueError):
     """A price, a machine type or a run record needed for the estimate is missing or malformed."""
 
 
@@ -455,9 +457,9 @@ def _table(title: str, lines: Sequence[Line], total_label: str, currency: str) -
         )
     total = sum(line.usd for line in lines)
     table.add_row(
-        f"[bold]{total_label}[/bold]",
+        Text(total_label, style="bold"),
         "",
-        f"[bold]{total:,.2f}[/bold]" if total >= 0.01 else f"[bold]{total:.4f}[/bold]",
+        Text(f"{total:,.2f}" if total >= 0.01 else f"{total:.4f}", style="bold"),
         "",
     )
     return table
@@ -487,19 +489,13 @@ def cost(
     repository (each with its source). Spot prices are estimates; traffic, logs and storage are
     not included. The per-sample figure assumes full nodes, so it is a floor.
     """
-    from stacks.config import ConfigError
     from stacks.harness import run_stack
 
-    err = Console(stderr=True)
-    try:
-        inv = run_stack(stack)
-        prices = Prices(load_prices(prices_file), inv.config.cloud, inv.config.region)
-        idle = idle_lines(inv, prices)
-        tasks = measured_tasks(run_json) if run_json else default_tasks()
-        per_sample = sample_lines(tasks, pools_of(inv), prices, reads)
-    except (ConfigError, CostError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    inv = run_stack(stack)
+    prices = Prices(load_prices(prices_file), inv.config.cloud, inv.config.region)
+    idle = idle_lines(inv, prices)
+    tasks = measured_tasks(run_json) if run_json else default_tasks()
+    per_sample = sample_lines(tasks, pools_of(inv), prices, reads)
     currency = "USD"
     if fmt is Format.JSON:
         doc = {
@@ -511,13 +507,13 @@ def cost(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    console = Console()
-    console.print(
+    out = console()
+    out.print(
         _table(
             f"{stack}: idle cost per month (prices of {prices.date})", idle, "idle total / month", currency
         )
     )
-    console.print(
+    out.print(
         _table(
             f"{stack}: one sample of {reads:g} M read pairs",
             per_sample,
@@ -526,8 +522,9 @@ def cost(
         )
     )
     for basis in sorted({t.basis for t in tasks}):
-        console.print(f"[dim]CPU per task: {basis}[/dim]", highlight=False)
-    console.print(
-        "[dim]Not included: data transfer, NAT/endpoint per-GB processing, logs, bucket storage, node boot "
-        "time and idle cores (the per-sample figure is a floor).[/dim]"
+        out.print(f"CPU per task: {basis}", style="dim", soft_wrap=True)
+    out.print(
+        "Not included: data transfer, NAT/endpoint per-GB processing, logs, bucket storage, node boot "
+        "time and idle cores (the per-sample figure is a floor).",
+        style="dim",
     )

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from seqstack.cli import app
+from seqstack.console import console
 
 
 class Format(StrEnum):
@@ -48,15 +48,9 @@ def inventory(
     Runs the real Pulumi program under Pulumi's mock runtime: no credentials, no CLI, no network.
     With --policy, runs the same policies `pulumi preview --policy-pack policies` runs.
     """
-    from stacks.config import ConfigError
     from stacks.harness import run_stack
 
-    err = Console(stderr=True)
-    try:
-        inv = run_stack(stack) if project_dir is None else run_stack(stack, project_dir=project_dir)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)  # one line, for logs
-        raise typer.Exit(2) from None
+    inv = run_stack(stack) if project_dir is None else run_stack(stack, project_dir=project_dir)
     if policy:
         from policies.offline import check_inventory, print_report
 
@@ -73,4 +67,4 @@ def inventory(
     table.add_column("inputs", overflow="fold")
     for r in inv.to_json():
         table.add_row(r["type"], r["name"], r["parent"] or "", _short(r["inputs"]))
-    Console().print(table)
+    console().print(table)

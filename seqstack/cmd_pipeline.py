@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
 from seqstack.cli import app
+from seqstack.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
-from workflows.settings import PipelineSettings, QcRules, SettingsError
-from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
+from workflows.errors import UserError
+from workflows.settings import PipelineSettings, QcRules
+from workflows.sheet import Sample, read_sample_sheet
 from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix
 
 if TYPE_CHECKING:
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
 # Hera (behind workflows.render, workflows.pipeline and workflows.argo_client) takes about half a
 # second to import; every seqstack command pays for this module's imports, so those are imported
 # by the commands that use them.
-
-_err = Console(stderr=True)
 
 StackOpt = Annotated[
     str | None, typer.Option("--stack", "-s", help="Pulumi stack (reads `pulumi stack output --json`).")
@@ -85,11 +85,10 @@ WatchOpt = Annotated[
 ]
 IntervalOpt = Annotated[float, typer.Option("--interval", help="Seconds between status polls when watching.")]
 
-_USER_ERRORS = (ContractError, SampleSheetError, StorageError, SettingsError)
 
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+def _fail(message: str, code: int) -> typer.Exit:
+    """A run that ended badly on the cluster (not bad input): one line, exit ``code``."""
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -206,12 +205,9 @@ def render_cmd(
     """Print the run's Argo objects as YAML (`---` separated); contacts nothing."""
     from workflows.render import render, to_yaml
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        settings = _settings(outputs, chunk_size, qc_fail_on)
-        sheet, ref, out = _inputs(outputs, samples, reference, output)
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+    outputs = load_stack_outputs(stack, stack_outputs)
+    settings = _settings(outputs, chunk_size, qc_fail_on)
+    sheet, ref, out = _inputs(outputs, samples, reference, output)
     typer.echo(to_yaml(render(sheet, ref, out, outputs, settings)), nl=False)
 
 
@@ -222,12 +218,9 @@ def render_index_cmd(
     """Print the Workflow that builds the bwa-mem2 index beside a reference FASTA."""
     from workflows.render import render_index, to_yaml
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        ref = normalise_uri(reference, outputs.scheme)
-        settings = _settings(outputs, None, None)
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+    outputs = load_stack_outputs(stack, stack_outputs)
+    ref = normalise_uri(reference, outputs.scheme)
+    settings = _settings(outputs, None, None)
     typer.echo(to_yaml(render_index(ref, outputs, settings)), nl=False)
 
 
@@ -251,14 +244,11 @@ def submit_cmd(
     """Check inputs exist, submit the run to Argo, print the workflow names (and --watch them)."""
     from workflows.render import render
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        settings = _settings(outputs, chunk_size, qc_fail_on)
-        sheet, ref, out = _inputs(outputs, samples, reference, output)
-        conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
-        check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url))
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+    outputs = load_stack_outputs(stack, stack_outputs)
+    settings = _settings(outputs, chunk_size, qc_fail_on)
+    sheet, ref, out = _inputs(outputs, samples, reference, output)
+    conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
+    check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url))
     objs = render(sheet, ref, out, outputs, settings)
     _send(conn, objs, watch_, interval)
 
@@ -283,22 +273,19 @@ def index_cmd(
     from workflows.pipeline import BWA_MEM2_INDEX
     from workflows.render import render_index, to_yaml
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        ref = normalise_uri(reference, outputs.scheme)
-        objs = render_index(ref, outputs, _settings(outputs, None, None))
-        if dry_run:
-            typer.echo(to_yaml(objs), nl=False)
-            return
-        conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
-        options = _storage_options(s3_endpoint_url)
-        if missing_objects([ref], options):
-            raise StorageError(f"reference not found: {ref}")
-        if not missing_objects([ref + s for s in BWA_MEM2_INDEX], options):
-            typer.echo(f"index already present beside {ref}; nothing to do")
-            return
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+    outputs = load_stack_outputs(stack, stack_outputs)
+    ref = normalise_uri(reference, outputs.scheme)
+    objs = render_index(ref, outputs, _settings(outputs, None, None))
+    if dry_run:
+        typer.echo(to_yaml(objs), nl=False)
+        return
+    conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
+    options = _storage_options(s3_endpoint_url)
+    if missing_objects([ref], options):
+        raise StorageError(f"reference not found: {ref}")
+    if not missing_objects([ref + s for s in BWA_MEM2_INDEX], options):
+        typer.echo(f"index already present beside {ref}; nothing to do")
+        return
     _send(conn, objs, watch_, interval)
 
 
@@ -311,28 +298,20 @@ def status_cmd(
     namespace: Annotated[str, typer.Option("--namespace", help="Workflow namespace.")] = "biojobs",
 ) -> None:
     """Show a workflow's phase and every sample's state."""
-    from workflows.argo_client import ArgoConnection, ArgoError
+    from workflows.argo_client import ArgoConnection, get_workflow
 
     if not argo_server:
-        raise _fail("no Argo server: pass --argo-server or set ARGO_SERVER")
+        raise UserError("no Argo server: pass --argo-server or set ARGO_SERVER")
     conn = ArgoConnection(host=argo_server, token=argo_token, namespace=namespace, verify_ssl=not insecure)
-    try:
-        from workflows.argo_client import get_workflow
-
-        wf = get_workflow(conn, name)
-    except ArgoError as exc:
-        raise _fail(str(exc), 1) from None
-    Console().print(_progress({name: wf}, detail=True))
+    wf = get_workflow(conn, name)
+    console().print(_progress({name: wf}, detail=True))
 
 
 def _send(conn: ArgoConnection, objs: list[dict[str, Any]], follow: bool, interval: float) -> None:
     """Submit, print the workflow names (one a line, for scripts), and follow them if asked."""
-    from workflows.argo_client import ArgoError, submit
+    from workflows.argo_client import submit
 
-    try:
-        names = submit(conn, objs)
-    except ArgoError as exc:
-        raise _fail(str(exc), 1) from None
+    names = submit(conn, objs)
     for name in names:
         typer.echo(name)
     if follow:
@@ -369,7 +348,7 @@ def _progress(workflows: dict[str, dict[str, Any]], detail: bool) -> Group:
 
 
 def _watch(conn: ArgoConnection, names: list[str], interval: float) -> None:
-    from workflows.argo_client import ArgoError, sample_states, watch
+    from workflows.argo_client import sample_states, watch
 
     latest: dict[str, dict[str, Any]] = {}
 
@@ -377,11 +356,8 @@ def _watch(conn: ArgoConnection, names: list[str], interval: float) -> None:
         latest.update(wfs)
         live.update(_progress(wfs, detail=False))
 
-    with Live(_progress({}, detail=False), console=Console(), refresh_per_second=2) as live:
-        try:
-            phases = watch(conn, names, update, interval=interval)
-        except ArgoError as exc:
-            raise _fail(str(exc), 1) from None
+    with Live(_progress({}, detail=False), console=console(), refresh_per_second=2) as live:
+        phases = watch(conn, names, update, interval=interval)
     if any(p != "Succeeded" for p in phases.values()):
         raise _fail(f"not every workflow succeeded: {phases}", 1)
     # Argo's DAG phase is that of its leaf task (the report, which runs whatever the samples

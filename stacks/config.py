@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from workflows.errors import UserError
+
 NAMESPACE = "seqstack"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A stack config value is missing or invalid; the message names the key and the value."""
 
 

@@ -32,6 +32,8 @@ from hera.workflows.models import (
     WorkflowTemplate as ModelWorkflowTemplate,
 )
 
+from workflows.errors import UserError
+
 #: Workflow phases after which nothing changes any more.
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 
@@ -39,8 +41,10 @@ TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 STEPS = ("fastqc-r1", "fastqc-r2", "qc-gate", "align")
 
 
-class ArgoError(RuntimeError):
+class ArgoError(UserError, RuntimeError):
     """A failure talking to the Argo server, as one line a user can act on."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workflows.errors import UserError
+
 #: Stack output names, in the order they are exported. camelCase, as Pulumi users expect.
 OUTPUT_NAMES: tuple[str, ...] = (
     "cloud",
@@ -48,7 +50,7 @@ PIPELINE_NAMESPACE = "biojobs"
 CLOUD_SCHEMES: dict[str, str] = {"aws": "s3", "gcp": "gs", "local": "file"}
 
 
-class ContractError(ValueError):
+class ContractError(UserError, ValueError):
     """Stack outputs that do not match the contract; the message names the key at fault."""
 
 

@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from workflows.errors import UserError
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class StorageError(ValueError):
+class StorageError(UserError, ValueError):
     """A location that cannot be used (wrong scheme, no key, unreadable store)."""
 
 

@@ -36,6 +36,7 @@ from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
 
+from workflows.errors import UserError
 from workflows.sheet import Sample
 
 _BLOCK = 4 << 20
@@ -46,7 +47,7 @@ _RUN = 1 << 16
 _GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, cast(type[Exception], isal_zlib.IsalError))
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """A sample's input that cannot be run; the message names the sample and the file."""
 
 
