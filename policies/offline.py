@@ -188,7 +188,7 @@ def print_report(
     from rich.table import Table
 
     from policies.rules import POLICY_NAMES
-    from seqstack.console import console as plain_console
+    from workflows.console import console as plain_console
 
     if as_json:
         print(json.dumps([asdict(v) for v in violations], indent=2))

@@ -28,7 +28,7 @@ from typer._click import Context
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from seqstack.console import print_error
+from workflows.console import print_error
 from workflows.errors import UserError
 
 #: Exit code of a failure that is a bug in seqstack (sysexits' EX_SOFTWARE).

@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from seqstack.cli import app
-from seqstack.console import console
+from workflows.console import console
 from workflows.errors import UserError
 
 DATA = Path(__file__).parent / "data"
@@ -108,8 +108,12 @@ def load_prices(override: Path | None = None) -> dict[str, Any]:
     if override is not None:
         try:
             extra = json.loads(override.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are not UTF-8
             raise CostError(f"--prices {override}: {exc}") from None
+        if not isinstance(extra, dict):
+            raise CostError(
+                f"--prices {override}: expected a JSON object of prices, got {type(extra).__name__}"
+            )
         table = _merge(table, extra)
     return table
 
@@ -489,9 +493,9 @@ def cost(
     repository (each with its source). Spot prices are estimates; traffic, logs and storage are
     not included. The per-sample figure assumes full nodes, so it is a floor.
     """
-    from stacks.harness import run_stack
+    from seqstack.cmd_inventory import declared
 
-    inv = run_stack(stack)
+    inv = declared(stack)
     prices = Prices(load_prices(prices_file), inv.config.cloud, inv.config.region)
     idle = idle_lines(inv, prices)
     tasks = measured_tasks(run_json) if run_json else default_tasks()

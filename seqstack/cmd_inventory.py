@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from seqstack.cli import app
-from seqstack.console import console
+from workflows.console import console
+from workflows.errors import UserError
 
 
 class Format(StrEnum):
@@ -19,6 +20,23 @@ class Format(StrEnum):
 
     TABLE = "table"
     JSON = "json"
+
+
+def declared(stack: str, project_dir: Path | None = None) -> Any:
+    """The stack's resources under Pulumi's mock runtime (``stacks.harness.run_stack``).
+
+    Config is validated first (a ``ConfigError`` names the key); a component that still refuses
+    its arguments raises ``ValueError`` while the program runs: that too is a value of the
+    stack's config, so it is a user error naming the stack file, not a traceback.
+    """
+    from stacks.harness import run_stack
+
+    try:
+        return run_stack(stack) if project_dir is None else run_stack(stack, project_dir=project_dir)
+    except UserError:
+        raise
+    except ValueError as exc:
+        raise UserError(f"stack {stack}: {exc} (a value in Pulumi.{stack}.yaml cannot be built)") from None
 
 
 def _short(value: Any, width: int = 90) -> str:
@@ -48,9 +66,7 @@ def inventory(
     Runs the real Pulumi program under Pulumi's mock runtime: no credentials, no CLI, no network.
     With --policy, runs the same policies `pulumi preview --policy-pack policies` runs.
     """
-    from stacks.harness import run_stack
-
-    inv = run_stack(stack) if project_dir is None else run_stack(stack, project_dir=project_dir)
+    inv = declared(stack, project_dir)
     if policy:
         from policies.offline import check_inventory, print_report
 

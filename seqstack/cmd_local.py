@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from seqstack.cli import app
-from seqstack.console import console
 from seqstack.run_options import (
     OptionError,
     check_faults,
@@ -21,6 +20,7 @@ from seqstack.run_options import (
     outdir_path,
     pod_tasks,
 )
+from workflows.console import console
 
 
 @app.command("run")

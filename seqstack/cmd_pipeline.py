@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.table import Table
 
 from seqstack.cli import app
-from seqstack.console import console, print_error
+from workflows.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
 from workflows.errors import UserError
 from workflows.settings import PipelineSettings, QcRules

@@ -31,6 +31,7 @@ from typing import Any
 
 from rich.console import Console
 
+from workflows.console import console as plain_console
 from workflows.contract import StackOutputs
 from workflows.local.executor import (
     SKIPPED,
@@ -177,8 +178,8 @@ def run_pipeline(
 ) -> int:
     """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed,
     2 bad sheet/arguments, 130 interrupted). Errors go to ``err`` (stderr), one line each."""
-    console = console or Console()
-    err = err or Console(stderr=True)
+    console = console or plain_console()
+    err = err or plain_console(stderr=True)
     try:
         return _run(opts, console, live, err)
     except KeyboardInterrupt:  # before the workflow started (checks, indexing): nothing to clean
