@@ -1,4 +1,4 @@
-"""The ``seqstack`` command line. Each command group lives in its own module and registers on ``app``.
+"""The ``seqstack`` command line: every command is registered on ``app`` here, from ``cmd_*`` modules.
 
 Every user-facing failure ends here as one line on stderr (:class:`SeqstackGroup`):
 
@@ -28,6 +28,7 @@ from typer._click import Context
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
+from seqstack import cmd_cost, cmd_inventory, cmd_local, cmd_pipeline
 from workflows.console import print_error
 from workflows.errors import UserError
 
@@ -124,13 +125,17 @@ def _root() -> None:
     """Sequencing QC and alignment with seqstack."""
 
 
-# Command modules register themselves on `app` when imported (one line each).
-from seqstack import (  # noqa: E402
-    cmd_cost,  # noqa: F401
-    cmd_inventory,  # noqa: F401
-    cmd_local,  # noqa: F401
-    cmd_pipeline,  # noqa: F401
-)
+# Every command, registered here and only here (the modules define plain functions and never
+# import this one), in the order `seqstack --help` lists them.
+app.command("run")(cmd_local.run_command)
+app.command("demo")(cmd_local.demo_command)
+app.command("render")(cmd_pipeline.render_cmd)
+app.command("render-index")(cmd_pipeline.render_index_cmd)
+app.command("submit")(cmd_pipeline.submit_cmd)
+app.command("index")(cmd_pipeline.index_cmd)
+app.command("status")(cmd_pipeline.status_cmd)
+app.command("inventory")(cmd_inventory.inventory)
+app.command("cost")(cmd_cost.cost)
 
 
 def main() -> None:

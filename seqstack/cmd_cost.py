@@ -29,7 +29,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from seqstack.cli import app
 from workflows.console import console
 from workflows.errors import UserError
 
@@ -469,7 +468,6 @@ def _table(title: str, lines: Sequence[Line], total_label: str, currency: str) -
     return table
 
 
-@app.command()
 def cost(
     stack: Annotated[
         str, typer.Option("--stack", "-s", help="Stack name, e.g. dev-aws (reads Pulumi.<stack>.yaml).")

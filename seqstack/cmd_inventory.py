@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from seqstack.cli import app
 from workflows.console import console
 from workflows.errors import UserError
 
@@ -44,7 +43,6 @@ def _short(value: Any, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@app.command()
 def inventory(
     stack: Annotated[
         str, typer.Option("--stack", "-s", help="Stack name, e.g. dev-aws (reads Pulumi.<stack>.yaml).")

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 
-from seqstack.cli import app
 from seqstack.run_options import (
     OptionError,
     check_faults,
@@ -23,7 +22,6 @@ from seqstack.run_options import (
 from workflows.console import console
 
 
-@app.command("run")
 def run_command(
     samples: Annotated[
         Path, typer.Option("--samples", "-s", help="Sample sheet CSV (sample,fastq_1,fastq_2).")
@@ -98,7 +96,6 @@ def _check_faults(faults: list[Any], samples: Path, cpus: int, memory_gib: float
     check_faults(faults, pod_tasks(objs, [s.id for s in sheet]))
 
 
-@app.command("demo")
 def demo_command(
     outdir: Annotated[
         str, typer.Option("--outdir", "-o", help="Where the demo data and results go.")

@@ -23,7 +23,6 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from seqstack.cli import app
 from workflows.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
 from workflows.errors import UserError
@@ -192,7 +191,6 @@ def _storage_options(endpoint: str | None) -> dict[str, Any] | None:
     return {"s3": {"client_kwargs": {"endpoint_url": endpoint}}} if endpoint else None
 
 
-@app.command("render")
 def render_cmd(
     samples: SamplesOpt,
     reference: ReferenceOpt,
@@ -211,7 +209,6 @@ def render_cmd(
     typer.echo(to_yaml(render(sheet, ref, out, outputs, settings)), nl=False)
 
 
-@app.command("render-index")
 def render_index_cmd(
     reference: ReferenceOpt, stack: StackOpt = None, stack_outputs: OutputsOpt = None
 ) -> None:
@@ -224,7 +221,6 @@ def render_index_cmd(
     typer.echo(to_yaml(render_index(ref, outputs, settings)), nl=False)
 
 
-@app.command("submit")
 def submit_cmd(
     samples: SamplesOpt,
     reference: ReferenceOpt,
@@ -253,7 +249,6 @@ def submit_cmd(
     _send(conn, objs, watch_, interval)
 
 
-@app.command("index")
 def index_cmd(
     reference: ReferenceOpt,
     stack: StackOpt = None,
@@ -289,7 +284,6 @@ def index_cmd(
     _send(conn, objs, watch_, interval)
 
 
-@app.command("status")
 def status_cmd(
     name: Annotated[str, typer.Argument(help="Workflow name, as `seqstack submit` printed it.")],
     argo_server: ServerOpt = None,

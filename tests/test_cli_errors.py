@@ -436,3 +436,30 @@ def test_a_bug_is_one_line_with_its_traceback_saved(monkeypatch: Any) -> None:
         assert "Traceback" in saved.read_text() and "surprise" in saved.read_text()
     finally:
         saved.unlink()
+
+
+# ------------------------------------------------------------------------------------------
+# Issue 14: commands are registered in one place
+
+
+def test_commands_are_registered_only_in_cli_and_modules_never_import_it() -> None:
+    for path in sorted((ROOT / "seqstack").glob("cmd_*.py")):
+        tree = ast.parse(path.read_text())
+        imports = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert "seqstack.cli" not in imports, path.name
+        decorators = [
+            ast.unparse(d) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for d in n.decorator_list
+        ]
+        assert not [d for d in decorators if "command" in d], (path.name, decorators)
+    names = [c.name for c in app.registered_commands]
+    assert names == [
+        "run",
+        "demo",
+        "render",
+        "render-index",
+        "submit",
+        "index",
+        "status",
+        "inventory",
+        "cost",
+    ]
