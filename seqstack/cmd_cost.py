@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -359,6 +360,8 @@ def measured_tasks(run_json: Path, min_pairs: int = MIN_MEASURED_PAIRS) -> list[
     pods: dict[str, int] = {}
     ran: dict[str, set[str]] = {}
     wall_based = False
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        raise CostError(f"--run-json {run_json}: not a seqstack run record (tasks is not a list of objects)")
     for task in tasks:
         template = task.get("template")
         if template not in TEMPLATE_POOLS or task.get("status") != "Succeeded" or task.get("cached"):
@@ -493,6 +496,8 @@ def cost(
     """
     from seqstack.cmd_inventory import declared
 
+    if not math.isfinite(reads):
+        raise CostError(f"--reads-per-sample {reads}: give a number of million read pairs, e.g. 10")
     inv = declared(stack)
     prices = Prices(load_prices(prices_file), inv.config.cloud, inv.config.region)
     idle = idle_lines(inv, prices)

@@ -10,6 +10,7 @@ Bad input (sheet, stack outputs, missing object) is one line on stderr and exit 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -240,6 +241,7 @@ def submit_cmd(
     """Check inputs exist, submit the run to Argo, print the workflow names (and --watch them)."""
     from workflows.render import render
 
+    _check_interval(interval)
     outputs = load_stack_outputs(stack, stack_outputs)
     settings = _settings(outputs, chunk_size, qc_fail_on)
     sheet, ref, out = _inputs(outputs, samples, reference, output)
@@ -268,6 +270,7 @@ def index_cmd(
     from workflows.pipeline import BWA_MEM2_INDEX
     from workflows.render import render_index, to_yaml
 
+    _check_interval(interval)
     outputs = load_stack_outputs(stack, stack_outputs)
     ref = normalise_uri(reference, outputs.scheme)
     objs = render_index(ref, outputs, _settings(outputs, None, None))
@@ -299,6 +302,12 @@ def status_cmd(
     conn = ArgoConnection(host=argo_server, token=argo_token, namespace=namespace, verify_ssl=not insecure)
     wf = get_workflow(conn, name)
     console().print(_progress({name: wf}, detail=True))
+
+
+def _check_interval(interval: float) -> None:
+    """``--interval``: seconds between polls; NaN, infinity (never polls again) or negative are refused."""
+    if not math.isfinite(interval) or interval < 0:
+        raise UserError(f"--interval {interval}: give the seconds between status polls, e.g. 10")
 
 
 def _send(conn: ArgoConnection, objs: list[dict[str, Any]], follow: bool, interval: float) -> None:

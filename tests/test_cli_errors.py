@@ -390,6 +390,32 @@ def test_cpus_above_the_machine_are_capped_and_good_faults_accepted(tmp_path: Pa
     ]
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_poll_interval_that_cannot_work_is_refused_before_contacting_anything(value: str) -> None:
+    args = ["submit", "--stack-outputs", str(AWS), *S3_ARGS, "--argo-server", "https://127.0.0.1:9"]
+    assert f"--interval {float(value)}" in one_line(invoke([*args, "--watch", "--interval", value]))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("inf", "--reads-per-sample inf"), ("-inf", "'--reads-per-sample'")]
+)
+def test_cost_of_an_infinite_sample_is_refused(value: str, expected: str) -> None:
+    assert expected in one_line(invoke(["cost", "--stack", "dev-aws", "--reads-per-sample", value]))
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://", "ftp://argo"])
+def test_an_argo_server_url_that_cannot_work_is_one_line(url: str) -> None:
+    line = one_line(invoke(["status", "wf", "--argo-server", url]), code=1)
+    assert repr(url) in line
+
+
+def test_a_run_record_whose_tasks_are_not_objects_is_one_line(tmp_path: Path) -> None:
+    record = tmp_path / "run.json"
+    record.write_text(json.dumps({"sheet": "s.csv", "cpus": 2, "tasks": [1, 2]}))
+    line = one_line(invoke(["cost", "--stack", "dev-aws", "--run-json", str(record)]))
+    assert f"--run-json {record}" in line and "tasks" in line
+
+
 # ------------------------------------------------------------------------------------------
 # The parser's own errors, and the last-resort handlers
 
