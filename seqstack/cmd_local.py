@@ -62,9 +62,9 @@ def run_command(
         raise OptionError(str(exc)) from None
     if faults:
         _check_faults(faults, samples, budget.count, memory_gib)
-    err = console(stderr=True)
-    if budget.note:
-        err.print(budget.note, soft_wrap=True)
+    out, err = console(), console(stderr=True)
+    if budget.note:  # on stdout with the progress: stderr carries failures only
+        out.print(budget.note, soft_wrap=True)
     opts = RunOptions(
         sheet=samples,
         reference=reference,
@@ -74,7 +74,7 @@ def run_command(
         resume=resume,
         faults=faults,
     )
-    raise typer.Exit(run_pipeline(opts, console(), err=err))
+    raise typer.Exit(run_pipeline(opts, out, err=err))
 
 
 def _check_faults(faults: list[Any], samples: Path, cpus: int, memory_gib: float | None) -> None:
@@ -111,8 +111,8 @@ def demo_command(
     out_path = outdir_path(outdir)
     budget = cpu_budget(cpus)
     out, err = console(), console(stderr=True)
-    if budget.note:
-        err.print(budget.note, soft_wrap=True)
+    if budget.note:  # on stdout with the progress: stderr carries failures only
+        out.print(budget.note, soft_wrap=True)
     data = generate(out_path / "data")
     out.print(f"demo data: {data.sheet} ({len(data.samples)} samples), reference {data.reference}")
     opts = RunOptions(data.sheet, data.reference, outdir=out_path / "results", cpus=budget.count)

@@ -27,6 +27,7 @@ from rich.table import Table
 from workflows.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
 from workflows.errors import UserError
+from workflows.k8s_names import name_problem, subdomain_problem
 from workflows.settings import PipelineSettings, QcRules
 from workflows.sheet import Sample, read_sample_sheet
 from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix
@@ -162,7 +163,17 @@ def _connection(
                 f"https://localhost:{stack.argo.server_port})"
             )
         raise ContractError(f"no Argo server: pass --argo-server or set ARGO_SERVER{hint}")
-    return ArgoConnection(host=server, token=token, namespace=ns or stack.namespace, verify_ssl=not insecure)
+    return ArgoConnection(
+        host=server, token=token, namespace=_namespace(ns or stack.namespace), verify_ssl=not insecure
+    )
+
+
+def _namespace(value: str) -> str:
+    """``--namespace``: a Kubernetes namespace name, else one line naming the option."""
+    why = name_problem(value)
+    if why:
+        raise UserError(f"--namespace {value!r} {why}")
+    return value
 
 
 def check_inputs_exist(
@@ -299,7 +310,12 @@ def status_cmd(
 
     if not argo_server:
         raise UserError("no Argo server: pass --argo-server or set ARGO_SERVER")
-    conn = ArgoConnection(host=argo_server, token=argo_token, namespace=namespace, verify_ssl=not insecure)
+    why = subdomain_problem(name)
+    if why:
+        raise UserError(f"workflow name {name!r} {why}")
+    conn = ArgoConnection(
+        host=argo_server, token=argo_token, namespace=_namespace(namespace), verify_ssl=not insecure
+    )
     wf = get_workflow(conn, name)
     console().print(_progress({name: wf}, detail=True))
 
