@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Group
@@ -200,6 +201,13 @@ def check_inputs_exist(
 
 
 def _storage_options(endpoint: str | None) -> dict[str, Any] | None:
+    if endpoint is not None:
+        try:
+            host = urlsplit(endpoint).hostname if endpoint.startswith(("http://", "https://")) else None
+        except ValueError:
+            host = None
+        if not host:
+            raise UserError(f"--s3-endpoint-url {endpoint!r}: give an http:// or https:// URL with a host")
     return {"s3": {"client_kwargs": {"endpoint_url": endpoint}}} if endpoint else None
 
 

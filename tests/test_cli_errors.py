@@ -202,6 +202,32 @@ def test_cloud_commands_without_credentials_fail_fast_in_one_line(
     assert elapsed < 20, f"took {elapsed:.0f} s"
 
 
+@pytest.mark.parametrize("endpoint", ["notaurl", "http://[::1", "http://"])
+def test_an_s3_endpoint_that_is_not_a_url_is_one_line(endpoint: str) -> None:
+    args = ["submit", "--stack-outputs", str(AWS), *S3_ARGS, "--argo-server", "https://127.0.0.1:9"]
+    assert f"--s3-endpoint-url {endpoint!r}" in one_line(invoke([*args, "--s3-endpoint-url", endpoint]))
+
+
+def test_an_s3_endpoint_that_cannot_be_reached_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**_no_credentials(tmp_path), "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    args = [
+        "index",
+        "--stack-outputs",
+        str(AWS),
+        "--reference",
+        S3_ARGS[3],
+        "--argo-server",
+        "https://127.0.0.1:9",
+    ]
+    line = one_line(invoke([*args, "--s3-endpoint-url", f"http://127.0.0.1:{port}"], env=env))
+    assert S3_ARGS[3] in line and "cannot check it exists" in line
+
+
 # ------------------------------------------------------------------------------------------
 # Traceback family: values the stack program refuses, price tables
 

@@ -95,6 +95,7 @@ def missing_objects(uris: Iterable[str], storage_options: Mapping[str, Any] | No
     missing: list[str] = []
     seen: set[str] = set()
     credential_errors = _credential_errors()
+    check_errors: tuple[type[BaseException], ...] = (OSError, ValueError, *_sdk_errors())
     with _quiet_storage_libraries():
         for uri in uris:
             if uri in seen:
@@ -118,7 +119,7 @@ def missing_objects(uris: Iterable[str], storage_options: Mapping[str, Any] | No
                 ) from None
             except PermissionError as exc:
                 raise StorageError(f"{uri}: access denied while checking it exists ({exc})") from None
-            except OSError as exc:
+            except check_errors as exc:  # unreachable endpoint, malformed URL...
                 raise StorageError(f"{uri}: cannot check it exists ({exc})") from None
             if not exists:
                 missing.append(uri)
@@ -145,6 +146,24 @@ def _credential_errors() -> tuple[type[BaseException], ...]:
         from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
         found += [DefaultCredentialsError, RefreshError]
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def _sdk_errors() -> tuple[type[BaseException], ...]:
+    """The cloud SDKs' own error bases (an endpoint that cannot be reached is not an OSError there)."""
+    found: list[type[BaseException]] = []
+    try:
+        from botocore.exceptions import BotoCoreError
+
+        found.append(BotoCoreError)
+    except ImportError:
+        pass
+    try:
+        from google.auth.exceptions import GoogleAuthError
+
+        found.append(GoogleAuthError)
     except ImportError:
         pass
     return tuple(found)
