@@ -534,3 +534,15 @@ def test_commands_are_registered_only_in_cli_and_modules_never_import_it() -> No
         "inventory",
         "cost",
     ]
+
+
+def test_a_message_with_line_breaks_still_prints_as_one_line(monkeypatch: Any) -> None:
+    import seqstack.cmd_pipeline as cmd
+    from workflows.errors import UserError
+
+    def boom(*_: Any) -> None:
+        raise UserError("outputs.json: first problem\n  second problem\n")
+
+    monkeypatch.setattr(cmd, "load_stack_outputs", boom)
+    line = one_line(invoke(["render-index", "--stack", "x", "--reference", "s3://b/r.fa"]))
+    assert line == "error: outputs.json: first problem; second problem"
