@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_provider import K8S_NAME
+from workflows.k8s_names import name_problem
 
 #: What submitting and following a run takes, and nothing else:
 #: - workflows: create (submit), get/list/watch (status, the UI's list and live updates). No
@@ -46,7 +46,7 @@ class ArgoSubmitterArgs:
 
     def __post_init__(self) -> None:
         for label, value in (("namespace", self.namespace), ("service_account", self.service_account)):
-            if not K8S_NAME.match(value):
+            if name_problem(value):
                 raise ValueError(f"ArgoSubmitterArgs.{label}: {value!r} is not a Kubernetes name")
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_provider import K8S_NAME
 from workflows.contract import PoolPlacement
 from workflows.identity import RESTRICTED_CONTAINER, executor_security_context
+from workflows.k8s_names import name_problem
 
 #: The official chart repository (argoproj/argo-helm, published to GitHub Pages).
 ARGO_HELM_REPO = "https://argoproj.github.io/argo-helm"
@@ -107,7 +107,7 @@ class ArgoWorkflowsArgs:
             ("workflow_namespace", self.workflow_namespace),
             ("workflow_service_account", self.workflow_service_account),
         ):
-            if not K8S_NAME.match(value):
+            if name_problem(value):
                 raise ValueError(f"ArgoWorkflowsArgs.{label}: {value!r} is not a Kubernetes name")
         if self.namespace == self.workflow_namespace:
             raise ValueError("ArgoWorkflowsArgs: Argo must not run in the workflow namespace it manages")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+from workflows.k8s_names import name_problem
 
 #: Session tags EKS Pod Identity attaches to the AssumeRole request it makes for a pod (the
 #: list: https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html).
@@ -91,7 +90,7 @@ class AwsPodIdentityArgs:
 
     def __post_init__(self) -> None:
         for label, value in (("namespace", self.namespace), ("service_account", self.service_account)):
-            if not _K8S_NAME.match(value):
+            if name_problem(value):
                 raise ValueError(f"AwsPodIdentityArgs.{label}: {value!r} is not a Kubernetes name")
         if self.policy is None and not self.managed_policy_arns:
             raise ValueError(

@@ -10,8 +10,8 @@ from enum import StrEnum
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_provider import K8S_NAME
 from stacks.config import QuotaConfig
+from workflows.k8s_names import name_problem
 
 
 class PodSecurityLevel(StrEnum):
@@ -79,7 +79,7 @@ class BiojobsNamespaceArgs:
             ("namespace", self.namespace),
             ("workflow_service_account", self.workflow_service_account),
         ):
-            if not K8S_NAME.match(value):
+            if name_problem(value):
                 raise ValueError(f"BiojobsNamespaceArgs.{label}: {value!r} is not a Kubernetes name")
 
 

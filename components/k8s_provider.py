@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-#: A Kubernetes object name (RFC 1123 label): what namespaces and ServiceAccounts must match.
-K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def cluster_provider(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,10 +9,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from workflows.k8s_names import subdomain_problem
+
 API_VERSION = "argoproj.io/v1alpha1"
 KIND = "WorkflowTemplate"
-
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def check_template(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
@@ -28,7 +27,7 @@ def check_template(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
         )
     metadata = dict(obj.get("metadata") or {})
     name = metadata.get("name")
-    if not isinstance(name, str) or not _K8S_NAME.match(name):
+    if not isinstance(name, str) or subdomain_problem(name):
         raise ValueError(f"PipelineTemplate: metadata.name {name!r} is not a Kubernetes name")
     if not isinstance(obj.get("spec"), Mapping) or not obj["spec"].get("templates"):
         raise ValueError(f"PipelineTemplate: {name} has no spec.templates")

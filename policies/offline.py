@@ -185,19 +185,19 @@ def print_report(
     stack: str, resource_count: int, violations: Sequence[Violation], as_json: bool = False
 ) -> None:
     """Print violations as ``seqstack inventory --policy`` shows them (a Rich table, or JSON)."""
-    from rich.console import Console
     from rich.table import Table
 
     from policies.rules import POLICY_NAMES
+    from workflows.console import console as plain_console
 
     if as_json:
         print(json.dumps([asdict(v) for v in violations], indent=2))
         return
-    console = Console()
+    console = plain_console()  # names and messages carry user text: never read as markup
     if not violations:
         console.print(
-            f"[green]policy pack: {len(POLICY_NAMES)} policies, {resource_count} resources of {stack}, "
-            "no violation[/green]"
+            f"policy pack: {len(POLICY_NAMES)} policies, {resource_count} resources of {stack}, no violation",
+            style="green",
         )
         return
     table = Table(title=f"seqstack {stack}: {len(violations)} policy violations", show_lines=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -26,11 +27,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from seqstack.cli import app
+from workflows.console import console
+from workflows.errors import UserError
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_PRICES = DATA / "prices.json"
@@ -48,7 +49,7 @@ DEFAULT_TASKS: dict[str, tuple[tuple[str, ...], int]] = {
 }
 
 
-class CostError(ValueError):
+class CostError(UserError, ValueError):
     """A price, a machine type or a run record needed for the estimate is missing or malformed."""
 
 
@@ -107,7 +108,7 @@ def load_prices(override: Path | None = None) -> dict[str, Any]:
     if override is not None:
         try:
             extra = json.loads(override.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are not UTF-8
             raise CostError(f"--prices {override}: {exc}") from None
         if not isinstance(extra, dict):
             raise CostError(
@@ -365,6 +366,8 @@ def measured_tasks(run_json: Path, min_pairs: int = MIN_MEASURED_PAIRS) -> list[
     pods: dict[str, int] = {}
     ran: dict[str, set[str]] = {}
     wall_based = False
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        raise CostError(f"--run-json {run_json}: not a seqstack run record (tasks is not a list of objects)")
     for task in tasks:
         template = task.get("template")
         if template not in TEMPLATE_POOLS or task.get("status") != "Succeeded" or task.get("cached"):
@@ -466,15 +469,14 @@ def _table(title: str, lines: Sequence[Line], total_label: str, currency: str) -
         )
     total = sum(line.usd for line in lines)
     table.add_row(
-        f"[bold]{total_label}[/bold]",
+        Text(total_label, style="bold"),
         "",
-        f"[bold]{total:,.2f}[/bold]" if total >= 0.01 else f"[bold]{total:.4f}[/bold]",
+        Text(f"{total:,.2f}" if total >= 0.01 else f"{total:.4f}", style="bold"),
         "",
     )
     return table
 
 
-@app.command()
 def cost(
     stack: Annotated[
         str, typer.Option("--stack", "-s", help="Stack name, e.g. dev-aws (reads Pulumi.<stack>.yaml).")
@@ -500,22 +502,17 @@ def cost(
     """
     import datetime as dt
 
+    from seqstack.cmd_inventory import declared
     from seqstack.quotas import how_to_check, pool_quotas, totals
-    from stacks.config import ConfigError
-    from stacks.harness import run_stack
     from stacks.versions import support, support_note
 
-    err = Console(stderr=True)
-    try:
-        inv = run_stack(stack)
-        prices = Prices(load_prices(prices_file), inv.config.cloud, inv.config.region)
-        idle = idle_lines(inv, prices)
-        tasks = measured_tasks(run_json) if run_json else default_tasks()
-        per_sample = sample_lines(tasks, pools_of(inv), prices, reads)
-    except (ConfigError, CostError) as exc:
-        # One line whatever the terminal's width, and the message never read as markup.
-        err.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
+    if not math.isfinite(reads):
+        raise CostError(f"--reads-per-sample {reads}: give a number of million read pairs, e.g. 10")
+    inv = declared(stack)
+    prices = Prices(load_prices(prices_file), inv.config.cloud, inv.config.region)
+    idle = idle_lines(inv, prices)
+    tasks = measured_tasks(run_json) if run_json else default_tasks()
+    per_sample = sample_lines(tasks, pools_of(inv), prices, reads)
     currency = "USD"
     cfg = inv.config
     minor = cfg.kubernetes_version
@@ -537,13 +534,13 @@ def cost(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    console = Console()
-    console.print(
+    out = console()
+    out.print(
         _table(
             f"{stack}: idle cost per month (prices of {prices.date})", idle, "idle total / month", currency
         )
     )
-    console.print(
+    out.print(
         _table(
             f"{stack}: one sample of {reads:g} M read pairs",
             per_sample,
@@ -557,14 +554,15 @@ def cost(
     for q in quotas:
         capacity = "spot" if q.spot else "on-demand"
         quota_table.add_row(q.pool, f"{q.max_nodes} x {q.machine_type} ({capacity})", str(q.vcpus), q.quota)
-    console.print(quota_table)
+    out.print(quota_table)
     for quota, vcpus in totals(quotas).items():
-        console.print(Text(f"Needs {vcpus} vCPUs of {quota} in {cfg.region}."))
-    console.print(Text(f"New accounts often have less; check with: {how_to_check(cfg)}", style="dim"))
-    console.print(Text(k8s_note + "."))
+        out.print(Text(f"Needs {vcpus} vCPUs of {quota} in {cfg.region}."))
+    out.print(Text(f"New accounts often have less; check with: {how_to_check(cfg)}", style="dim"))
+    out.print(Text(k8s_note + "."))
     for basis in sorted({t.basis for t in tasks}):
-        console.print(f"[dim]CPU per task: {basis}[/dim]", highlight=False)
-    console.print(
-        "[dim]Not included: data transfer, NAT/endpoint per-GB processing, logs, bucket storage, node boot "
-        "time and idle cores (the per-sample figure is a floor).[/dim]"
+        out.print(f"CPU per task: {basis}", style="dim", soft_wrap=True)
+    out.print(
+        "Not included: data transfer, NAT/endpoint per-GB processing, logs, bucket storage, node boot "
+        "time and idle cores (the per-sample figure is a floor).",
+        style="dim",
     )

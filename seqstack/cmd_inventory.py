@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from seqstack.cli import app
+from workflows.console import console
+from workflows.errors import UserError
 
 
 class Format(StrEnum):
@@ -21,12 +21,28 @@ class Format(StrEnum):
     JSON = "json"
 
 
+def declared(stack: str, project_dir: Path | None = None) -> Any:
+    """The stack's resources under Pulumi's mock runtime (``stacks.harness.run_stack``).
+
+    Config is validated first (a ``ConfigError`` names the key); a component that still refuses
+    its arguments raises ``ValueError`` while the program runs: that too is a value of the
+    stack's config, so it is a user error naming the stack file, not a traceback.
+    """
+    from stacks.harness import run_stack
+
+    try:
+        return run_stack(stack) if project_dir is None else run_stack(stack, project_dir=project_dir)
+    except UserError:
+        raise
+    except ValueError as exc:
+        raise UserError(f"stack {stack}: {exc} (a value in Pulumi.{stack}.yaml cannot be built)") from None
+
+
 def _short(value: Any, width: int = 90) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@app.command()
 def inventory(
     stack: Annotated[
         str, typer.Option("--stack", "-s", help="Stack name, e.g. dev-aws (reads Pulumi.<stack>.yaml).")
@@ -48,15 +64,7 @@ def inventory(
     Runs the real Pulumi program under Pulumi's mock runtime: no credentials, no CLI, no network.
     With --policy, runs the same policies `pulumi preview --policy-pack policies` runs.
     """
-    from stacks.config import ConfigError
-    from stacks.harness import run_stack
-
-    err = Console(stderr=True)
-    try:
-        inv = run_stack(stack) if project_dir is None else run_stack(stack, project_dir=project_dir)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)  # one line, for logs
-        raise typer.Exit(2) from None
+    inv = declared(stack, project_dir)
     if policy:
         from policies.offline import check_inventory, print_report
 
@@ -73,4 +81,4 @@ def inventory(
     table.add_column("inputs", overflow="fold")
     for r in inv.to_json():
         table.add_row(r["type"], r["name"], r["parent"] or "", _short(r["inputs"]))
-    Console().print(table)
+    console().print(table)

@@ -6,17 +6,22 @@ the local executor in :mod:`workflows.local`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from seqstack.cli import app
+from seqstack.run_options import (
+    OptionError,
+    check_faults,
+    cpu_budget,
+    memory_budget,
+    outdir_path,
+    pod_tasks,
+)
+from workflows.console import console
 
 
-@app.command("run")
 def run_command(
     samples: Annotated[
         Path, typer.Option("--samples", "-s", help="Sample sheet CSV (sample,fastq_1,fastq_2).")
@@ -24,7 +29,7 @@ def run_command(
     reference: Annotated[
         Path, typer.Option("--reference", "-r", help="Reference FASTA (indexed if needed).")
     ],
-    outdir: Annotated[Path, typer.Option("--outdir", "-o", help="Results directory.")] = Path("results"),
+    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Results directory.")] = "results",
     cpus: Annotated[
         int, typer.Option("--cpus", help="CPU budget (default: all cores).", show_default=False)
     ] = 0,
@@ -52,29 +57,54 @@ def run_command(
     from workflows.local.executor import Fault
     from workflows.local.run import RunOptions, run_pipeline
 
+    out_path = outdir_path(outdir)
+    budget = cpu_budget(cpus)
+    memory_gib = memory_budget(memory)
     try:
         faults = [Fault.parse(f) for f in inject_fault or []]
     except ValueError as exc:
-        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
-        raise typer.Exit(2) from None
+        raise OptionError(str(exc)) from None
+    if faults:
+        _check_faults(faults, samples, budget.count, memory_gib)
+    out, err = console(), console(stderr=True)
+    if budget.note:  # on stdout with the progress: stderr carries failures only
+        out.print(budget.note, soft_wrap=True)
     opts = RunOptions(
         sheet=samples,
         reference=reference,
-        outdir=outdir,
-        cpus=cpus or os.cpu_count() or 1,
-        memory_gib=memory or None,
+        outdir=out_path,
+        cpus=budget.count,
+        memory_gib=memory_gib,
         resume=resume,
         overwrite=overwrite,
         faults=faults,
     )
-    raise typer.Exit(run_pipeline(opts))
+    raise typer.Exit(run_pipeline(opts, out, err=err))
 
 
-@app.command("demo")
+def _check_faults(faults: list[Any], samples: Path, cpus: int, memory_gib: float | None) -> None:
+    """Refuse fault rules that can never fire in the workflow this run renders. A sheet that
+    cannot be read is left to the run, which reports it with the sheet's own error."""
+    from workflows.contract import StackOutputs
+    from workflows.local.run import default_memory_gib
+    from workflows.render import render
+    from workflows.settings import PipelineSettings
+    from workflows.sheet import SampleSheetError, read_sample_sheet
+
+    try:
+        sheet = read_sample_sheet(samples, "file")
+    except SampleSheetError:
+        return
+    settings = PipelineSettings.local(cpus, memory_gib or default_memory_gib())
+    here = Path.cwd()
+    objs = render(sheet, str(here / "reference.fa"), str(here), StackOutputs.local(here), settings)
+    check_faults(faults, pod_tasks(objs, [s.id for s in sheet]))
+
+
 def demo_command(
     outdir: Annotated[
-        Path, typer.Option("--outdir", "-o", help="Where the demo data and results go.")
-    ] = Path("demo-results"),
+        str, typer.Option("--outdir", "-o", help="Where the demo data and results go.")
+    ] = "demo-results",
     cpus: Annotated[
         int, typer.Option("--cpus", help="CPU budget (default: all cores).", show_default=False)
     ] = 0,
@@ -84,36 +114,23 @@ def demo_command(
     from workflows.local.outdir import OutdirError, check_usable
     from workflows.local.run import RunOptions, run_pipeline
 
-    console = Console()
+    out_path = outdir_path(outdir)
+    budget = cpu_budget(cpus)
+    out, err = console(), console(stderr=True)
+    # A file, or a path under one: one line (OutdirError is a UserError), before anything is written.
+    for folder in (out_path, out_path / "data", out_path / "results"):
+        check_usable(folder)
+    if budget.note:  # on stdout with the progress: stderr carries failures only
+        out.print(budget.note, soft_wrap=True)
     try:
-        check_usable(outdir)  # a file, or a path under one: one line, before anything is written
-        check_usable(outdir / "data")
-        check_usable(outdir / "results")
-    except OutdirError as exc:
-        Console(stderr=True).print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
-        raise typer.Exit(2) from None
-    try:
-        data = generate(outdir / "data")
+        data = generate(out_path / "data")
     except OSError as exc:  # unwritable, read-only or full: one line naming the file
-        where = exc.filename or outdir / "data"
-        Console(stderr=True).print(
-            f"error: {where}: cannot write the demo data ({exc.strerror or exc})",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
-        raise typer.Exit(2) from None
-    console.print(
-        f"demo data: {data.sheet} ({len(data.samples)} samples), reference {data.reference}", highlight=False
+        where = exc.filename or out_path / "data"
+        raise OutdirError(f"{where}: cannot write the demo data ({exc.strerror or exc})") from None
+    out.print(f"demo data: {data.sheet} ({len(data.samples)} samples), reference {data.reference}")
+    # The demo's data were just generated afresh: so are its results.
+    opts = RunOptions(
+        data.sheet, data.reference, outdir=out_path / "results", cpus=budget.count, overwrite=True
     )
-    code = run_pipeline(
-        RunOptions(
-            sheet=data.sheet,
-            reference=data.reference,
-            outdir=outdir / "results",
-            cpus=cpus or os.cpu_count() or 1,
-            overwrite=True,  # the demo's data were just generated afresh: so are its results
-        ),
-        console,
-    )
+    code = run_pipeline(opts, out, err=err)
     raise typer.Exit(code)

@@ -10,6 +10,7 @@ Bad input (sheet, stack outputs, missing object) is one line on stderr and exit 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -17,15 +18,18 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from seqstack.cli import app
+from workflows.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
-from workflows.settings import PipelineSettings, QcRules, SettingsError
+from workflows.errors import UserError
+from workflows.k8s_names import name_problem, subdomain_problem
+from workflows.settings import PipelineSettings, QcRules
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 from workflows.storage import (
     StorageError,
@@ -43,8 +47,6 @@ if TYPE_CHECKING:
 # Hera (behind workflows.render, workflows.pipeline and workflows.argo_client) takes about half a
 # second to import; every seqstack command pays for this module's imports, so those are imported
 # by the commands that use them.
-
-_err = Console(stderr=True)
 
 StackOpt = Annotated[
     str | None, typer.Option("--stack", "-s", help="Pulumi stack (reads `pulumi stack output --json`).")
@@ -93,11 +95,10 @@ WatchOpt = Annotated[
 ]
 IntervalOpt = Annotated[float, typer.Option("--interval", help="Seconds between status polls when watching.")]
 
-_USER_ERRORS = (ContractError, SampleSheetError, StorageError, SettingsError)
 
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+def _fail(message: str, code: int) -> typer.Exit:
+    """A run that ended badly on the cluster (not bad input): one line, exit ``code``."""
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -189,7 +190,17 @@ def _connection(
                 f"https://localhost:{stack.argo.server_port})"
             )
         raise ContractError(f"no Argo server: pass --argo-server or set ARGO_SERVER{hint}")
-    return ArgoConnection(host=server, token=token, namespace=ns or stack.namespace, verify_ssl=not insecure)
+    return ArgoConnection(
+        host=server, token=token, namespace=_namespace(ns or stack.namespace), verify_ssl=not insecure
+    )
+
+
+def _namespace(value: str) -> str:
+    """``--namespace``: a Kubernetes namespace name, else one line naming the option."""
+    why = name_problem(value)
+    if why:
+        raise UserError(f"--namespace {value!r} {why}")
+    return value
 
 
 def check_inputs_exist(
@@ -245,10 +256,16 @@ def index_problem(
 
 
 def _storage_options(endpoint: str | None) -> dict[str, Any] | None:
+    if endpoint is not None:
+        try:
+            host = urlsplit(endpoint).hostname if endpoint.startswith(("http://", "https://")) else None
+        except ValueError:
+            host = None
+        if not host:
+            raise UserError(f"--s3-endpoint-url {endpoint!r}: give an http:// or https:// URL with a host")
     return {"s3": {"client_kwargs": {"endpoint_url": endpoint}}} if endpoint else None
 
 
-@app.command("render")
 def render_cmd(
     samples: SamplesOpt,
     reference: ReferenceOpt,
@@ -261,32 +278,24 @@ def render_cmd(
     """Print the run's Argo objects as YAML (`---` separated); contacts nothing."""
     from workflows.render import render, to_yaml
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        settings = _settings(outputs, chunk_size, qc_fail_on)
-        sheet, ref, out = _inputs(outputs, samples, reference, output)
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+    outputs = load_stack_outputs(stack, stack_outputs)
+    settings = _settings(outputs, chunk_size, qc_fail_on)
+    sheet, ref, out = _inputs(outputs, samples, reference, output)
     typer.echo(to_yaml(render(sheet, ref, out, outputs, settings)), nl=False)
 
 
-@app.command("render-index")
 def render_index_cmd(
     reference: ReferenceOpt, stack: StackOpt = None, stack_outputs: OutputsOpt = None
 ) -> None:
     """Print the Workflow that builds the bwa-mem2 index beside a reference FASTA."""
     from workflows.render import render_index, to_yaml
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        ref = _reference(outputs, reference)
-        settings = _settings(outputs, None, None)
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+    outputs = load_stack_outputs(stack, stack_outputs)
+    ref = _reference(outputs, reference)
+    settings = _settings(outputs, None, None)
     typer.echo(to_yaml(render_index(ref, outputs, settings)), nl=False)
 
 
-@app.command("submit")
 def submit_cmd(
     samples: SamplesOpt,
     reference: ReferenceOpt,
@@ -306,19 +315,16 @@ def submit_cmd(
     """Check inputs exist, submit the run to Argo, print the workflow names (and --watch them)."""
     from workflows.render import render
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        settings = _settings(outputs, chunk_size, qc_fail_on)
-        sheet, ref, out = _inputs(outputs, samples, reference, output)
-        conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
-        check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url), outputs.cloud)
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+    _check_interval(interval)
+    outputs = load_stack_outputs(stack, stack_outputs)
+    settings = _settings(outputs, chunk_size, qc_fail_on)
+    sheet, ref, out = _inputs(outputs, samples, reference, output)
+    conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
+    check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url), outputs.cloud)
     objs = render(sheet, ref, out, outputs, settings)
     _send(conn, objs, watch_, interval)
 
 
-@app.command("index")
 def index_cmd(
     reference: ReferenceOpt,
     stack: StackOpt = None,
@@ -338,29 +344,26 @@ def index_cmd(
     from workflows.pipeline import BWA_MEM2_INDEX
     from workflows.render import render_index, to_yaml
 
-    try:
-        outputs = load_stack_outputs(stack, stack_outputs)
-        ref = _reference(outputs, reference)
-        objs = render_index(ref, outputs, _settings(outputs, None, None))
-        if dry_run:
-            typer.echo(to_yaml(objs), nl=False)
+    _check_interval(interval)
+    outputs = load_stack_outputs(stack, stack_outputs)
+    ref = _reference(outputs, reference)
+    objs = render_index(ref, outputs, _settings(outputs, None, None))
+    if dry_run:
+        typer.echo(to_yaml(objs), nl=False)
+        return
+    conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
+    options = _storage_options(s3_endpoint_url)
+    if missing_objects([ref], options):
+        raise StorageError(f"reference not found: {ref}")
+    if not missing_objects([ref + s for s in BWA_MEM2_INDEX], options):
+        problem = index_problem(ref, BWA_MEM2_INDEX, options)
+        if problem is None:
+            typer.echo(f"index already present beside {ref}; nothing to do")
             return
-        conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
-        options = _storage_options(s3_endpoint_url)
-        if missing_objects([ref], options):
-            raise StorageError(f"reference not found: {ref}")
-        if not missing_objects([ref + s for s in BWA_MEM2_INDEX], options):
-            problem = index_problem(ref, BWA_MEM2_INDEX, options)
-            if problem is None:
-                typer.echo(f"index already present beside {ref}; nothing to do")
-                return
-            typer.echo(f"the index beside {ref} does not match it ({problem}): building it again")
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
+        typer.echo(f"the index beside {ref} does not match it ({problem}): building it again")
     _send(conn, objs, watch_, interval)
 
 
-@app.command("status")
 def status_cmd(
     name: Annotated[str, typer.Argument(help="Workflow name, as `seqstack submit` printed it.")],
     argo_server: ServerOpt = None,
@@ -369,28 +372,31 @@ def status_cmd(
     namespace: Annotated[str, typer.Option("--namespace", help="Workflow namespace.")] = "biojobs",
 ) -> None:
     """Show a workflow's phase and every sample's state."""
-    from workflows.argo_client import ArgoConnection, ArgoError
+    from workflows.argo_client import ArgoConnection, get_workflow
 
     if not argo_server:
-        raise _fail("no Argo server: pass --argo-server or set ARGO_SERVER")
-    conn = ArgoConnection(host=argo_server, token=argo_token, namespace=namespace, verify_ssl=not insecure)
-    try:
-        from workflows.argo_client import get_workflow
+        raise UserError("no Argo server: pass --argo-server or set ARGO_SERVER")
+    why = subdomain_problem(name)
+    if why:
+        raise UserError(f"workflow name {name!r} {why}")
+    conn = ArgoConnection(
+        host=argo_server, token=argo_token, namespace=_namespace(namespace), verify_ssl=not insecure
+    )
+    wf = get_workflow(conn, name)
+    console().print(_progress({name: wf}, detail=True))
 
-        wf = get_workflow(conn, name)
-    except ArgoError as exc:
-        raise _fail(str(exc), 1) from None
-    Console().print(_progress({name: wf}, detail=True))
+
+def _check_interval(interval: float) -> None:
+    """``--interval``: seconds between polls; NaN, infinity (never polls again) or negative are refused."""
+    if not math.isfinite(interval) or interval < 0:
+        raise UserError(f"--interval {interval}: give the seconds between status polls, e.g. 10")
 
 
 def _send(conn: ArgoConnection, objs: list[dict[str, Any]], follow: bool, interval: float) -> None:
     """Submit, print the workflow names (one a line, for scripts), and follow them if asked."""
-    from workflows.argo_client import ArgoError, submit
+    from workflows.argo_client import submit
 
-    try:
-        names = submit(conn, objs)
-    except ArgoError as exc:
-        raise _fail(str(exc), 1) from None
+    names = submit(conn, objs)
     for name in names:
         typer.echo(name)
     if follow:
@@ -427,7 +433,7 @@ def _progress(workflows: dict[str, dict[str, Any]], detail: bool) -> Group:
 
 
 def _watch(conn: ArgoConnection, names: list[str], interval: float) -> None:
-    from workflows.argo_client import ArgoError, sample_states, watch
+    from workflows.argo_client import sample_states, watch
 
     latest: dict[str, dict[str, Any]] = {}
 
@@ -435,11 +441,8 @@ def _watch(conn: ArgoConnection, names: list[str], interval: float) -> None:
         latest.update(wfs)
         live.update(_progress(wfs, detail=False))
 
-    with Live(_progress({}, detail=False), console=Console(), refresh_per_second=2) as live:
-        try:
-            phases = watch(conn, names, update, interval=interval)
-        except ArgoError as exc:
-            raise _fail(str(exc), 1) from None
+    with Live(_progress({}, detail=False), console=console(), refresh_per_second=2) as live:
+        phases = watch(conn, names, update, interval=interval)
     if any(p != "Succeeded" for p in phases.values()):
         raise _fail(f"not every workflow succeeded: {phases}", 1)
     # Argo's DAG phase is that of its leaf task (the report, which runs whatever the samples

@@ -18,11 +18,12 @@ from typing import Any
 
 from stacks.namespaces import unknown_key_error
 from stacks.versions import DEFAULT_MINOR, VersionError, check_minor
+from workflows.errors import UserError
 
 NAMESPACE = "seqstack"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A stack config value is missing or invalid; the message names the key and the value."""
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import pydantic
 import requests
@@ -32,6 +33,8 @@ from hera.workflows.models import (
     WorkflowTemplate as ModelWorkflowTemplate,
 )
 
+from workflows.errors import UserError
+
 #: Workflow phases after which nothing changes any more.
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 
@@ -39,8 +42,10 @@ TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 STEPS = ("fastqc-r1", "fastqc-r2", "qc-gate", "align")
 
 
-class ArgoError(RuntimeError):
+class ArgoError(UserError, RuntimeError):
     """A failure talking to the Argo server, as one line a user can act on."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,12 @@ class ArgoConnection:
         """A Hera service bound to this server."""
         if not self.host.startswith(("http://", "https://")):
             raise ArgoError(f"Argo server URL must start with http:// or https://, got {self.host!r}")
+        try:
+            host = urlsplit(self.host).hostname
+        except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+            raise ArgoError(f"Argo server URL {self.host!r} cannot be read ({exc})") from None
+        if not host:
+            raise ArgoError(f"Argo server URL {self.host!r} has no host name")
         return WorkflowsService(
             host=self.host, token=self.token, namespace=self.namespace, verify_ssl=self.verify_ssl
         )

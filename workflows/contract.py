@@ -9,10 +9,21 @@ command line load it from ``pulumi stack output --json --show-secrets`` or a sav
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from workflows.errors import UserError
+from workflows.k8s_names import (
+    image_problem,
+    label_key_problem,
+    label_value_problem,
+    name_problem,
+    service_problem,
+    subdomain_problem,
+)
 
 #: Stack output names, in the order they are exported. camelCase, as Pulumi users expect.
 OUTPUT_NAMES: tuple[str, ...] = (
@@ -48,7 +59,7 @@ PIPELINE_NAMESPACE = "biojobs"
 CLOUD_SCHEMES: dict[str, str] = {"aws": "s3", "gcp": "gs", "local": "file"}
 
 
-class ContractError(ValueError):
+class ContractError(UserError, ValueError):
     """Stack outputs that do not match the contract; the message names the key at fault."""
 
 
@@ -179,13 +190,8 @@ class StackOutputs:
         cloud = _string(data, "cloud", source)
         if cloud not in CLOUD_SCHEMES:
             raise ContractError(f"{source}: cloud must be one of aws, gcp, local, got {cloud!r}")
-        bucket = _string(data, "dataBucket", source)
-        scheme = CLOUD_SCHEMES[cloud]
-        if not bucket.startswith(f"{scheme}://"):
-            raise ContractError(f"{source}: dataBucket {bucket!r} must start with {scheme}:// on {cloud}")
-        images = data["images"] or {}
-        if not isinstance(images, Mapping) or not all(isinstance(v, str) for v in images.values()):
-            raise ContractError(f"{source}: images must map image names to references")
+        bucket = _bucket(_string(data, "dataBucket", source), CLOUD_SCHEMES[cloud], cloud, source)
+        images = _images(data["images"], source)
         pools_raw = data["nodePools"]
         if not isinstance(pools_raw, Mapping):
             raise ContractError(f"{source}: nodePools must be an object keyed by pool name")
@@ -195,22 +201,25 @@ class StackOutputs:
         if argo_raw:
             if not isinstance(argo_raw, Mapping):
                 raise ContractError(f"{source}: argo must be an object")
+            token = argo_raw.get("tokenSecret") or None
             argo = ArgoEndpoint(
-                namespace=_string(argo_raw, "namespace", f"{source}: argo"),
-                server_service=_string(argo_raw, "serverService", f"{source}: argo"),
-                server_port=int(argo_raw.get("serverPort") or 2746),
-                token_secret=argo_raw.get("tokenSecret") or None,
+                namespace=_named(argo_raw, "namespace", source, name_problem, "argo."),
+                server_service=_named(argo_raw, "serverService", source, service_problem, "argo."),
+                server_port=_port(argo_raw.get("serverPort"), f"{source}: argo.serverPort"),
+                token_secret=None
+                if token is None
+                else _named(argo_raw, "tokenSecret", source, subdomain_problem, "argo."),
             )
         return cls(
             cloud=cloud,
             region=_string(data, "region", source),
             cluster_name=_string(data, "clusterName", source),
-            kubeconfig=str(data["kubeconfig"] or ""),
+            kubeconfig=_optional_string(data, "kubeconfig", source),
             data_bucket=bucket,
-            namespace=_string(data, "namespace", source),
-            workflow_service_account=_string(data, "workflowServiceAccount", source),
-            registry=str(data["registry"] or ""),
-            images=dict(images),
+            namespace=_named(data, "namespace", source, name_problem),
+            workflow_service_account=_named(data, "workflowServiceAccount", source, subdomain_problem),
+            registry=_optional_string(data, "registry", source),
+            images=images,
             node_pools=pools,
             argo=argo,
         )
@@ -219,9 +228,13 @@ class StackOutputs:
     def load(cls, path: Path) -> StackOutputs:
         """Read outputs saved from ``pulumi stack output --json --show-secrets > FILE``."""
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ContractError(f"{path}: cannot read stack outputs ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ContractError(
+                f"{path}: not UTF-8 text (byte {exc.start}); save it with `pulumi stack output --json`"
+            ) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -253,20 +266,98 @@ def _string(data: Mapping[str, Any], key: str, source: str) -> str:
     return value
 
 
+def _optional_string(data: Mapping[str, Any], key: str, source: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ContractError(f"{source}: {key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _named(
+    data: Mapping[str, Any], key: str, source: str, problem: Callable[[object], str | None], prefix: str = ""
+) -> str:
+    """``data[key]``, which must be a Kubernetes name; ``prefix`` is the key's path (``argo.``)."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ContractError(f"{source}: {prefix}{key} must be a non-empty string, got {value!r}")
+    why = problem(value)
+    if why:
+        raise ContractError(f"{source}: {prefix}{key} {value!r} {why}")
+    return value
+
+
+def _port(value: Any, where: str) -> int:
+    if value is None:
+        return 2746
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ContractError(f"{where} must be a port number from 1 to 65535, got {value!r}")
+    return value
+
+
+#: Bucket names: S3 (3-63 characters) and GCS (up to 222 with dots) share this shape.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+
+
+def _bucket(value: str, scheme: str, cloud: str, source: str) -> str:
+    if not value.startswith(f"{scheme}://"):
+        raise ContractError(f"{source}: dataBucket {value!r} must start with {scheme}:// on {cloud}")
+    rest = value[len(scheme) + 3 :]
+    if scheme == "file":
+        if not rest.startswith("/"):
+            raise ContractError(f"{source}: dataBucket {value!r} must be file:///<absolute path>")
+        return value
+    name = rest.split("/", 1)[0]
+    if not _BUCKET.fullmatch(name):
+        what = "has no bucket name" if not name else f"has {name!r}, which is not a bucket name"
+        raise ContractError(f"{source}: dataBucket {value!r} {what} ({scheme}://<bucket>)")
+    return value
+
+
+def _images(raw: Any, source: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise ContractError(f"{source}: images must map image names ({', '.join(IMAGE_NAMES)}) to references")
+    missing = [name for name in IMAGE_NAMES if name not in raw]
+    if missing:
+        raise ContractError(f"{source}: images has no reference for {', '.join(missing)}")
+    for name, ref in raw.items():
+        why = image_problem(ref)
+        if why:
+            raise ContractError(f"{source}: images.{name} {ref!r} {why}")
+    return dict(raw)
+
+
+_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
 def _placement(pools: Mapping[str, Any], name: str, source: str) -> PoolPlacement:
     raw = pools.get(name)
+    where = f"{source}: nodePools.{name}"
     if not isinstance(raw, Mapping) or not isinstance(raw.get("nodeSelector"), Mapping):
-        raise ContractError(f"{source}: nodePools.{name}.nodeSelector is missing")
+        raise ContractError(f"{where}.nodeSelector is missing")
+    selector: dict[str, str] = {}
+    for key, value in raw["nodeSelector"].items():
+        why = label_key_problem(key) or label_value_problem(value)
+        if why:
+            raise ContractError(f"{where}.nodeSelector {key!r}: {value!r} {why}")
+        selector[key] = value
     tolerations = []
-    for i, t in enumerate(raw.get("tolerations") or []):
+    listed = raw.get("tolerations") or []
+    if not isinstance(listed, list):
+        raise ContractError(f"{where}.tolerations must be a list")
+    for i, t in enumerate(listed):
+        at = f"{where}.tolerations[{i}]"
         if not isinstance(t, Mapping) or "key" not in t:
-            raise ContractError(f"{source}: nodePools.{name}.tolerations[{i}] needs a key")
-        tolerations.append(
-            Toleration(
-                key=str(t["key"]),
-                value=str(t.get("value", "")),
-                effect=str(t.get("effect", "NoSchedule")),
-                operator=str(t.get("operator", "Equal")),
-            )
-        )
-    return PoolPlacement(node_selector=dict(raw["nodeSelector"]), tolerations=tuple(tolerations))
+            raise ContractError(f"{at} needs a key")
+        key, value = t["key"], t.get("value", "")
+        effect, operator = t.get("effect", "NoSchedule"), t.get("operator", "Equal")
+        why = label_key_problem(key) or label_value_problem(value)
+        if why:
+            raise ContractError(f"{at} {key!r}: {value!r} {why}")
+        if effect not in _EFFECTS:
+            raise ContractError(f"{at}.effect must be one of {', '.join(_EFFECTS)}, got {effect!r}")
+        if operator not in ("Equal", "Exists"):
+            raise ContractError(f"{at}.operator must be Equal or Exists, got {operator!r}")
+        tolerations.append(Toleration(key=key, value=value, effect=effect, operator=operator))
+    return PoolPlacement(node_selector=selector, tolerations=tuple(tolerations))

@@ -14,6 +14,8 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from workflows.errors import UserError
+
 #: Version of the pipeline definition; goes into the WorkflowTemplate name.
 PIPELINE_VERSION = "1.0.0"
 
@@ -44,7 +46,7 @@ def _seconds(duration: str) -> int:
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """Settings that cannot work; the message names the setting at fault."""
 
 

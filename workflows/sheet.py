@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workflows.errors import UserError
 from workflows.storage import StorageError, normalise_uri
 
 #: Columns every sheet must have (others, such as nf-core's ``strandedness``, are ignored).
@@ -28,7 +29,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("sample", "fastq_1", "fastq_2")
 SAMPLE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
-class SampleSheetError(ValueError):
+class SampleSheetError(UserError, ValueError):
     """A sample sheet that cannot be used; the message names file, row and column."""
 
 

@@ -7,15 +7,19 @@ instead of a workflow that fails an hour later on the cluster.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from workflows.errors import UserError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class StorageError(ValueError):
+class StorageError(UserError, ValueError):
     """A location that cannot be used (wrong scheme, no key, unreadable store)."""
 
 
@@ -109,25 +113,35 @@ def missing_objects(uris: Iterable[str], storage_options: Mapping[str, Any] | No
     filesystems: dict[str, Any] = {}
     missing: list[str] = []
     seen: set[str] = set()
-    for uri in uris:
-        if uri in seen:
-            continue
-        seen.add(uri)
-        protocol = uri.split("://", 1)[0] if "://" in uri else "file"
-        if protocol not in filesystems:
+    credential_errors = _credential_errors()
+    check_errors: tuple[type[BaseException], ...] = (OSError, ValueError, *_sdk_errors())
+    with _quiet_storage_libraries():
+        for uri in uris:
+            if uri in seen:
+                continue
+            seen.add(uri)
+            protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+            if protocol not in filesystems:
+                fs_options = dict(options.get(protocol, {}))
+                if protocol in ("gs", "gcs") and "token" not in fs_options:
+                    fs_options["token"] = _google_credentials()
+                try:
+                    filesystems[protocol] = fsspec.filesystem(protocol, **fs_options)
+                except (ImportError, ValueError) as exc:
+                    raise StorageError(f"cannot open {protocol}:// storage ({exc})") from None
+            fs = filesystems[protocol]
             try:
-                filesystems[protocol] = fsspec.filesystem(protocol, **options.get(protocol, {}))
-            except (ImportError, ValueError) as exc:
-                raise StorageError(f"cannot open {protocol}:// storage ({exc})") from None
-        fs = filesystems[protocol]
-        try:
-            exists = fs.exists(uri)
-        except PermissionError as exc:
-            raise StorageError(f"{uri}: access denied while checking it exists ({exc})") from None
-        except OSError as exc:
-            raise StorageError(f"{uri}: cannot check it exists ({exc})") from None
-        if not exists:
-            missing.append(uri)
+                exists = fs.exists(uri)
+            except credential_errors as exc:
+                raise StorageError(
+                    f"{uri}: {_NO_CREDENTIALS.get(protocol, 'no credentials')} ({exc})"
+                ) from None
+            except PermissionError as exc:
+                raise StorageError(f"{uri}: access denied while checking it exists ({exc})") from None
+            except check_errors as exc:  # unreachable endpoint, malformed URL...
+                raise StorageError(f"{uri}: cannot check it exists ({exc})") from None
+            if not exists:
+                missing.append(uri)
     return missing
 
 
@@ -162,3 +176,81 @@ def object_sizes(uris: Iterable[str], storage_options: Mapping[str, Any] | None 
         except (OSError, TypeError, ValueError) as exc:
             raise StorageError(f"{uri}: cannot read its size ({exc})") from None
     return sizes
+
+
+_NO_CREDENTIALS = {
+    "s3": "no usable AWS credentials (set AWS_PROFILE, or run `aws configure` or `aws sso login`)",
+    "gs": "no usable Google Cloud credentials (run `gcloud auth application-default login`)",
+}
+
+
+def _credential_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions the cloud SDKs raise for missing or unusable credentials (not OSErrors:
+    without this they would end the command in a library traceback)."""
+    found: list[type[BaseException]] = []
+    try:
+        from botocore.exceptions import NoCredentialsError, PartialCredentialsError, TokenRetrievalError
+
+        found += [NoCredentialsError, PartialCredentialsError, TokenRetrievalError]
+    except ImportError:
+        pass
+    try:
+        from google.auth.exceptions import DefaultCredentialsError, RefreshError
+
+        found += [DefaultCredentialsError, RefreshError]
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def _sdk_errors() -> tuple[type[BaseException], ...]:
+    """The cloud SDKs' own error bases (an endpoint that cannot be reached is not an OSError there)."""
+    found: list[type[BaseException]] = []
+    try:
+        from botocore.exceptions import BotoCoreError
+
+        found.append(BotoCoreError)
+    except ImportError:
+        pass
+    try:
+        from google.auth.exceptions import GoogleAuthError
+
+        found.append(GoogleAuthError)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def _google_credentials() -> Any:
+    """Application Default Credentials for gcsfs, or one StorageError when there are none.
+
+    Given no token, gcsfs tries each way to authenticate in turn and ends with anonymous
+    access, whose requests it retries with backoff: about 50 s and a hundred lines of logged
+    tracebacks before an error that does not mention credentials. Resolving them here first
+    fails in well under a second with a line that does.
+    """
+    try:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+    except ImportError as exc:
+        raise StorageError(f"cannot open gs:// storage ({exc})") from None
+    try:
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_only"])
+    except DefaultCredentialsError:
+        raise StorageError(f"gs://: {_NO_CREDENTIALS['gs']}; nothing was checked or submitted") from None
+    return credentials
+
+
+@contextmanager
+def _quiet_storage_libraries() -> Iterator[None]:
+    """Keep the storage libraries' own log records (retries, fallbacks, tracebacks) off stderr
+    while they run: every failure they end in becomes one StorageError line."""
+    loggers = [logging.getLogger(name) for name in ("gcsfs", "fsspec", "s3fs", "aiobotocore", "botocore")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)

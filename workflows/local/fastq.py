@@ -39,6 +39,7 @@ from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
 
+from workflows.errors import UserError
 from workflows.fasta import Contig, FastaError, scan_fasta
 from workflows.sheet import Sample
 
@@ -54,7 +55,7 @@ _HEAD = 1000
 _GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, cast(type[Exception], isal_zlib.IsalError))
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """A sample's input that cannot be run; the message names the sample and the file."""
 
 

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workflows.errors import UserError
+
 RUN_JSON = "run.json"
 STATE_DIR = ".seqstack"
 SAMPLES_DIR = "samples"
@@ -52,7 +54,7 @@ OWNED = frozenset({RUN_JSON, STATE_DIR, SAMPLES_DIR, METRICS_DIR, REPORT_HTML, R
 _LOCK = "lock"
 
 
-class OutdirError(Exception):
+class OutdirError(UserError):
     """The output folder (or its ``run.json``) cannot be used; the message is one line naming it."""
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from rich.console import Console
 
+from workflows.console import console as plain_console
 from workflows.contract import StackOutputs
 from workflows.local.executor import (
     SKIPPED,
@@ -289,8 +290,8 @@ def run_pipeline(
     """Run ``seqstack run``; returns the exit code (0 all samples ended well, 1 a sample failed
     or the run itself failed, 2 bad sheet/arguments/output folder, 130 Ctrl-C, 143 SIGTERM, 129
     SIGHUP). Errors go to ``err`` (stderr), one line each."""
-    console = console or Console()
-    err = err or Console(stderr=True)
+    console = console or plain_console()
+    err = err or plain_console(stderr=True)
     ctx = _Context()
     try:
         with _stop_signals_interrupt():
