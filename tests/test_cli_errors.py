@@ -240,7 +240,22 @@ def test_a_component_refusing_a_stack_value_is_one_line_naming_the_stack(tmp_pat
         config.replace("seqstack:largeDiskGiB: 500", "seqstack:largeDiskGiB: 10")
     )
     line = one_line(invoke(["inventory", "--stack", "dev-aws", "--project-dir", str(tmp_path)]))
-    assert "stack dev-aws" in line and "10 GiB" in line and "Pulumi.dev-aws.yaml" in line
+    # Config validation refuses it now, naming the key, before any component sees it.
+    assert "seqstack:largeDiskGiB" in line and "10 GiB" in line
+
+
+def test_a_component_value_error_is_one_line_naming_the_stack_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What config validation does not foresee and a component still refuses is a user error too."""
+    from components.aws_node_group import AwsNodeGroup
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ValueError("AwsNodeGroup: a value no check foresaw")
+
+    monkeypatch.setattr(AwsNodeGroup, "__init__", refuse)
+    line = one_line(invoke(["inventory", "--stack", "dev-aws"]))
+    assert "stack dev-aws" in line and "a value no check foresaw" in line and "Pulumi.dev-aws.yaml" in line
 
 
 @pytest.mark.parametrize("content", [b"[1, 2]", b'"prices"', b"\xff\xfe{"], ids=["list", "string", "binary"])
