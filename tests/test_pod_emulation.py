@@ -374,7 +374,7 @@ def test_a_real_run_fails_with_permission_denied_when_the_executor_uid_differs(
     else:
         assert code == 0, out.getvalue()
         assert f"executor runAsUser {POD_UID}" in record["pods"]
-        bam = tmp_path / "out" / "good" / "good.bam"
+        bam = tmp_path / "out" / "samples" / "good" / "good.bam"
         assert record["samples"]["good"]["status"] == "aligned"
         st = bam.stat()
         assert (st.st_uid, st.st_gid) == (0, 0)  # published for the user who ran seqstack

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from seqstack.cmd_pipeline import check_inputs_exist
 from tests.regenerate_golden import FIXTURES
+from workflows.fasta import bwa_file_sizes
 from workflows.sheet import Sample
 from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix, split_uri
 
@@ -96,9 +97,12 @@ def test_a_classic_bwa_index_is_enough_locally_but_not_on_a_cloud(s3: dict[str, 
     """The cloud template reads only bwa-mem2's index (GCS fetches absent keys by prefix), so a
     reference with only a classic bwa index is refused before submit, not failed in every pod."""
     samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
-    s3["client"].put_object(Bucket="data", Key="refs/classic.fa", Body=b">x\nA\n")
-    for suffix in (".amb", ".ann", ".bwt", ".pac", ".sa"):
-        s3["client"].put_object(Bucket="data", Key=f"refs/classic.fa{suffix}", Body=b"x")
+    s3["client"].put_object(Bucket="data", Key="refs/classic.fa", Body=REF)
+    s3["client"].put_object(Bucket="data", Key="refs/classic.fa.ann", Body=REF_ANN)
+    s3["client"].put_object(Bucket="data", Key="refs/classic.fa.amb", Body=b"x")
+    # bwa's own files with the sizes bwa writes for these 100 bases (the index must be the FASTA's).
+    for suffix, size in bwa_file_sizes(100).items():
+        s3["client"].put_object(Bucket="data", Key=f"refs/classic.fa{suffix}", Body=b"x" * size)
     check_inputs_exist(samples, "s3://data/refs/classic.fa", s3["options"], "local")
     with pytest.raises(StorageError, match=re.escape("no aligner index beside s3://data/refs/classic.fa")):
         check_inputs_exist(samples, "s3://data/refs/classic.fa", s3["options"], "aws")
@@ -136,7 +140,7 @@ def test_cli_index_skips_an_existing_index(
 
 
 def test_an_index_of_another_fasta_stops_submit_and_is_rebuilt_by_index(
-    s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from seqstack.cli import app
 
@@ -152,11 +156,15 @@ def test_an_index_of_another_fasta_stops_submit_and_is_rebuilt_by_index(
         f"(the FASTA is {len(longer)} bytes, {len(REF)} for the contigs in the index"
     )
     with pytest.raises(StorageError, match=re.escape(expected)):
-        check_inputs_exist(samples, "s3://data/refs/other.fa", s3["options"])
+        check_inputs_exist(samples, "s3://data/refs/other.fa", s3["options"], "aws")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    args = ["index", "--stack-outputs", str(FIXTURES / "dev-aws.outputs.json")]
+    # The stack's data bucket is the fake S3's bucket (anything else is refused up front).
+    outputs = json.loads((FIXTURES / "dev-aws.outputs.json").read_text())
+    stack = tmp_path / "outputs.json"
+    stack.write_text(json.dumps({**outputs, "dataBucket": "s3://data"}))
+    args = ["index", "--stack-outputs", str(stack)]
     args += ["--s3-endpoint-url", s3["endpoint"], "--argo-server", "http://127.0.0.1:9"]
     result = CliRunner().invoke(app, [*args, "--reference", "s3://data/refs/other.fa"])
     # Not "nothing to do": it goes on to submit the index workflow (no Argo server here).
