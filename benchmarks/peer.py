@@ -565,7 +565,11 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         check_outputs(out, samples, reference)
         shutil.rmtree(out)
         walls.setdefault(name, []).append(m)
-        print(f"  round {i + 1}: {name:<18} {m.wall:7.2f} s wall, {m.cpu:7.2f} s cpu", flush=True)
+        print(
+            f"  round {i + 1}: {name:<18} {m.wall:7.2f} s wall, {m.cpu:7.2f} s cpu"
+            f" (load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
 
     floor_cpu = min(f.total_cpu for f in floors)
     floor = floor_cpu / args.cpus
