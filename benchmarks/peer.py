@@ -412,15 +412,15 @@ def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
 
 def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task]:
     """The tasks that ran, with the dependencies of the DAG (fastqc x2 -> gate -> align; report
-    after every sample's tasks)."""
+    after every sample's tasks). A task runs from its first attempt's start (when the executor
+    had booked its cores) to its last attempt's end; before that it was waiting for cores."""
     raw = json.loads(run_json.read_text())["tasks"]
-    tasks = [
-        Task(t["task"], t.get("sample"), _epoch(t["started"]), _epoch(t["finished"]), 0.0)
-        for t in raw
-        if t.get("started") and t.get("finished")
-    ]
-    for t in tasks:
-        t.cores = _cores(t.name, settings, cpus)
+    tasks = []
+    for t in raw:
+        tries = [a for a in t.get("attempts") or [] if a.get("started") and a.get("finished")]
+        if tries:
+            start, end = _epoch(tries[0]["started"]), _epoch(tries[-1]["finished"])
+            tasks.append(Task(t["task"], t.get("sample"), start, end, _cores(t["task"], settings, cpus)))
     by_sample: dict[str | None, dict[str, Task]] = {}
     for t in tasks:
         by_sample.setdefault(t.sample, {})[t.name] = t
@@ -558,6 +558,8 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
             if best_seqstack is None or m.wall < best_seqstack[0]:
                 keep = runs / "seqstack-best.run.json"
                 shutil.copy(out / "run.json", keep)
+                times = {"launched": launched, "ended": ended, "cpus": args.cpus}
+                keep.with_suffix(".times.json").write_text(json.dumps(times))
                 best_seqstack = (m.wall, keep, launched, ended)
         else:
             m = runners[name](out)
@@ -601,6 +603,8 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
     )
     if best_seqstack is not None:
         _, keep, launched, ended = best_seqstack
+        times_file = keep.with_suffix(".times.json")
+        times_file.write_text(json.dumps({**json.loads(times_file.read_text()), "floor": floor}))
         print("  where the best seqstack run's time went:")
         print("\n".join(breakdown(keep, launched, ended, settings, args.cpus, floor)))
     target = (
@@ -618,7 +622,23 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--workdir", type=Path, default=None, help="data and runs (default: a temp dir)")
     parser.add_argument("--snakemake-venv", type=Path, default=SNAKEMAKE_VENV)
+    parser.add_argument(
+        "--explain",
+        type=Path,
+        default=None,
+        help="only print the breakdown of a kept run: <workdir>/runs/<workload>/seqstack-best.run.json",
+    )
     args = parser.parse_args()
+    if args.explain is not None:
+        times = json.loads(args.explain.with_suffix(".times.json").read_text())
+        settings = PipelineSettings.local(times["cpus"], default_memory_gib())
+        floor = times.get("floor", 0.0)
+        print(
+            "\n".join(
+                breakdown(args.explain, times["launched"], times["ended"], settings, times["cpus"], floor)
+            )
+        )
+        return
     keys = [k.strip() for k in args.workload.split(",") if k.strip()]
     unknown = [k for k in keys if k not in WORKLOADS]
     if unknown or not keys:
