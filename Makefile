@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 APT_TOOLS := fastqc bwa samtools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup venv tools demo test lint typecheck unit golden bench images clean
+.PHONY: all setup venv tools demo test lint typecheck unit golden bench bench-peer images clean
 
 all: test
 
@@ -58,6 +58,12 @@ bench: setup
 	$(BIN)/python benchmarks/mock_evaluation.py
 	$(BIN)/python benchmarks/render_scale.py
 
+# seqstack run vs Snakemake vs a plain shell loop vs the CPU floor, on three workloads (issue 16);
+# installs its pinned Snakemake into benchmarks/.venv-snakemake once. Long: PEER_ARGS='--workload c --repeat 1'.
+PEER_ARGS ?=
+bench-peer: setup
+	$(BIN)/python benchmarks/peer.py $(PEER_ARGS)
+
 # Build every tool image (containers/<name>/Dockerfile) for linux/amd64 as seqstack/<name>:local,
 # then run each line of containers/<name>/smoke the way the pipeline's pods run scripts: bash -c,
 # uid 1000, read-only root filesystem, no network, no capabilities, /work the only writable place.
@@ -76,4 +82,4 @@ images:
 	done
 
 clean:
-	rm -rf $(VENV) demo-results .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) benchmarks/.venv-snakemake demo-results .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,663 @@
+"""``seqstack run`` against Snakemake, a plain shell loop, and the CPU floor (issue 16).
+
+Contenders, each running the same steps with the same tools and threads as the rendered DAG
+(``workflows/pipeline.py``): FastQC on R1 and on R2, the QC gate (the DAG's own gate script),
+``bwa mem | samtools sort``, ``samtools index`` + ``flagstat`` + ``stats``, MultiQC at the end:
+
+* ``seqstack run`` (a fresh output directory, as a user runs it);
+* Snakemake (``benchmarks/snakemake/Snakefile``, one rule per step, ``threads:``,
+  ``snakemake --cores N``), pinned and installed by this script into its own virtualenv
+  (``benchmarks/.venv-snakemake``; never a seqstack dependency);
+* a plain sequential shell loop over the samples.
+
+The floor: every step run alone, one after the other, under ``getrusage`` (user + system CPU of the
+step's processes); the sum over all steps divided by the cores is the wall time no runner can beat
+on this machine. Each contender's wall is printed as a ratio to it, and seqstack's to Snakemake's.
+The DAG bound beside it is the longest chain of steps (their walls alone): with few samples it,
+not the CPU, is the limit.
+
+Workloads (``--workload a,b,c``), made from the real HG00152 mtDNA reads (``tests/data`` when a
+copy is there, else ``../shared/testdata``; ``workflows.local.demo`` reads only when neither
+exists; the output says which), replicated with unique read names, gzip -1:
+
+* (a) one sample of ~1 M read pairs;
+* (b) 4 samples of ~100 k pairs;
+* (c) 32 samples of ~1,500 pairs (per-task overhead dominates).
+
+Contenders alternate (the first one rotates each round); best of ``--repeat``. Every run's outputs
+are checked (each sample's BAM, index, flagstat, stats, the MultiQC report) and the flagstat
+files compared with the floor's, so a contender that skipped work cannot look fast. Then, from
+the best ``seqstack run``'s ``run.json``: where its wall time goes beyond the tools (launch to
+first task and the input check in it, idle cores while a task was ready, idle cores with nothing
+ready, the report tail).
+
+Usage: ``python benchmarks/peer.py [--workload a,b,c] [--repeat 3] [--cpus N] [--workdir DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from workflows.local.demo import DemoSample, generate
+from workflows.local.run import default_memory_gib
+from workflows.pipeline import QC_GATE_SOURCE
+from workflows.settings import PipelineSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEFILE = ROOT / "benchmarks" / "snakemake" / "Snakefile"
+SNAKEMAKE_VERSION = "9.27.1"
+SNAKEMAKE_VENV = ROOT / "benchmarks" / ".venv-snakemake"
+DATA_NAME = "human_mtDNA_HG00152"
+R1_NAME, R2_NAME = "HG00152_SRR769545_mt_R1.fastq.gz", "HG00152_SRR769545_mt_R2.fastq.gz"
+REF_NAME = "rCRS_NC_012920.1.fasta"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A named set of samples of equal size."""
+
+    key: str
+    samples: int
+    pairs: int
+
+
+WORKLOADS = {
+    "a": Workload("a", 1, 1_000_000),
+    "b": Workload("b", 4, 100_000),
+    "c": Workload("c", 32, 1_500),
+}
+
+# One sample's steps, in the order the DAG runs them; bash with $s $r1 $r2 (the sample, its reads)
+# and $T $SORT_MIB $HEAP $REF $GATE $QC_RULES, in the output directory. The shell loop runs them
+# in sequence for each sample; the floor runs each one alone under getrusage.
+STEPS: tuple[tuple[str, str], ...] = (
+    (
+        "fastqc R1",
+        'mkdir -p "$s/fastqc"\n'
+        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 1 --outdir "$s/fastqc" "$r1" 2> /dev/null',
+    ),
+    (
+        "fastqc R2",
+        'mkdir -p "$s/fastqc"\n'
+        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 1 --outdir "$s/fastqc" "$r2" 2> /dev/null',
+    ),
+    (
+        "qc gate",
+        'work="$s/.gate"; mkdir -p "$work/in"\n'
+        'ln -sf "$PWD/$s/fastqc/${s}_R1_fastqc.zip" "$work/in/R1_fastqc.zip"\n'
+        'ln -sf "$PWD/$s/fastqc/${s}_R2_fastqc.zip" "$work/in/R2_fastqc.zip"\n'
+        'WORK="$work" SAMPLE="$s" python3 "$GATE" > /dev/null\n'
+        'mv "$work/out/$s.qc.json" "$s/$s.qc.json"; mv "$work/out/verdict" "$s/verdict"',
+    ),
+    (
+        "bwa mem | sort",
+        '[ "$(cat "$s/verdict")" = pass ] || { echo "$s: QC gate failed" >&2; exit 1; }\n'
+        'bwa mem -t "$T" -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" "$REF" "$r1" "$r2" 2> "$s/bwa.log" \\\n'
+        '  | samtools sort -@ "$T" -m "${SORT_MIB}M" -T "$s/$s.bam.sort" -O bam -o "$s/$s.bam" -',
+    ),
+    ("samtools index", 'samtools index -@ "$T" "$s/$s.bam" "$s/$s.bam.bai"'),
+    ("samtools flagstat", 'samtools flagstat -@ "$T" "$s/$s.bam" > "$s/$s.flagstat.txt"'),
+    ("samtools stats", 'samtools stats -@ "$T" "$s/$s.bam" > "$s/$s.stats.txt"'),
+)
+REPORT_STEP = (
+    "multiqc",
+    "multiqc --force --title 'seqstack run' --filename multiqc_report.html --outdir . "
+    "*/fastqc/*_fastqc.zip */*.flagstat.txt */*.stats.txt > multiqc.log 2>&1",
+)
+
+SHELL_LOOP = (
+    'set -euo pipefail\ncd "$OUT"\n'
+    "while IFS=, read -r s r1 r2; do\n"
+    + "".join(f"  # {name}\n  " + body.replace("\n", "\n  ") + "\n" for name, body in STEPS)
+    + 'done < "$LIST"\n'
+    + REPORT_STEP[1]
+    + "\n"
+)
+
+
+@dataclass
+class Dataset:
+    """A workload's files: reads named ``<sample>_R{1,2}.fastq.gz``, the indexed reference."""
+
+    workload: Workload
+    reads: dict[str, tuple[Path, Path]]
+    reference: Path
+    source: str
+    sheet: Path = field(init=False)
+    plain_list: Path = field(init=False)
+
+
+@dataclass
+class Measure:
+    """One timed run: wall seconds and CPU (user + system) of its processes."""
+
+    wall: float
+    cpu: float
+
+
+@dataclass
+class Floor:
+    """Every step alone: CPU and wall per step name (summed over samples), and per sample chain."""
+
+    cpu: dict[str, float]
+    wall: dict[str, float]
+    chains: list[float]
+    report_wall: float
+
+    @property
+    def total_cpu(self) -> float:
+        return sum(self.cpu.values())
+
+
+def _timed(cmd: Sequence[str], env: dict[str, str], cwd: Path, log: Path) -> Measure:
+    """Run ``cmd``; its wall time and the user + system CPU of it and all its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with log.open("wb") as out:
+        proc = subprocess.run(list(cmd), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} exited {proc.returncode}: see {log}")
+    return Measure(wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _real_data() -> tuple[Path, str] | None:
+    """The HG00152 mtDNA set: a copy under tests/data first, else ../shared/testdata."""
+    copies = sorted((ROOT / "tests" / "data").rglob(R1_NAME)) if (ROOT / "tests" / "data").is_dir() else []
+    for r1 in copies:
+        if (r1.parent / R2_NAME).is_file() and (r1.parent / REF_NAME).is_file():
+            return r1.parent, f"real reads, HG00152 mtDNA from {r1.parent.relative_to(ROOT)}"
+    shared = ROOT.parent / "shared" / "testdata" / DATA_NAME
+    if (shared / R1_NAME).is_file() and (shared / R2_NAME).is_file() and (shared / REF_NAME).is_file():
+        return shared, f"real reads, HG00152 mtDNA from {shared}"
+    return None
+
+
+def _records(path: Path) -> list[tuple[str, str, str]]:
+    with gzip.open(path, "rt") as f:
+        lines = f.read().splitlines()
+    return [(lines[i].split()[0], lines[i + 1], lines[i + 3]) for i in range(0, len(lines) - 3, 4)]
+
+
+def _write_pairs(
+    base: tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]],
+    start: int,
+    pairs: int,
+    r1: Path,
+    r2: Path,
+) -> None:
+    """``pairs`` consecutive pairs of the base set from ``start`` (cycling; each lap renames)."""
+    n = len(base[0])
+    for records, path in zip(base, (r1, r2), strict=True):
+        tmp = path.with_suffix(".tmp")
+        with gzip.open(tmp, "wt", compresslevel=1) as out:
+            for i in range(start, start + pairs):
+                name, seq, qual = records[i % n]
+                out.write(f"{name}_{i // n}\n{seq}\n+\n{qual}\n")
+        tmp.replace(path)
+
+
+def prepare(workload: Workload, work: Path) -> Dataset:
+    """The workload's reads (made once, reused) and a bwa-indexed copy of the reference."""
+    where = work / "data" / workload.key
+    where.mkdir(parents=True, exist_ok=True)
+    ids = [f"s{i + 1:02d}" for i in range(workload.samples)]
+    reads = {s: (where / f"{s}_R1.fastq.gz", where / f"{s}_R2.fastq.gz") for s in ids}
+    real = _real_data()
+    ref = where / "ref.fa"
+    if real is not None:
+        data, source = real
+        if not all(r2.exists() for _, r2 in reads.values()):
+            base = (_records(data / R1_NAME), _records(data / R2_NAME))
+            for k, (r1, r2) in enumerate(reads.values()):
+                # Different samples start at different reads, so small samples are not identical.
+                _write_pairs(base, k * workload.pairs, workload.pairs, r1, r2)
+        if not ref.exists():
+            shutil.copy(data / REF_NAME, ref)
+        source += f", replicated to {workload.pairs:,} pairs per sample"
+    else:
+        demo = generate(where / "demo", samples=[DemoSample(s, workload.pairs, 38, 31) for s in ids])
+        for s, (r1, r2) in reads.items():
+            for src, dst in zip(demo.reads[s], (r1, r2), strict=True):
+                if not dst.exists():
+                    dst.symlink_to(src)
+        if not ref.exists():
+            shutil.copy(demo.reference, ref)
+        source = f"simulated reads (workflows.local.demo: no real test data found), {workload.pairs:,} pairs"
+    if not Path(f"{ref}.sa").exists():
+        subprocess.run(["bwa", "index", str(ref)], check=True, capture_output=True)
+    ds = Dataset(workload, reads, ref, source)
+    ds.sheet = where / "samples.csv"
+    ds.sheet.write_text(
+        "sample,fastq_1,fastq_2\n" + "".join(f"{s},{r1},{r2}\n" for s, (r1, r2) in reads.items())
+    )
+    ds.plain_list = where / "samples.txt"
+    ds.plain_list.write_text("".join(f"{s},{r1},{r2}\n" for s, (r1, r2) in reads.items()))
+    return ds
+
+
+# --------------------------------------------------------------------------- contenders
+
+
+def ensure_snakemake(venv: Path) -> Path:
+    """Snakemake ``SNAKEMAKE_VERSION`` in its own virtualenv, installed there once."""
+    exe = venv / "bin" / "snakemake"
+    if exe.exists():
+        version = subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
+        if version == SNAKEMAKE_VERSION:
+            return exe
+    print(f"installing snakemake {SNAKEMAKE_VERSION} into {venv} (once)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", f"snakemake=={SNAKEMAKE_VERSION}"], check=True
+    )
+    return exe
+
+
+@dataclass
+class Setup:
+    """What every contender of a workload shares."""
+
+    ds: Dataset
+    cpus: int
+    settings: PipelineSettings
+    gate: Path
+    env: dict[str, str]
+    snakemake: Path
+    runs: Path
+
+
+def tool_env(cpus: int, settings: PipelineSettings, ref: Path, gate: Path) -> dict[str, str]:
+    """The tools' environment: this Python's bin first (MultiQC, python3), as ``seqstack run``."""
+    bindir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        "T": str(settings.align.threads),
+        "SORT_MIB": str(settings.sort_mib_per_thread),
+        "HEAP": str(settings.fastqc_heap_mib),
+        "REF": str(ref),
+        "GATE": str(gate),
+        "QC_RULES": settings.qc.to_json(),
+    }
+
+
+def _fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def run_seqstack(st: Setup, out: Path) -> tuple[Measure, float, float]:
+    """``seqstack run`` into ``out``; also the epoch times it was launched and ended."""
+    cmd = [sys.executable, "-m", "seqstack", "run", "--samples", str(st.ds.sheet)]
+    cmd += ["--reference", str(st.ds.reference), "--outdir", str(out), "--cpus", str(st.cpus)]
+    launched = time.time()
+    m = _timed(cmd, st.env, out.parent, out.parent / f"{out.name}.log")
+    return m, launched, time.time()
+
+
+def run_snakemake(st: Setup, out: Path) -> Measure:
+    config = out.parent / f"{out.name}.config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "samples": {s: {"r1": str(r1), "r2": str(r2)} for s, (r1, r2) in st.ds.reads.items()},
+                "reference": str(st.ds.reference),
+                "threads": st.settings.align.threads,
+                "sort_mib": st.settings.sort_mib_per_thread,
+                "fastqc_heap_mib": st.settings.fastqc_heap_mib,
+                "gate": str(st.gate),
+                "qc_rules": st.settings.qc.to_json(),
+            }
+        )
+    )
+    cmd = [str(st.snakemake), "--snakefile", str(SNAKEFILE), "--cores", str(st.cpus)]
+    cmd += ["--configfile", str(config), "--directory", str(out)]
+    return _timed(cmd, st.env, out, out.parent / f"{out.name}.log")
+
+
+def run_shell(st: Setup, out: Path) -> Measure:
+    script = out.parent / "loop.sh"
+    script.write_text(SHELL_LOOP)
+    env = {**st.env, "OUT": str(out), "LIST": str(st.ds.plain_list)}
+    return _timed(["bash", str(script)], env, out, out.parent / f"{out.name}.log")
+
+
+def run_floor(st: Setup, out: Path) -> Floor:
+    """Each step alone, in DAG order, under getrusage."""
+    cpu: dict[str, float] = {}
+    wall: dict[str, float] = {}
+    chains = []
+    log = out.parent / f"{out.name}.log"
+    for s, (r1, r2) in st.ds.reads.items():
+        env = {**st.env, "s": s, "r1": str(r1), "r2": str(r2)}
+        alone: dict[str, float] = {}
+        for name, body in STEPS:
+            m = _timed(["bash", "-c", "set -euo pipefail\n" + body], env, out, log)
+            cpu[name] = cpu.get(name, 0.0) + m.cpu
+            wall[name] = wall.get(name, 0.0) + m.wall
+            alone[name] = m.wall
+        # The DAG's chain for one sample: the two FastQCs side by side, then the rest in turn.
+        first = max(alone["fastqc R1"], alone["fastqc R2"])
+        chains.append(first + sum(w for n, w in alone.items() if not n.startswith("fastqc")))
+    m = _timed(["bash", "-c", "set -euo pipefail\n" + REPORT_STEP[1]], st.env, out, log)
+    cpu["multiqc"], wall["multiqc"] = m.cpu, m.wall
+    return Floor(cpu, wall, chains, m.wall)
+
+
+def check_outputs(out: Path, samples: Sequence[str], reference: dict[str, str] | None) -> dict[str, str]:
+    """Every sample's outputs and the report exist; flagstat equals the reference run's."""
+    flagstats = {}
+    for s in samples:
+        for suffix in (".bam", ".bam.bai", ".flagstat.txt", ".stats.txt"):
+            if not (out / s / f"{s}{suffix}").is_file():
+                raise SystemExit(f"{out}: sample {s} has no {s}{suffix}: that run did not do the work")
+        flagstats[s] = (out / s / f"{s}.flagstat.txt").read_text()
+        if reference is not None and flagstats[s] != reference[s]:
+            raise SystemExit(f"{out}: sample {s}: flagstat differs from the floor's run of the same steps")
+    if not (out / "multiqc_report.html").is_file():
+        raise SystemExit(f"{out}: no multiqc_report.html")
+    return flagstats
+
+
+# --------------------------------------------------------------------------- where seqstack's time goes
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class Task:
+    """A task of the run, from run.json."""
+
+    name: str
+    sample: str | None
+    start: float
+    end: float
+    cores: float
+    deps: list[Task] = field(default_factory=list)
+
+
+def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
+    size = {
+        "fastqc-r1": settings.fastqc.cpu,
+        "fastqc-r2": settings.fastqc.cpu,
+        "qc-gate": settings.qc_gate.cpu,
+        "align": float(settings.align.threads),
+        "report": settings.report.cpu,
+    }.get(task, 1.0)
+    return min(float(size), float(cpus))
+
+
+def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task]:
+    """The tasks that ran, with the dependencies of the DAG (fastqc x2 -> gate -> align; report
+    after every sample's tasks). A task runs from its first attempt's start (when the executor
+    had booked its cores) to its last attempt's end; before that it was waiting for cores."""
+    raw = json.loads(run_json.read_text())["tasks"]
+    tasks = []
+    for t in raw:
+        tries = [a for a in t.get("attempts") or [] if a.get("started") and a.get("finished")]
+        if tries:
+            start, end = _epoch(tries[0]["started"]), _epoch(tries[-1]["finished"])
+            tasks.append(Task(t["task"], t.get("sample"), start, end, _cores(t["task"], settings, cpus)))
+    by_sample: dict[str | None, dict[str, Task]] = {}
+    for t in tasks:
+        by_sample.setdefault(t.sample, {})[t.name] = t
+    for t in tasks:
+        mine = by_sample.get(t.sample, {})
+        if t.name == "qc-gate":
+            t.deps = [mine[n] for n in ("fastqc-r1", "fastqc-r2") if n in mine]
+        elif t.name == "align":
+            t.deps = [mine[n] for n in ("qc-gate",) if n in mine]
+        elif t.sample is None:
+            t.deps = [o for o in tasks if o.sample is not None]
+    return tasks
+
+
+def idle_split(tasks: Sequence[Task], cpus: int) -> tuple[float, float, float, float]:
+    """Between the first task's start and the last task's end: core-seconds idle while some task
+    was ready (its dependencies done) but not started, and the wall seconds that happened in;
+    core-seconds idle with nothing ready, and its wall seconds. Cores are the tasks' requests."""
+    first = min(t.start for t in tasks)
+
+    def ready_at(t: Task) -> float:
+        return max([d.end for d in t.deps], default=first)
+
+    edges = sorted({first, *(t.start for t in tasks), *(t.end for t in tasks), *map(ready_at, tasks)})
+    gap_core = gap_wall = dep_core = dep_wall = 0.0
+    for a, b in itertools.pairwise(edges):
+        mid = (a + b) / 2
+        busy = sum(t.cores for t in tasks if t.start <= mid < t.end)
+        idle = max(0.0, cpus - busy)
+        if idle <= 1e-9:
+            continue
+        waiting = any(ready_at(t) <= mid < t.start for t in tasks)
+        if waiting:
+            gap_core += idle * (b - a)
+            gap_wall += b - a
+        else:
+            dep_core += idle * (b - a)
+            dep_wall += b - a
+    return gap_core, gap_wall, dep_core, dep_wall
+
+
+def breakdown(
+    run_json: Path, launched: float, ended: float, settings: PipelineSettings, cpus: int, floor: float
+) -> list[str]:
+    """Where one ``seqstack run``'s wall time went beyond the tools."""
+    doc = json.loads(run_json.read_text())
+    tasks = tasks_of(run_json, settings, cpus)
+    first = min(t.start for t in tasks)
+    last = max(t.end for t in tasks)
+    wall = ended - launched
+    gap_core, gap_wall, dep_core, dep_wall = idle_split(tasks, cpus)
+    report = [t for t in tasks if t.sample is None]
+    before_report = max((t.end for t in tasks if t.sample is not None), default=first)
+    check = doc.get("inputCheckSeconds")
+    lines = [
+        f"  wall {wall:.2f} s = the floor {floor:.2f} s + {wall - floor:.2f} s, made of:",
+        f"    launch -> first task            {first - launched:7.2f} s"
+        + (f" (of which the FASTQ input check {check:.2f} s, overlapped with start-up)" if check else ""),
+        f"    cores idle, a task ready        {gap_core / cpus:7.2f} s"
+        f" ({gap_core:.2f} core-s over {gap_wall:.2f} s of wall): scheduling gaps",
+        f"    cores idle, nothing ready       {dep_core / cpus:7.2f} s"
+        f" ({dep_core:.2f} core-s over {dep_wall:.2f} s): the DAG's shape (a lone FastQC, the report)",
+        f"    last task -> exit               {ended - last:7.2f} s (summary, run.json)",
+    ]
+    known = (first - launched) + (gap_core + dep_core) / cpus + (ended - last)
+    lines.append(
+        f"    tools slower than alone         {wall - floor - known:7.2f} s"
+        " (booked cores not all used by the tools, other load; the rest of the difference)"
+    )
+    if report:
+        r = report[0]
+        lines.append(
+            f"  report tail: last sample task -> report start {r.start - before_report:.2f} s, "
+            f"MultiQC {r.end - r.start:.2f} s, report end -> exit {ended - r.end:.2f} s"
+        )
+    per: dict[str, list[float]] = {}
+    for t in tasks:
+        per.setdefault(t.name, []).append(t.end - t.start)
+    lines.append(
+        "  task walls: "
+        + ", ".join(f"{n} {len(v)} x {sum(v) / len(v):.2f} s" for n, v in sorted(per.items()))
+    )
+    return lines
+
+
+# --------------------------------------------------------------------------- main
+
+
+def rotations(names: Sequence[str], rounds: int) -> Iterator[tuple[int, str]]:
+    """Round ``i`` runs every contender, starting from the ``i``-th: alternating, fair to each."""
+    for i in range(rounds):
+        for k in range(len(names)):
+            yield i, names[(i + k) % len(names)]
+
+
+def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None:
+    work: Path = args.workdir
+    t0 = time.perf_counter()
+    ds = prepare(workload, work)
+    print(
+        f"\n== workload ({workload.key}): {workload.samples} sample(s) x {workload.pairs:,} read pairs"
+        f" -- {ds.source} (ready in {time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
+    settings = PipelineSettings.local(args.cpus, default_memory_gib())
+    gate = work / "qc_gate.py"
+    marker = '"{{inputs.parameters.sample}}"'
+    if marker not in QC_GATE_SOURCE:
+        raise SystemExit("workflows.pipeline.QC_GATE_SOURCE no longer takes the sample as a parameter")
+    gate.write_text(QC_GATE_SOURCE.replace(marker, 'os.environ["SAMPLE"]'))
+    runs = work / "runs" / workload.key
+    st = Setup(
+        ds, args.cpus, settings, gate, tool_env(args.cpus, settings, ds.reference, gate), snakemake, runs
+    )
+    samples = list(ds.reads)
+
+    walls: dict[str, list[Measure]] = {}
+    floors: list[Floor] = []
+    reference: dict[str, str] | None = None
+    best_seqstack: tuple[float, Path, float, float] | None = None
+    names = ["floor", "seqstack run", f"snakemake {SNAKEMAKE_VERSION}", "shell loop"]
+    runners: dict[str, Callable[[Path], Measure]] = {
+        names[2]: lambda out: run_snakemake(st, out),
+        names[3]: lambda out: run_shell(st, out),
+    }
+    # Every run's flagstats must equal the first run's: same steps, same work.
+    for i, name in rotations(names, args.repeat):
+        out = _fresh(runs / f"{name.split()[0]}-{i}")
+        if name == "floor":
+            f = run_floor(st, out)
+            floors.append(f)
+            m = Measure(sum(f.wall.values()), f.total_cpu)
+        elif name == "seqstack run":
+            m, launched, ended = run_seqstack(st, out)
+            if best_seqstack is None or m.wall < best_seqstack[0]:
+                keep = runs / "seqstack-best.run.json"
+                shutil.copy(out / "run.json", keep)
+                times = {"launched": launched, "ended": ended, "cpus": args.cpus}
+                keep.with_suffix(".times.json").write_text(json.dumps(times))
+                best_seqstack = (m.wall, keep, launched, ended)
+        else:
+            m = runners[name](out)
+        reference = reference or check_outputs(out, samples, None)
+        check_outputs(out, samples, reference)
+        shutil.rmtree(out)
+        walls.setdefault(name, []).append(m)
+        print(
+            f"  round {i + 1}: {name:<18} {m.wall:7.2f} s wall, {m.cpu:7.2f} s cpu"
+            f" (load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+
+    floor_cpu = min(f.total_cpu for f in floors)
+    floor = floor_cpu / args.cpus
+    chain = min(max(f.chains) + f.report_wall for f in floors)
+    best = {n: min(ms, key=lambda m: m.wall) for n, ms in walls.items()}
+    print(
+        f"\n  workload ({workload.key}), {args.cpus} cores, best of {args.repeat}, "
+        f"load average {os.getloadavg()[0]:.2f} now (other work on this machine inflates walls)"
+    )
+    print(f"  {'contender':<20} {'wall s':>8} {'cpu s':>8} {'x floor':>8}   runs (wall s)")
+    for n in names[1:]:
+        runs_text = ", ".join(f"{m.wall:.2f}" for m in walls[n])
+        print(f"  {n:<20} {best[n].wall:8.2f} {best[n].cpu:8.2f} {best[n].wall / floor:8.3f}   {runs_text}")
+    print(
+        f"  {'CPU floor':<20} {floor:8.2f} {floor_cpu:8.2f} {1:8.3f}   every step alone: "
+        "sum of user+sys / cores"
+    )
+    print(
+        f"  {'DAG bound':<20} {chain:8.2f} {'':>8} {chain / floor:8.3f}   longest sample chain"
+        " + MultiQC, step walls alone"
+    )
+    snk = best[names[2]].wall
+    print(f"  seqstack / snakemake: {best['seqstack run'].wall / snk:.3f} (wall)")
+    steps = min(floors, key=lambda f: f.total_cpu)
+    print(
+        "  floor CPU by step: "
+        + ", ".join(f"{n} {c:.2f} s" for n, c in steps.cpu.items())
+        + f" (total {steps.total_cpu:.2f} s)"
+    )
+    if best_seqstack is not None:
+        _, keep, launched, ended = best_seqstack
+        times_file = keep.with_suffix(".times.json")
+        times_file.write_text(json.dumps({**json.loads(times_file.read_text()), "floor": floor}))
+        print("  where the best seqstack run's time went:")
+        print("\n".join(breakdown(keep, launched, ended, settings, args.cpus, floor)))
+    target = (
+        "(b)/(c): seqstack <= 0.90 x snakemake and <= 1.05 x floor"
+        if workload.key != "a"
+        else "(a): <= 1.05 x floor"
+    )
+    print(f"  targets {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", default="a,b,c", help="comma-separated: a, b, c")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best of them is shown")
+    parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workdir", type=Path, default=None, help="data and runs (default: a temp dir)")
+    parser.add_argument("--snakemake-venv", type=Path, default=SNAKEMAKE_VENV)
+    parser.add_argument(
+        "--explain",
+        type=Path,
+        default=None,
+        help="only print the breakdown of a kept run: <workdir>/runs/<workload>/seqstack-best.run.json",
+    )
+    args = parser.parse_args()
+    if args.explain is not None:
+        times = json.loads(args.explain.with_suffix(".times.json").read_text())
+        settings = PipelineSettings.local(times["cpus"], default_memory_gib())
+        floor = times.get("floor", 0.0)
+        print(
+            "\n".join(
+                breakdown(args.explain, times["launched"], times["ended"], settings, times["cpus"], floor)
+            )
+        )
+        return
+    keys = [k.strip() for k in args.workload.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in WORKLOADS]
+    if unknown or not keys:
+        parser.error(f"--workload: unknown {', '.join(unknown) or '(none)'}; choose from a, b, c")
+    if args.repeat < 1 or args.cpus < 1:
+        parser.error("--repeat and --cpus must be at least 1")
+    for tool in ("fastqc", "bwa", "samtools"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not on PATH (make tools)")
+    args.workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="seqstack-peer-"))).resolve()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    snakemake = ensure_snakemake(args.snakemake_venv)
+    print(
+        f"seqstack vs snakemake {SNAKEMAKE_VERSION} vs a shell loop vs the CPU floor; "
+        f"workdir {args.workdir}; load average {os.getloadavg()[0]:.2f}"
+    )
+    for k in keys:
+        bench(WORKLOADS[k], args, snakemake)
+
+
+if __name__ == "__main__":
+    main()
