@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from stacks.names import service_account_id
+from components.naming import service_account_id
 
 #: What a GKE node needs and nothing more: write logs and metrics, let GKE read metadata, pull
 #: images from Artifact Registry. (Google's "least privilege node service account" set.)
@@ -30,8 +30,9 @@ WORKLOAD_BUCKET_ROLE = "roles/storage.objectUser"
 
 def account_id(prefix: str, suffix: str) -> str:
     """A service account id (6-30 chars, ``[a-z][a-z0-9-]*[a-z0-9]``) from a prefix and a suffix;
-    a prefix too long to fit is cut and tagged with a hash of it (:func:`stacks.names.service_account_id`),
-    so two long cluster names in one project never share an id."""
+    a prefix too long to fit is cut and tagged with a hash of it
+    (:func:`components.naming.service_account_id`), so two long cluster names in one project never
+    share an id."""
     return service_account_id(prefix, suffix)
 
 

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.gcp_identities import NODE_OAUTH_SCOPES
+from components.pools import Capacity
 from workflows.contract import PoolPlacement
 
 #: Kubernetes taint effects as GKE spells them.
@@ -19,15 +20,6 @@ _GKE_TAINT_EFFECTS = {
     "PreferNoSchedule": "PREFER_NO_SCHEDULE",
     "NoExecute": "NO_EXECUTE",
 }
-
-
-class Capacity(StrEnum):
-    """What kind of VMs back a pool."""
-
-    ON_DEMAND = "onDemand"
-    """Regular VMs: never preempted (controllers, Argo)."""
-    SPOT = "spot"
-    """Spot VMs: 60-91% cheaper, may be reclaimed at any time (retried pipeline steps)."""
 
 
 class DiskType(StrEnum):
