@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -23,6 +24,20 @@ NODE_ROLES: tuple[str, ...] = (
 #: The OAuth scope nodes get: all of Google Cloud, so that IAM roles alone decide what a node
 #: may do (narrower legacy scopes would silently cut roles short).
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
+
+
+def node_lockdown(shielded_args: Any, metadata_args: Any) -> dict[str, Any]:
+    """The node settings every GKE node gets, the cluster's short-lived default pool included:
+    the nodes' scope, Shielded VM (secure boot, integrity monitoring), and ``GKE_METADATA`` so that
+    pods see their own Workload Identity, never the node's account. Keyword arguments of a node
+    config; ``shielded_args`` and ``metadata_args`` are that config's own input classes (the
+    cluster's and a node pool's are distinct types with the same fields)."""
+    return {
+        "oauth_scopes": list(NODE_OAUTH_SCOPES),
+        "shielded_instance_config": shielded_args(enable_secure_boot=True, enable_integrity_monitoring=True),
+        "workload_metadata_config": metadata_args(mode="GKE_METADATA"),
+    }
+
 
 #: Read, write, list and delete objects; no bucket settings, no IAM changes.
 WORKLOAD_BUCKET_ROLE = "roles/storage.objectUser"
