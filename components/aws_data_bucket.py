@@ -20,7 +20,7 @@ class AwsDataBucketArgs:
     """Naming, expiry and retention of the data bucket."""
 
     bucket_name: str
-    """The bucket's full name, deterministic per stack (:func:`stacks.names.s3_bucket_name`), so
+    """The bucket's full name, deterministic per stack (:func:`components.naming.s3_bucket_name`), so
     a redeploy after ``pulumi destroy`` can adopt the bucket the destroy left behind."""
     scratch_expiration_days: int
     """Days after which objects under ``scratch/`` are deleted."""

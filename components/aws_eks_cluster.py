@@ -11,8 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from stacks.access import AccessLevel, eks_policy_arn
-from stacks.names import stable_suffix
+from components.naming import stable_suffix
 
 #: Every control-plane log stream; audit and authenticator are the ones an incident needs.
 CONTROL_PLANE_LOGS: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -20,6 +19,10 @@ CONTROL_PLANE_LOGS: tuple[str, ...] = ("api", "audit", "authenticator", "control
 #: AWS managed policies of the node role, by name. Pull-only ECR access; no S3 (pods get data
 #: access through Pod Identity, never through the node); the VPC CNI gets its own Pod Identity role.
 NODE_POLICIES: tuple[str, ...] = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
+
+#: EKS access policies by access level (``arn:<partition>:eks::aws:cluster-access-policy/<name>``):
+#: cluster admin, or read most objects (not Secrets) and write nothing.
+EKS_ACCESS_POLICIES: dict[str, str] = {"admin": "AmazonEKSClusterAdminPolicy", "view": "AmazonEKSViewPolicy"}
 
 _VERSION = re.compile(r"^1\.\d{2}$")
 
@@ -70,14 +73,14 @@ class AwsEksClusterArgs:
 def access_entries(args: AwsEksClusterArgs) -> dict[str, eks.AccessEntryArgs]:
     """One access entry per principal: cluster-scoped admin or view policy, keyed by a stable hash
     of the ARN (reordering the config list replaces nothing)."""
-    levels = [(arn, AccessLevel.ADMIN) for arn in args.admin_principal_arns] + [
-        (arn, AccessLevel.VIEW) for arn in args.view_principal_arns
+    levels = [(arn, "admin") for arn in args.admin_principal_arns] + [
+        (arn, "view") for arn in args.view_principal_arns
     ]
     return {
-        f"{level.value}-{stable_suffix(arn)}": eks.AccessEntryArgs(
+        f"{level}-{stable_suffix(arn)}": eks.AccessEntryArgs(
             principal_arn=arn,
             access_policies={
-                level.value: eks.AccessPolicyAssociationArgs(
+                level: eks.AccessPolicyAssociationArgs(
                     policy_arn=eks_policy_arn(level, args.partition),
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 )
@@ -85,6 +88,11 @@ def access_entries(args: AwsEksClusterArgs) -> dict[str, eks.AccessEntryArgs]:
         )
         for arn, level in levels
     }
+
+
+def eks_policy_arn(level: str, partition: str = "aws") -> str:
+    """The EKS access policy of a level (``admin`` or ``view``)."""
+    return f"arn:{partition}:eks::aws:cluster-access-policy/{EKS_ACCESS_POLICIES[level]}"
 
 
 class AwsEksCluster(pulumi.ComponentResource):

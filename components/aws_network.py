@@ -9,8 +9,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stacks.config import NatMode
-
 #: Interface endpoints nodes use to pull images and get pod-identity credentials without the NAT.
 #: The Pod Identity agent calls EKS Auth (AssumeRoleForPodIdentity), not STS, and nothing here
 #: uses STS from inside the VPC (no IRSA), so an STS endpoint would cost money and carry nothing.
@@ -44,8 +42,9 @@ class AwsNetworkArgs:
     """Region, for the endpoint service names."""
     cluster_name: str
     """EKS cluster name, for the ``kubernetes.io/cluster/<name>`` subnet tags."""
-    nat_mode: NatMode = NatMode.SINGLE
-    """One NAT gateway, or one per zone (no cross-zone single point of failure)."""
+    nat_per_zone: bool = False
+    """One NAT gateway in each zone (no cross-zone single point of failure) instead of one in the
+    first zone for the whole VPC."""
 
     def __post_init__(self) -> None:
         if len(self.zones) not in (2, 3) or len(set(self.zones)) != len(self.zones):
@@ -148,7 +147,7 @@ class AwsNetwork(pulumi.ComponentResource):
             private_subnets.append(private)
 
         # NAT gateways live in public subnets: one in the first zone, or one per zone.
-        nat_count = len(args.zones) if args.nat_mode is NatMode.PER_ZONE else 1
+        nat_count = len(args.zones) if args.nat_per_zone else 1
         nats: list[aws.ec2.NatGateway] = []
         for i in range(nat_count):
             eip = aws.ec2.Eip(

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from stacks.config import NodePoolConfig
-from workflows.contract import POOL_LABEL, pool_placement
+from components.pools import Capacity
+from workflows.contract import POOL_LABEL, PoolPlacement
 
 #: Kubernetes taint effects as the EKS API spells them.
 _EKS_TAINT_EFFECT = {
@@ -25,8 +25,11 @@ CA_PREFIX = "k8s.io/cluster-autoscaler"
 
 @dataclass(frozen=True)
 class AwsNodeGroupArgs:
-    """One pool's node group."""
+    """Which cluster, what machines, how many, and what may run on them (the same vocabulary as
+    :class:`components.gcp_node_pool.GkeNodePoolArgs`)."""
 
+    pool_name: str
+    """The pool's name, e.g. ``large`` (in resource descriptions and the ``seqstack.io/pool`` tag)."""
     cluster_name: pulumi.Input[str]
     """EKS cluster the nodes join."""
     autoscaler_cluster_name: str
@@ -35,38 +38,55 @@ class AwsNodeGroupArgs:
     """IAM role of the nodes (shared by all pools)."""
     subnet_ids: Sequence[pulumi.Input[str]]
     """Private subnets, one per zone, so the group can place nodes in any zone."""
-    pool: NodePoolConfig
-    """Machine types, sizes, disk and capacity type of the pool."""
+    machine_types: Sequence[str]
+    """Instance types, all of one size (a spot shortage of one type does not starve the pool)."""
+    min_nodes: int
+    """Minimum nodes, in total across zones (0 lets the pool scale to zero)."""
+    max_nodes: int
+    """Maximum nodes, in total across zones."""
+    disk_gib: int
+    """Root disk size in GiB (encrypted gp3)."""
+    capacity: Capacity
+    """On-demand or spot instances."""
+    placement: PoolPlacement
+    """Node labels and taints (from :func:`workflows.contract.pool_placement`)."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """What must exist before the first node boots (node role policies, Pod Identity agent...)."""
 
     def __post_init__(self) -> None:
-        p = self.pool
-        if not p.machine_types:
-            raise ValueError(f"AwsNodeGroupArgs.pool: {p.name} lists no machine types")
-        if not 0 <= p.min_nodes <= p.max_nodes or p.max_nodes < 1:
-            raise ValueError(f"AwsNodeGroupArgs.pool: {p.name} needs 0 <= min <= max, max >= 1")
-        if p.disk_gib < 20:
-            raise ValueError(f"AwsNodeGroupArgs.pool: {p.name} disk {p.disk_gib} GiB is below the 20 GiB AMI")
+        name = self.pool_name
+        if not self.machine_types:
+            raise ValueError(f"AwsNodeGroupArgs.machine_types: {name} lists no machine types")
+        if not 0 <= self.min_nodes <= self.max_nodes or self.max_nodes < 1:
+            raise ValueError(
+                f"AwsNodeGroupArgs.min_nodes/max_nodes: {name} needs 0 <= min <= max, max >= 1, "
+                f"got {self.min_nodes} and {self.max_nodes}"
+            )
+        if self.disk_gib < 20:
+            raise ValueError(
+                f"AwsNodeGroupArgs.disk_gib: {name} disk {self.disk_gib} GiB is below the 20 GiB AMI"
+            )
         if not self.subnet_ids:
-            raise ValueError(f"AwsNodeGroupArgs.subnet_ids: {p.name} needs at least one subnet")
+            raise ValueError(f"AwsNodeGroupArgs.subnet_ids: {name} needs at least one subnet")
+        bad = [t.effect for t in self.placement.tolerations if t.effect not in _EKS_TAINT_EFFECT]
+        if bad:
+            raise ValueError(f"AwsNodeGroupArgs.placement: {name} has unknown taint effect(s) {bad}")
 
 
-def autoscaler_tags(cluster_name: str, pool: NodePoolConfig) -> dict[str, str]:
+def autoscaler_tags(args: AwsNodeGroupArgs) -> dict[str, str]:
     """ASG tags that let the Cluster Autoscaler find the group and scale it up from zero.
 
     With no node running, the autoscaler cannot see the pool's labels, taints or disk; it builds
     a template node from these ``node-template`` tags instead (kubernetes/autoscaler#1869).
     """
-    placement = pool_placement(pool.name, tainted=pool.spot)
     tags = {
         f"{CA_PREFIX}/enabled": "true",
-        f"{CA_PREFIX}/{cluster_name}": "owned",
-        f"{CA_PREFIX}/node-template/resources/ephemeral-storage": f"{pool.disk_gib}Gi",
+        f"{CA_PREFIX}/{args.autoscaler_cluster_name}": "owned",
+        f"{CA_PREFIX}/node-template/resources/ephemeral-storage": f"{args.disk_gib}Gi",
     }
-    for key, value in placement.node_selector.items():
+    for key, value in args.placement.node_selector.items():
         tags[f"{CA_PREFIX}/node-template/label/{key}"] = value
-    for t in placement.tolerations:
+    for t in args.placement.tolerations:
         tags[f"{CA_PREFIX}/node-template/taint/{t.key}"] = f"{t.value}:{t.effect}"
     return tags
 
@@ -88,12 +108,11 @@ class AwsNodeGroup(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsNodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("seqstack:aws:NodeGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        pool = args.pool
-        placement = pool_placement(pool.name, tainted=pool.spot)
+        placement = args.placement
 
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
-            description=f"seqstack {pool.name} pool nodes",
+            description=f"seqstack {args.pool_name} pool nodes",
             # IMDSv2 only, one hop: the node itself reaches the metadata service, a pod (one hop
             # further, behind the pod network) does not, so no pod can borrow the node role.
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -105,7 +124,7 @@ class AwsNodeGroup(pulumi.ComponentResource):
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                     device_name="/dev/xvda",  # the root volume of the AL2023 EKS AMI
                     ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=pool.disk_gib,
+                        volume_size=args.disk_gib,
                         volume_type="gp3",
                         encrypted="true",
                         delete_on_termination="true",
@@ -114,7 +133,7 @@ class AwsNodeGroup(pulumi.ComponentResource):
             ],
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(
-                    resource_type=kind, tags={"Name": f"{name}", POOL_LABEL: pool.name}
+                    resource_type=kind, tags={"Name": f"{name}", POOL_LABEL: args.pool_name}
                 )
                 for kind in ("instance", "volume")
             ],
@@ -128,11 +147,11 @@ class AwsNodeGroup(pulumi.ComponentResource):
             node_role_arn=args.node_role_arn,
             subnet_ids=list(args.subnet_ids),
             ami_type="AL2023_x86_64_STANDARD",
-            capacity_type="SPOT" if pool.spot else "ON_DEMAND",
+            capacity_type="SPOT" if args.capacity is Capacity.SPOT else "ON_DEMAND",
             # Several types of one size: a spot shortage of one type does not starve the pool.
-            instance_types=list(pool.machine_types),
+            instance_types=list(args.machine_types),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=pool.min_nodes, max_size=pool.max_nodes, desired_size=pool.min_nodes
+                min_size=args.min_nodes, max_size=args.max_nodes, desired_size=args.min_nodes
             ),
             labels=dict(placement.node_selector),
             taints=[
@@ -144,7 +163,7 @@ class AwsNodeGroup(pulumi.ComponentResource):
                 version=self.launch_template.latest_version.apply(str),
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
-            tags={POOL_LABEL: pool.name},
+            tags={POOL_LABEL: args.pool_name},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(args.depends_on),
@@ -157,7 +176,7 @@ class AwsNodeGroup(pulumi.ComponentResource):
         # reads the ASG, so the scale-from-zero tags go onto the ASG directly. EKS sets the two
         # auto-discovery tags itself too; declaring them here keeps the contract in one place.
         self.asg_name = self.node_group.resources.apply(_asg_name)
-        for key, value in autoscaler_tags(args.autoscaler_cluster_name, pool).items():
+        for key, value in autoscaler_tags(args).items():
             slug = re.sub(r"[^a-z0-9]+", "-", key.removeprefix(f"{CA_PREFIX}/").lower()).strip("-")
             aws.autoscaling.Tag(
                 f"{name}-asg-{slug}",

@@ -10,7 +10,6 @@ from enum import StrEnum
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.config import QuotaConfig
 from workflows.k8s_names import name_problem
 
 
@@ -53,8 +52,14 @@ class LimitDefaults:
 class BiojobsNamespaceArgs:
     """What the pipeline namespace holds."""
 
-    quotas: QuotaConfig
-    """ResourceQuota of the namespace (from the stack config)."""
+    quota_cpu: str
+    """ResourceQuota: total CPU requests of the namespace (a Kubernetes quantity, e.g. ``96``)."""
+    quota_memory: str
+    """ResourceQuota: total memory requests (e.g. ``384Gi``)."""
+    quota_ephemeral_storage: str
+    """ResourceQuota: total ephemeral-storage requests (e.g. ``2Ti``)."""
+    quota_pods: int
+    """ResourceQuota: number of pods, at least 1."""
     kubernetes_version: str = "1.33"
     """The cluster's minor version: the Pod Security rules are pinned to it ("latest" would
     change the rules under running pipelines on a control-plane upgrade)."""
@@ -71,6 +76,8 @@ class BiojobsNamespaceArgs:
     """Defaults for containers without resources."""
 
     def __post_init__(self) -> None:
+        if self.quota_pods < 1:
+            raise ValueError(f"BiojobsNamespaceArgs.quota_pods: {self.quota_pods} must be at least 1")
         if not re.match(r"^1\.\d{2}$", self.kubernetes_version):
             raise ValueError(
                 f"BiojobsNamespaceArgs.kubernetes_version: {self.kubernetes_version!r} is not 1.NN"
@@ -159,16 +166,15 @@ class BiojobsNamespace(pulumi.ComponentResource):
             subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=sa_name, namespace=ns)],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, role, self.service_account]),
         )
-        q = args.quotas
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata=meta("biojobs-quota"),
             spec=k8s.core.v1.ResourceQuotaSpecArgs(
                 hard={
-                    "requests.cpu": q.cpu,
-                    "requests.memory": q.memory,
-                    "requests.ephemeral-storage": q.ephemeral_storage,
-                    "pods": str(q.pods),
+                    "requests.cpu": args.quota_cpu,
+                    "requests.memory": args.quota_memory,
+                    "requests.ephemeral-storage": args.quota_ephemeral_storage,
+                    "pods": str(args.quota_pods),
                 }
             ),
             opts=inside,

@@ -9,8 +9,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from stacks.access import GKE_ADMIN_ROLE, GKE_VIEW_ROLE
-from stacks.names import stable_suffix
+from components.naming import stable_suffix
+
+#: Project roles by access level: ``container.admin`` reaches every cluster and Kubernetes object,
+#: ``container.viewer`` reads them (not Secrets) and writes nothing.
+GKE_ADMIN_ROLE = "roles/container.admin"
+GKE_VIEW_ROLE = "roles/container.viewer"
 
 _MEMBER = re.compile(r"^(user|group|serviceAccount|principal|principalSet)[:/]")
 

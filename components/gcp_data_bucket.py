@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from stacks.names import gcs_bucket_name
+from components.naming import gcs_bucket_name
 
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
 

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gcp_identities import NODE_OAUTH_SCOPES
+from components.gcp_identities import node_lockdown
 
 #: Logs shipped to Cloud Logging: control-plane components and every container's stdout/stderr.
 LOGGING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS")
@@ -149,12 +149,9 @@ class GkeCluster(pulumi.ComponentResource):
             # removed, so changes to it are ignored rather than forcing a new cluster.
             node_config=gcp.container.ClusterNodeConfigArgs(
                 service_account=args.node_service_account,
-                oauth_scopes=list(NODE_OAUTH_SCOPES),
-                shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
+                **node_lockdown(
+                    gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs,
+                    gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs,
                 ),
             ),
             deletion_protection=args.deletion_protection,

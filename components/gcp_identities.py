@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
-from stacks.names import service_account_id
+from components.naming import service_account_id
 
 #: What a GKE node needs and nothing more: write logs and metrics, let GKE read metadata, pull
 #: images from Artifact Registry. (Google's "least privilege node service account" set.)
@@ -24,14 +25,29 @@ NODE_ROLES: tuple[str, ...] = (
 #: may do (narrower legacy scopes would silently cut roles short).
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
 
+
+def node_lockdown(shielded_args: Any, metadata_args: Any) -> dict[str, Any]:
+    """The node settings every GKE node gets, the cluster's short-lived default pool included:
+    the nodes' scope, Shielded VM (secure boot, integrity monitoring), and ``GKE_METADATA`` so that
+    pods see their own Workload Identity, never the node's account. Keyword arguments of a node
+    config; ``shielded_args`` and ``metadata_args`` are that config's own input classes (the
+    cluster's and a node pool's are distinct types with the same fields)."""
+    return {
+        "oauth_scopes": list(NODE_OAUTH_SCOPES),
+        "shielded_instance_config": shielded_args(enable_secure_boot=True, enable_integrity_monitoring=True),
+        "workload_metadata_config": metadata_args(mode="GKE_METADATA"),
+    }
+
+
 #: Read, write, list and delete objects; no bucket settings, no IAM changes.
 WORKLOAD_BUCKET_ROLE = "roles/storage.objectUser"
 
 
 def account_id(prefix: str, suffix: str) -> str:
     """A service account id (6-30 chars, ``[a-z][a-z0-9-]*[a-z0-9]``) from a prefix and a suffix;
-    a prefix too long to fit is cut and tagged with a hash of it (:func:`stacks.names.service_account_id`),
-    so two long cluster names in one project never share an id."""
+    a prefix too long to fit is cut and tagged with a hash of it
+    (:func:`components.naming.service_account_id`), so two long cluster names in one project never
+    share an id."""
     return service_account_id(prefix, suffix)
 
 

@@ -10,7 +10,8 @@ from enum import StrEnum
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gcp_identities import NODE_OAUTH_SCOPES
+from components.gcp_identities import node_lockdown
+from components.pools import Capacity
 from workflows.contract import PoolPlacement
 
 #: Kubernetes taint effects as GKE spells them.
@@ -19,15 +20,6 @@ _GKE_TAINT_EFFECTS = {
     "PreferNoSchedule": "PREFER_NO_SCHEDULE",
     "NoExecute": "NO_EXECUTE",
 }
-
-
-class Capacity(StrEnum):
-    """What kind of VMs back a pool."""
-
-    ON_DEMAND = "onDemand"
-    """Regular VMs: never preempted (controllers, Argo)."""
-    SPOT = "spot"
-    """Spot VMs: 60-91% cheaper, may be reclaimed at any time (retried pipeline steps)."""
 
 
 class DiskType(StrEnum):
@@ -141,12 +133,9 @@ class GkeNodePool(pulumi.ComponentResource):
                     for t in args.placement.tolerations
                 ],
                 service_account=args.service_account,
-                oauth_scopes=list(NODE_OAUTH_SCOPES),
-                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
+                **node_lockdown(
+                    gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs,
+                    gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs,
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),

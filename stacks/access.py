@@ -14,7 +14,9 @@ admins get ``roles/container.admin`` on the project, the preview identity
 ``roles/container.viewer`` (read-only, no Secrets).
 
 This module is pure: it validates the keys (called from :func:`stacks.config.parse_config`) and
-turns them into a list of grants the cloud components declare.
+turns them into a list of grants. The policy and role names are the components' vocabulary
+(:mod:`components.aws_eks_cluster`, :mod:`components.gcp_cluster_access`); the stacks hand them
+the admin and read-only principals as flat lists.
 """
 
 from __future__ import annotations
@@ -26,14 +28,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from stacks.config import StackConfig
-
-#: EKS access policies by level (``arn:<partition>:eks::aws:cluster-access-policy/<name>``).
-EKS_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
-EKS_VIEW_POLICY = "AmazonEKSViewPolicy"
-
-#: GKE project roles by level.
-GKE_ADMIN_ROLE = "roles/container.admin"
-GKE_VIEW_ROLE = "roles/container.viewer"
 
 _IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov|-iso[a-z]?)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 _GCP_MEMBER = re.compile(
@@ -66,17 +60,6 @@ def grants(cfg: StackConfig) -> list[AccessGrant]:
     if cfg.preview_principal:
         found.append(AccessGrant(cfg.preview_principal, AccessLevel.VIEW, "seqstack:previewPrincipal"))
     return found
-
-
-def eks_policy_arn(level: AccessLevel, partition: str = "aws") -> str:
-    """The EKS access policy of a level."""
-    name = EKS_ADMIN_POLICY if level is AccessLevel.ADMIN else EKS_VIEW_POLICY
-    return f"arn:{partition}:eks::aws:cluster-access-policy/{name}"
-
-
-def gke_role(level: AccessLevel) -> str:
-    """The project role of a level."""
-    return GKE_ADMIN_ROLE if level is AccessLevel.ADMIN else GKE_VIEW_ROLE
 
 
 def check_access(cfg: StackConfig) -> None:

@@ -14,9 +14,10 @@ from components.aws_node_group import AwsNodeGroup, AwsNodeGroupArgs
 from components.aws_pod_identity import AwsPodIdentity, AwsPodIdentityArgs
 from components.aws_registry import AwsRegistry, AwsRegistryArgs
 from components.cluster_autoscaler import CHART_BY_MINOR
+from components.naming import s3_bucket_name
+from components.pools import Capacity
 from components.tool_images import ToolImages, ToolImagesArgs, ecr_credentials
-from stacks.config import ConfigError, StackConfig
-from stacks.names import s3_bucket_name
+from stacks.config import ConfigError, NatMode, StackConfig
 from stacks.platform import (
     WORKFLOW_SERVICE_ACCOUNT,
     AwsPlatformIdentity,
@@ -24,7 +25,7 @@ from stacks.platform import (
     build_platform,
     contract_outputs,
 )
-from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE
+from workflows.contract import IMAGE_NAMES, PIPELINE_NAMESPACE, pool_placement
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
             zones=zones,
             region=cfg.region,
             cluster_name=cfg.cluster_name,
-            nat_mode=cfg.nat_mode,
+            nat_per_zone=cfg.nat_mode is NatMode.PER_ZONE,
         ),
     )
 
@@ -158,7 +159,13 @@ def declare_foundation(cfg: StackConfig) -> AwsFoundation:
                 autoscaler_cluster_name=cfg.cluster_name,
                 node_role_arn=cluster.node_role.arn,
                 subnet_ids=network.private_subnet_ids,
-                pool=pool,
+                pool_name=pool.name,
+                machine_types=pool.machine_types,
+                min_nodes=pool.min_nodes,
+                max_nodes=pool.max_nodes,
+                disk_gib=pool.disk_gib,
+                capacity=Capacity.SPOT if pool.spot else Capacity.ON_DEMAND,
+                placement=pool_placement(pool.name, tainted=pool.spot),
                 depends_on=(
                     *cluster.node_policy_attachments,
                     cluster.pod_identity_agent,

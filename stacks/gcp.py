@@ -15,8 +15,9 @@ from components.gcp_data_bucket import GcpDataBucket, GcpDataBucketArgs
 from components.gcp_gke_cluster import GkeCluster, GkeClusterArgs, WorkloadIdentityBinding
 from components.gcp_identities import GcpIdentities, GcpIdentitiesArgs
 from components.gcp_network import MAX_PODS_PER_NODE, GcpNetwork, GcpNetworkArgs, plan_addresses
-from components.gcp_node_pool import Capacity, DiskType, GkeNodePool, GkeNodePoolArgs
+from components.gcp_node_pool import DiskType, GkeNodePool, GkeNodePoolArgs
 from components.gcp_registry import GcpRegistry, GcpRegistryArgs
+from components.pools import Capacity
 from components.tool_images import ToolImages, ToolImagesArgs, artifact_registry_credentials
 from stacks.config import ConfigError, NodePoolConfig, StackConfig
 from stacks.platform import (

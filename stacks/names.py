@@ -11,10 +11,11 @@ before any resource is declared. Pure Python: no Pulumi import, no cloud call.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from components.naming import gcs_bucket_name, s3_bucket_name, service_account_id
 
 if TYPE_CHECKING:
     from stacks.config import StackConfig
@@ -25,9 +26,6 @@ CLUSTER_NAME_PREFIX = "seqstack"
 #: What a data bucket name adds to ``dataBucketPrefix``: ``-`` and 8 hex digits.
 BUCKET_SUFFIX_LENGTH = 9
 
-#: GCP service-account ids: 6-30 characters (IAM's rule).
-SERVICE_ACCOUNT_ID_LIMIT = 30
-
 _EKS_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 _LOG_GROUP = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
 _ECR_REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -35,11 +33,6 @@ _GKE_CLUSTER = re.compile(r"^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$")
 _SERVICE_ACCOUNT_ID = re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$")
 _ARTIFACT_REPOSITORY = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-
-
-def stable_suffix(*parts: str) -> str:
-    """8 hex digits from ``parts``: the same on every run, different for another stack or account."""
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:8]
 
 
 def default_cluster_name(stack: str) -> str:
@@ -50,34 +43,6 @@ def default_cluster_name(stack: str) -> str:
     """
     slug = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
     return f"{CLUSTER_NAME_PREFIX}-{slug}" if slug else CLUSTER_NAME_PREFIX
-
-
-def s3_bucket_name(prefix: str, account: str, region: str, stack: str) -> str:
-    """The AWS data bucket: ``<prefix>-<8 hex>`` from account, region and stack.
-
-    Deterministic, so after ``pulumi destroy`` (the bucket is retained) the next ``pulumi up`` can
-    find and adopt the same bucket; unique per stack and account, as S3 names are global.
-    """
-    return f"{prefix}-{stable_suffix(account, region, stack)}"
-
-
-def gcs_bucket_name(prefix: str, project: str, stack: str) -> str:
-    """The GCP data bucket: ``<prefix>-<8 hex>`` from project and stack (deterministic, unique)."""
-    return f"{prefix}-{stable_suffix(project, stack)}"
-
-
-def service_account_id(prefix: str, suffix: str) -> str:
-    """A GCP service-account id ``<prefix>-<suffix>`` of at most 30 characters.
-
-    A prefix too long to fit is cut and followed by 4 hex digits of the whole prefix, so two
-    long cluster names that share their first characters still get different ids.
-    """
-    whole = f"{prefix}-{suffix}"
-    if len(whole) <= SERVICE_ACCOUNT_ID_LIMIT:
-        return whole
-    tag = stable_suffix(prefix)[:4]
-    head = prefix[: SERVICE_ACCOUNT_ID_LIMIT - len(suffix) - len(tag) - 2].rstrip("-")
-    return f"{head}-{tag}-{suffix}"
 
 
 @dataclass(frozen=True)

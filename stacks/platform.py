@@ -173,7 +173,10 @@ def build_platform(
     namespace = BiojobsNamespace(
         "biojobs",
         BiojobsNamespaceArgs(
-            quotas=cfg.quotas,
+            quota_cpu=cfg.quotas.cpu,
+            quota_memory=cfg.quotas.memory,
+            quota_ephemeral_storage=cfg.quotas.ephemeral_storage,
+            quota_pods=cfg.quotas.pods,
             kubernetes_version=cfg.kubernetes_version,
             namespace=PIPELINE_NAMESPACE,
             workflow_service_account=WORKFLOW_SERVICE_ACCOUNT,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.aws_eks_cluster import eks_policy_arn
 from stacks.config import ConfigError
 from stacks.harness import run_stack
 
@@ -104,3 +105,10 @@ def test_gke_admins_and_the_read_only_preview_account_get_project_roles() -> Non
     others = [r for r in inv.of_type(PROJECT_MEMBER) if r.parent != "access"]
     assert not any(r.inputs["role"].startswith("roles/container.") for r in others)
     assert not [r for r in run_stack("dev-gcp").of_type(PROJECT_MEMBER) if r.parent == "access"]
+
+
+def test_access_policy_arns_follow_the_partition() -> None:
+    assert eks_policy_arn("admin") == ADMIN_POLICY
+    assert eks_policy_arn("view", "aws-us-gov") == VIEW_POLICY.replace("arn:aws:", "arn:aws-us-gov:")
+    with pytest.raises(KeyError):
+        eks_policy_arn("owner")

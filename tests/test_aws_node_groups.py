@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from components.aws_node_group import AwsNodeGroupArgs, autoscaler_tags
-from stacks.config import NodePoolConfig
+from components.pools import Capacity
 from stacks.harness import Inventory, run_stack
 from workflows.contract import POOL_NAMES, pool_placement
 
@@ -128,20 +131,32 @@ def test_nodes_wait_for_their_role_policies_the_cni_identity_and_the_way_out(aws
 
 
 def test_node_group_args_reject_impossible_pools() -> None:
-    good = NodePoolConfig("large", ("c6i.8xlarge",), 0, 4, 500, True)
-    assert autoscaler_tags("c", good)[f"{CA}/node-template/taint/seqstack.io/pool"] == "large:NoSchedule"
+    def args(**changes: Any) -> AwsNodeGroupArgs:
+        fields: dict[str, Any] = {
+            "pool_name": "large",
+            "cluster_name": "c",
+            "autoscaler_cluster_name": "c",
+            "node_role_arn": "arn",
+            "subnet_ids": ["s"],
+            "machine_types": ("c6i.8xlarge",),
+            "min_nodes": 0,
+            "max_nodes": 4,
+            "disk_gib": 500,
+            "capacity": Capacity.SPOT,
+            "placement": pool_placement("large", tainted=True),
+        }
+        return AwsNodeGroupArgs(**{**fields, **changes})
 
-    def args(pool: NodePoolConfig) -> AwsNodeGroupArgs:
-        return AwsNodeGroupArgs(
-            cluster_name="c", autoscaler_cluster_name="c", node_role_arn="arn", subnet_ids=["s"], pool=pool
-        )
-
-    args(good)
-    for bad, message in (
-        (NodePoolConfig("large", (), 0, 4, 500, True), "no machine types"),
-        (NodePoolConfig("large", ("c6i.8xlarge",), 5, 4, 500, True), "min <= max"),
-        (NodePoolConfig("large", ("c6i.8xlarge",), 0, 0, 500, True), "max >= 1"),
-        (NodePoolConfig("large", ("c6i.8xlarge",), 0, 4, 10, True), "10 GiB"),
+    assert autoscaler_tags(args())[f"{CA}/node-template/taint/seqstack.io/pool"] == "large:NoSchedule"
+    odd = pool_placement("large", tainted=True)
+    odd = replace(odd, tolerations=tuple(replace(t, effect="Sometimes") for t in odd.tolerations))
+    for changes, message in (
+        ({"machine_types": ()}, "machine_types: large lists no machine types"),
+        ({"min_nodes": 5}, "min <= max"),
+        ({"max_nodes": 0}, "max >= 1"),
+        ({"disk_gib": 10}, "disk_gib: large disk 10 GiB"),
+        ({"subnet_ids": []}, "subnet_ids: large needs at least one subnet"),
+        ({"placement": odd}, "unknown taint effect"),
     ):
         with pytest.raises(ValueError, match=message):
-            args(bad)
+            args(**changes)

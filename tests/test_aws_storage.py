@@ -9,8 +9,8 @@ import pytest
 
 from components.aws_data_bucket import AwsDataBucketArgs
 from components.aws_registry import AwsRegistryArgs
+from components.naming import s3_bucket_name
 from stacks.harness import FAKE_ACCOUNT, Inventory, run_stack
-from stacks.names import s3_bucket_name
 from workflows.contract import IMAGE_NAMES
 
 REPOSITORY = "aws:ecr/repository:Repository"

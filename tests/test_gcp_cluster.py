@@ -72,6 +72,20 @@ def test_default_pool_removed_and_autoscaler_prefers_utilization(cluster):
     )
 
 
+def test_default_pool_is_locked_down_like_every_node_pool(inv, cluster):
+    lockdown = ("oauthScopes", "shieldedInstanceConfig", "workloadMetadataConfig")
+    default = {key: cluster["nodeConfig"][key] for key in lockdown}
+    assert default == {
+        "oauthScopes": ["https://www.googleapis.com/auth/cloud-platform"],
+        "shieldedInstanceConfig": {"enableSecureBoot": True, "enableIntegrityMonitoring": True},
+        "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+    }
+    pools = inv.of_type("gcp:container/nodePool:NodePool")
+    assert len(pools) == 3
+    for pool in pools:
+        assert {key: pool.inputs["nodeConfig"][key] for key in lockdown} == default, pool.name
+
+
 @pytest.mark.parametrize("protect", [True, False])
 def test_deletion_protection_follows_config(protect):
     inv = run_stack("dev-gcp", overrides={"seqstack:deletionProtection": protect})

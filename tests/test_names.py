@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from components.naming import service_account_id
 from stacks.config import ConfigError, parse_config
 from stacks.harness import Inventory, run_config
 from stacks.loader import read_stack_file
-from stacks.names import default_cluster_name, service_account_id
+from stacks.names import default_cluster_name
 
 # Keys whose defaults a second stack would share; removed to get "a stack on defaults".
 NAME_KEYS = ("seqstack:clusterName", "seqstack:dataBucketPrefix")

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pytest
 
+from components.biojobs_namespace import BiojobsNamespaceArgs
 from stacks.config import ConfigError, parse_config
 from stacks.harness import Inventory, run_function
 from stacks.loader import read_stack_file
@@ -350,6 +351,13 @@ def test_quota_follows_a_config_change():
     inv = run_platform("dev-aws", {"seqstack:quotaCpu": "96", "seqstack:quotaPods": 40})
     hard = by_name(inv, "kubernetes:core/v1:ResourceQuota", "biojobs-quota")["spec"]["hard"]
     assert (hard["requests.cpu"], hard["pods"]) == ("96", "40")
+
+
+def test_namespace_args_refuse_a_quota_of_no_pods():
+    base = {"quota_cpu": "8", "quota_memory": "32Gi", "quota_ephemeral_storage": "100Gi"}
+    assert BiojobsNamespaceArgs(**base, quota_pods=1).quota_pods == 1
+    with pytest.raises(ValueError, match=r"BiojobsNamespaceArgs\.quota_pods: 0 must be at least 1"):
+        BiojobsNamespaceArgs(**base, quota_pods=0)
 
 
 def test_limit_range_gives_helper_containers_requests(platform):
