@@ -433,13 +433,19 @@ def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -
     assert_no_partial_outputs(out, record)
 
 
+def big_sheet(folder: Path, records: int) -> Path:
+    """A sheet of one sample whose two FASTQs take seconds to check and a fraction of that to write."""
+    reads = b"@r\nACGTACGTAC\n+\nIIIIIIIIII\n" * records
+    (folder / "R1.fastq").write_bytes(reads)
+    (folder / "R2.fastq").write_bytes(reads)
+    sheet = folder / "sheet.csv"
+    sheet.write_text(f"sample,fastq_1,fastq_2\nbig,{folder / 'R1.fastq'},{folder / 'R2.fastq'}\n")
+    return sheet
+
+
 def test_ctrl_c_during_the_input_check_stops_the_check_workers(tmp_path: Path) -> None:
     # 6 million records per file: seconds of checking (here), written in a fraction of that.
-    reads = b"@r\nACGTACGTAC\n+\nIIIIIIIIII\n" * 6_000_000
-    (tmp_path / "R1.fastq").write_bytes(reads)
-    (tmp_path / "R2.fastq").write_bytes(reads)
-    sheet = tmp_path / "sheet.csv"
-    sheet.write_text(f"sample,fastq_1,fastq_2\nbig,{tmp_path / 'R1.fastq'},{tmp_path / 'R2.fastq'}\n")
+    sheet = big_sheet(tmp_path, 6_000_000)
     data = generate(tmp_path / "data", samples=[DemoSample("tiny", 200, 38, 31)])
     out = tmp_path / "results"
     proc = _start(sheet, data.reference, out)

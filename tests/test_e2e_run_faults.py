@@ -27,6 +27,7 @@ from tests.test_e2e_local import (
     _start,
     _wait_for,
     assert_no_partial_outputs,
+    big_sheet,
     run,
 )
 from workflows.local.demo import DemoSample, generate
@@ -157,11 +158,7 @@ def test_sigterm_and_sighup_stop_every_child_like_ctrl_c(
 
 
 def test_sigterm_during_the_input_check_stops_the_checks_and_records_it(tmp_path: Path) -> None:
-    reads = b"@r\nACGTACGTAC\n+\nIIIIIIIIII\n" * 5_000_000  # seconds of checking
-    (tmp_path / "R1.fastq").write_bytes(reads)
-    (tmp_path / "R2.fastq").write_bytes(reads)
-    sheet = tmp_path / "sheet.csv"
-    sheet.write_text(f"sample,fastq_1,fastq_2\nbig,{tmp_path / 'R1.fastq'},{tmp_path / 'R2.fastq'}\n")
+    sheet = big_sheet(tmp_path, 5_000_000)  # seconds of checking
     data = generate(tmp_path / "data", samples=[DemoSample("tiny", 200, 38, 31)])
     out = tmp_path / "results"
     proc = _start(sheet, data.reference, out)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stacks.machines import Machine
 from workflows.settings import PipelineSettings, Resources
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,30 +38,12 @@ SHAPES: dict[str, tuple[int, float]] = {
     "n2-standard-32": (32, 128),
 }
 
-DAEMONSET_CPU = 0.5
-DAEMONSET_GIB = 1.0
-
-
-def _gke_reserved_gib(mem: float) -> float:
-    tiers = [(4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06), (float("inf"), 0.02)]
-    reserved, left = 0.0, mem
-    for size, share in tiers:
-        part = min(left, size)
-        reserved += part * share
-        left -= part
-    return reserved + 0.1  # eviction threshold
-
-
-def _eks_reserved_gib(vcpus: int) -> float:
-    max_pods = 234 if vcpus >= 16 else 58
-    return (255 + 11 * max_pods) / 1024 + 0.1
-
 
 def allocatable(machine: str) -> tuple[float, float]:
+    """What a pod can request on one node of ``machine``: the reservation model config validation
+    uses (``stacks.machines``), applied to the public shapes above."""
     vcpus, mem = SHAPES[machine]
-    cpu = vcpus - 0.06 - 0.01 - 0.005 * 2 - 0.0025 * max(0, vcpus - 4) - DAEMONSET_CPU
-    memory = mem - max(_gke_reserved_gib(mem), _eks_reserved_gib(vcpus)) - DAEMONSET_GIB
-    return cpu, memory
+    return Machine(machine, vcpus, mem).allocatable()
 
 
 def fits(size: Resources, machine: str) -> bool:
