@@ -6,6 +6,7 @@ from hera.workflows import Artifact, Container, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
+from workflows.steps import qc_gate
 from workflows.steps.pod import (
     METRICS,
     REF,
@@ -18,12 +19,14 @@ from workflows.steps.pod import (
     bash,
     output,
 )
-from workflows.steps.qc_gate import VERDICT
 from workflows.steps.step import Step
 
 #: Index files bwa-mem2 and bwa put beside the FASTA.
 BWA_MEM2_INDEX = (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac")
 BWA_INDEX = (".amb", ".ann", ".bwt", ".pac", ".sa")
+
+#: The align task in the per-sample DAG.
+TASK = "align"
 
 #: The per-sample DAG's inputs, which align takes whole.
 SAMPLE_PARAMS = ("sample", "r1_bucket", "r1_key", "r2_bucket", "r2_key")
@@ -128,8 +131,8 @@ def wire(align: Container) -> None:
         name=STEP.tasks[0],
         template=align,
         arguments={n: arg(n) for n in SAMPLE_PARAMS},
-        depends="qc-gate",
-        when=f"'{{{{tasks.qc-gate.outputs.parameters.{VERDICT}}}}}' == 'pass'",
+        depends=qc_gate.TASK,
+        when=f"'{{{{tasks.{qc_gate.TASK}.outputs.parameters.{qc_gate.VERDICT}}}}}' == 'pass'",
     )
 
 
@@ -141,7 +144,7 @@ STEP = Step(
     deadline=lambda s: s.align_deadline_seconds,
     build=template,
     outputs=("bam", "bai", "flagstat", "stats", "metrics-flagstat", "metrics-stats"),
-    tasks=("align",),
+    tasks=(TASK,),
     wire=wire,
     measured=("align", "index"),
 )

@@ -14,11 +14,14 @@ from hera.workflows import models as m
 from workflows import qc_gate
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
+from workflows.steps import fastqc
 from workflows.steps.pod import OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, output
 from workflows.steps.step import Step
 
 #: The output parameter holding ``pass`` or ``fail``.
 VERDICT = "verdict"
+#: The gate's task in the per-sample DAG.
+TASK = "qc-gate"
 
 
 def source() -> str:
@@ -66,7 +69,7 @@ def wire(gate: Script) -> None:
         name=STEP.tasks[0],
         template=gate,
         arguments={"sample": arg("sample")},
-        depends="fastqc-r1 && fastqc-r2",
+        depends=" && ".join(fastqc.STEP.tasks),
     )
 
 
@@ -78,6 +81,6 @@ STEP = Step(
     deadline=lambda s: s.step_deadline_seconds,
     build=template,
     outputs=(VERDICT, "qc-json"),
-    tasks=("qc-gate",),
+    tasks=(TASK,),
     wire=wire,
 )
