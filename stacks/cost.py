@@ -45,7 +45,9 @@ class Price:
     """One list price with where it comes from."""
 
     price: float
+    """USD per unit (hour, GB-month...)."""
     source: str
+    """Where the figure comes from (a page, or "estimate" and when)."""
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,13 @@ class Line:
     """One row of a cost table."""
 
     item: str
+    """What is priced."""
     quantity: str
+    """How much of it, with its unit."""
     usd: float
+    """Its cost in USD (per month, or per sample)."""
     source: str
+    """The price's source."""
 
 
 @dataclass(frozen=True)
@@ -63,13 +69,20 @@ class TaskCpu:
     """CPU use of one pipeline task per sample: fixed part per pod plus a part per read pair."""
 
     task: str
+    """Pipeline step (template) name."""
     pool: str
+    """Node pool its pods run on."""
     pods_per_sample: int
+    """Pods of it one sample runs."""
     fixed_cpu_seconds: float
+    """CPU seconds each pod takes whatever its input (start-up)."""
     cpu_seconds_per_million_pairs: float
+    """CPU seconds per million read pairs of the sample."""
     basis: str
+    """Where the figures come from (the default table or a run record)."""
 
     def cpu_hours(self, million_pairs: float) -> float:
+        """CPU-hours per sample of ``million_pairs`` million read pairs."""
         return (
             self.pods_per_sample * self.fixed_cpu_seconds + self.cpu_seconds_per_million_pairs * million_pairs
         ) / 3600
@@ -151,11 +164,17 @@ class Pool:
     """A node pool as declared: machine type, capacity, minimum size, disk."""
 
     name: str
+    """Pool name (its ``seqstack.io/pool`` label)."""
     machine_type: str
+    """The (first) machine type."""
     spot: bool
+    """Spot capacity."""
     min_nodes: int
+    """Nodes it keeps while idle."""
     disk_gib: float
+    """Root disk per node in GiB."""
     ssd: bool
+    """SSD disks (priced apart on GCP)."""
 
 
 def _aws_pools(inv: Inventory) -> list[Pool]:
