@@ -19,7 +19,7 @@ READS = ("R1", "R2")
 
 
 def summary(zip_path: str) -> dict[str, str]:
-    """FastQC's ``summary.txt`` inside its zip, as ``{module: PASS|WARN|FAIL}``."""
+    """FastQC's ``summary.txt`` inside its archive, as ``{module: PASS|WARN|FAIL}``."""
     with zipfile.ZipFile(zip_path) as archive:
         name = next(n for n in archive.namelist() if n.endswith("/summary.txt"))
         lines = archive.read(name).decode().splitlines()
