@@ -1,7 +1,7 @@
 """Measure CPU-seconds per million read pairs of each pipeline step on the real mtDNA test data.
 
 ``seqstack cost`` prices a sample from CPU-hours per task; without a ``--run-json`` from a real
-run it uses the default table in ``seqstack/data/task_cpu.json``, which this script produces.
+run it uses the default table in ``stacks/data/task_cpu.json``, which this script produces.
 It times FastQC, ``bwa mem | samtools sort`` and ``samtools index`` (CPU = user + sys of the
 child processes, not wall time) on the 5,053-pair HG00152 mtDNA set repeated ``--copies`` times,
 and on the set once, so the fixed start-up cost (the FastQC JVM, loading the index) and the
@@ -12,7 +12,7 @@ per-read cost here is a lower bound for a whole human genome (run the pipeline o
 ``seqstack run`` on real data and pass its ``results/run.json`` to ``seqstack cost``).
 
 Usage: python benchmarks/cpu_per_read_pair.py [--copies 200] [--threads 2]
-       [--write seqstack/data/task_cpu.json]
+       [--write stacks/data/task_cpu.json]
 """
 
 from __future__ import annotations

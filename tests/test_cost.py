@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from seqstack import cmd_cost
 from seqstack.cli import app
-from seqstack.cmd_cost import CostError, Prices, TaskCpu, idle_lines, load_prices, measured_tasks, pools_of
+from stacks import cost
+from stacks.cost import CostError, Prices, TaskCpu, idle_lines, load_prices, measured_tasks, pools_of
 from stacks.harness import run_stack
-from workflows.contract import POOL_LABEL
 
 runner = CliRunner()
 
@@ -94,7 +93,7 @@ def test_per_sample_cost_scales_with_reads_and_uses_spot_prices() -> None:
     large = _cost("--stack", "dev-aws", "--reads-per-sample", "100")
     assert large["perSample"]["total"] > 5 * small["perSample"]["total"]
     align = next(line for line in large["perSample"]["lines"] if line["item"].startswith("align"))
-    table = json.loads(cmd_cost.DEFAULT_TASK_CPU.read_text())["tasks"]
+    table = json.loads(cost.DEFAULT_TASK_CPU.read_text())["tasks"]
     cpu_seconds = 100 * (
         table["align"]["cpu_seconds_per_million_pairs"] + table["index"]["cpu_seconds_per_million_pairs"]
     )
@@ -153,7 +152,7 @@ def test_run_record_cpu_seconds_become_cpu_per_million_pairs(tmp_path: Path) -> 
     )
     tasks = {t.task: t for t in measured_tasks(run_json, min_pairs=1000)}
     assert set(tasks) == {"fastqc", "align"}, "the report runs once per run, not per sample"
-    fixed = {t.task: t.fixed_cpu_seconds for t in cmd_cost.default_tasks()}
+    fixed = {t.task: t.fixed_cpu_seconds for t in cost.default_tasks()}
     assert tasks["fastqc"].pods_per_sample == 2
     assert tasks["fastqc"].cpu_seconds_per_million_pairs == pytest.approx(
         (22.0 - 2 * fixed["fastqc"]) / 0.002
@@ -166,7 +165,7 @@ def test_run_record_without_cpu_seconds_uses_wall_time_times_reserved_cpus(tmp_p
     run_json = _run_record(tmp_path, pairs=1000, tasks=[_task("align", "s1", durationSeconds=10.0)])
     (align,) = measured_tasks(run_json, min_pairs=1)
     # PipelineSettings.local(4 cpus, 8 GiB) gives align all 4 CPUs.
-    fixed = {t.task: t.fixed_cpu_seconds for t in cmd_cost.default_tasks()}
+    fixed = {t.task: t.fixed_cpu_seconds for t in cost.default_tasks()}
     assert align.cpu_seconds_per_million_pairs == pytest.approx((40.0 - fixed["align"]) / 0.001)
     assert "wall time x reserved CPUs" in align.basis
 
@@ -177,23 +176,6 @@ def test_a_run_too_small_to_extrapolate_is_refused(tmp_path: Path) -> None:
         measured_tasks(run_json)
     result = runner.invoke(app, ["cost", "--stack", "dev-aws", "--run-json", str(run_json)])
     assert result.exit_code == 2
-
-
-def test_template_pools_match_the_rendered_pipeline() -> None:
-    """TEMPLATE_POOLS must say where workflows/pipeline.py schedules each template."""
-    from workflows.contract import StackOutputs
-    from workflows.pipeline import build_template
-    from workflows.settings import PipelineSettings
-
-    stack = StackOutputs.load(Path(__file__).parent / "fixtures" / "dev-aws.outputs.json")
-    template = build_template(stack, PipelineSettings.cloud_defaults()).to_dict()
-    pools = {
-        t["name"]: (t.get("nodeSelector") or {}).get(POOL_LABEL)
-        for t in template["spec"]["templates"]
-        if "nodeSelector" in t
-    }
-    for name, pool in cmd_cost.TEMPLATE_POOLS.items():
-        assert pools.get(name) == pool, (name, pools)
 
 
 def test_task_cpu_model() -> None:

@@ -34,12 +34,13 @@ from hera.workflows.models import (
 )
 
 from workflows.errors import UserError
+from workflows.steps import SAMPLE_TASKS, align, qc_gate
 
 #: Workflow phases after which nothing changes any more.
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 
 #: The per-sample steps, in order, as their DAG task names.
-STEPS = ("fastqc-r1", "fastqc-r2", "qc-gate", "align")
+STEPS = SAMPLE_TASKS
 
 
 class ArgoError(UserError, RuntimeError):
@@ -247,14 +248,14 @@ def _state(sample: str, dag: Mapping[str, Any], steps: Mapping[str, Mapping[str,
         node = steps.get(name)
         if node and node.get("phase") in ("Failed", "Error"):
             return SampleState(sample, "failed", name, str(node.get("message", "")))
-    gate = steps.get("qc-gate")
+    gate = steps.get(qc_gate.TASK)
     if gate and gate.get("phase") == "Succeeded":
         outputs = {p["name"]: p.get("value") for p in (gate.get("outputs") or {}).get("parameters", [])}
-        if outputs.get("verdict") == "fail":
-            return SampleState(sample, "qc_failed", "qc-gate")
-    align = steps.get("align")
-    if align and align.get("phase") == "Succeeded":
-        return SampleState(sample, "aligned", "align")
+        if outputs.get(qc_gate.VERDICT) == "fail":
+            return SampleState(sample, "qc_failed", qc_gate.TASK)
+    aligned = steps.get(align.TASK)
+    if aligned and aligned.get("phase") == "Succeeded":
+        return SampleState(sample, "aligned", align.TASK)
     for name in reversed(STEPS):
         node = steps.get(name)
         if node and node.get("phase") in ("Running", "Pending"):

@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from workflows.errors import UserError
@@ -177,8 +177,10 @@ class PipelineSettings:
     SORT_SLACK = 0.85
 
     def __post_init__(self) -> None:
-        for name in ("fastqc", "qc_gate", "align", "report", "index"):
-            getattr(self, name).check(name)
+        for f in fields(self):  # every step's size (workflows.steps reads them by step)
+            size = getattr(self, f.name)
+            if isinstance(size, Resources):
+                size.check(f.name)
         self.retry.check()
         if not _VERSION_RE.match(self.version):
             raise SettingsError(f"version must be MAJOR.MINOR.PATCH, got {self.version!r}")

@@ -70,6 +70,8 @@ from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
+from workflows.steps import align as align_step
+from workflows.steps import qc_gate
 
 #: Exit codes of ``seqstack run`` (SIGTERM/SIGHUP: 128 + the signal's number, 143/129).
 EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -196,9 +198,11 @@ def outcomes(
             result.append(Outcome(s.id, "failed", "-", bad[s.id]))
             continue
         tasks = per_sample.get(s.id, {})
-        gate = tasks.get("qc-gate")
-        verdict = gate.parameters.get("verdict", "-") if gate is not None and gate.phase == SUCCEEDED else "-"
-        align = tasks.get("align")
+        gate = tasks.get(qc_gate.TASK)
+        verdict = "-"
+        if gate is not None and gate.phase == SUCCEEDED:
+            verdict = gate.parameters.get(qc_gate.VERDICT, "-")
+        align = tasks.get(align_step.TASK)
         bam = sample_dir(outdir, s.id) / f"{s.id}.bam"
         if align is not None and align.phase == SUCCEEDED and bam.exists():
             result.append(Outcome(s.id, "aligned", verdict, "", str(bam)))
