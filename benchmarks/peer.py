@@ -54,8 +54,8 @@ from pathlib import Path
 
 from workflows.local.demo import DemoSample, generate
 from workflows.local.run import default_memory_gib
-from workflows.pipeline import QC_GATE_SOURCE
 from workflows.settings import PipelineSettings
+from workflows.steps.qc_gate import source as qc_gate_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "benchmarks" / "snakemake" / "Snakefile"
@@ -100,7 +100,7 @@ STEPS: tuple[tuple[str, str], ...] = (
         'work="$s/.gate"; mkdir -p "$work/in"\n'
         'ln -sf "$PWD/$s/fastqc/${s}_R1_fastqc.zip" "$work/in/R1_fastqc.zip"\n'
         'ln -sf "$PWD/$s/fastqc/${s}_R2_fastqc.zip" "$work/in/R2_fastqc.zip"\n'
-        'WORK="$work" SAMPLE="$s" python3 "$GATE" > /dev/null\n'
+        'WORK="$work" QC_SAMPLE="$s" python3 "$GATE" > /dev/null\n'
         'mv "$work/out/$s.qc.json" "$s/$s.qc.json"; mv "$work/out/verdict" "$s/verdict"',
     ),
     (
@@ -527,10 +527,7 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
     )
     settings = PipelineSettings.local(args.cpus, default_memory_gib())
     gate = work / "qc_gate.py"
-    marker = '"{{inputs.parameters.sample}}"'
-    if marker not in QC_GATE_SOURCE:
-        raise SystemExit("workflows.pipeline.QC_GATE_SOURCE no longer takes the sample as a parameter")
-    gate.write_text(QC_GATE_SOURCE.replace(marker, 'os.environ["SAMPLE"]'))
+    gate.write_text(qc_gate_source())  # the very file the pods run
     runs = work / "runs" / workload.key
     st = Setup(
         ds, args.cpus, settings, gate, tool_env(args.cpus, settings, ds.reference, gate), snakemake, runs
