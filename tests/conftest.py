@@ -3,6 +3,9 @@ but most tests only read the same inventory)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pulumi
 import pytest
 
 from stacks.harness import Inventory, run_stack
@@ -15,3 +18,17 @@ pytest_plugins = ["tests.ci_skips", "pytester"]
 def aws_inv() -> Inventory:
     """The dev-aws stack as committed, run under mocks."""
     return run_stack("dev-aws")
+
+
+@pytest.fixture
+def set_mocks_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stacks whose run reached ``set_mocks`` (the start of the mock runtime) during the test."""
+    calls: list[str] = []
+    real = pulumi.runtime.set_mocks
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        calls.append(kwargs.get("stack", "?"))
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(pulumi.runtime, "set_mocks", spy)
+    return calls

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
@@ -41,20 +40,6 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str, str]] = [
     ("dev-aws", {"seqstack:smallMaxNode": 3}, "seqstack:smallMaxNode", "seqstack:smallMaxNode"),
     ("dev-aws", {"seqstack:nodeCount": 3}, "seqstack:nodeCount", "seqstack:nodeCount"),
 ]
-
-
-@pytest.fixture
-def set_mocks_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Stacks whose run reached ``set_mocks`` (the start of the mock runtime) during the test."""
-    calls: list[str] = []
-    real = pulumi.runtime.set_mocks
-
-    def spy(*args: Any, **kwargs: Any) -> None:
-        calls.append(kwargs.get("stack", "?"))
-        real(*args, **kwargs)
-
-    monkeypatch.setattr(pulumi.runtime, "set_mocks", spy)
-    return calls
 
 
 def test_the_set_mocks_spy_sees_a_good_run(set_mocks_calls: list[str]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 import pytest
 
 from components.argo_workflows import ArgoWorkflowsArgs, S3Repository, argo_values
@@ -97,19 +96,6 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("dev-aws", {"seqstack:largeMaxNodes": 5000}, "seqstack:largeMaxNodes: 5000 is more than 100 nodes"),
     ("dev-gcp", {"seqstack:smallMaxNodes": 101}, "seqstack:smallMaxNodes: 101 is more than 100 nodes"),
 ]
-
-
-@pytest.fixture
-def set_mocks_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    real = pulumi.runtime.set_mocks
-
-    def spy(*args: Any, **kwargs: Any) -> None:
-        calls.append(kwargs.get("stack", "?"))
-        real(*args, **kwargs)
-
-    monkeypatch.setattr(pulumi.runtime, "set_mocks", spy)
-    return calls
 
 
 @pytest.mark.parametrize(
