@@ -19,7 +19,6 @@ from workflows.local.executor import (
     Fault,
     Node,
     UnsupportedWorkflowError,
-    memory_quantity_mib,
     walk,
 )
 from workflows.local.expr import ExprError, eval_retry, eval_when, parse_depends
@@ -452,13 +451,6 @@ def test_memory_requests_bound_how_many_tasks_run_at_once(tmp_path: Path) -> Non
     _root, nodes = run([workflow([main, big])], tmp_path, memory_mib=4096)
     spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
-
-
-def test_memory_quantities() -> None:
-    assert memory_quantity_mib("2048Mi") == 2048
-    assert memory_quantity_mib("96Gi") == 96 * 1024
-    assert memory_quantity_mib("1048576") == 1
-    assert memory_quantity_mib("512Ki") == 0.5
 
 
 def test_a_retry_only_gets_what_is_left_of_max_duration(tmp_path: Path) -> None:

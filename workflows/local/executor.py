@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from workflows import quantities
 from workflows.local import expr
 from workflows.local.pod import Pod, PodEmulation, PodError, StageItem, Volume, output_paths
 from workflows.local.schema import check_supported
@@ -62,7 +63,6 @@ DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadlin
 
 _TAG = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _FROM = re.compile(r"^\{\{\s*tasks\.([A-Za-z0-9_-]+)\.outputs\.artifacts\.([A-Za-z0-9_-]+)\s*\}\}$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
 class UnsupportedWorkflowError(ValueError):
@@ -192,32 +192,19 @@ class Fault:
 
 
 def parse_duration(value: Any, what: str) -> float:
-    """Argo durations: an integer (seconds) or ``30s``, ``5m``, ``2h``, ``250ms``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    m = _DURATION.match(str(value).strip())
-    if not m:
-        raise TemplateError(f"{what}: cannot read duration {value!r}")
-    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
-    return float(m.group(1)) * unit
+    """An Argo duration in seconds (:func:`workflows.quantities.parse_duration`); a value that
+    cannot be read fails the template, naming ``what``."""
+    try:
+        return quantities.parse_duration(value)
+    except quantities.QuantityError as exc:
+        raise TemplateError(f"{what}: {exc}") from None
 
 
-def cpu_quantity(value: Any) -> float:
-    """A Kubernetes cpu quantity (``2``, ``500m``, ``1.5``) in cores."""
-    text = str(value).strip()
-    if text.endswith("m"):
-        return float(text[:-1]) / 1000
-    return float(text)
-
-
-def memory_quantity_mib(value: Any) -> float:
-    """A Kubernetes memory quantity (``2048Mi``, ``96Gi``, ``512M``, ``1073741824``) in MiB."""
-    text = str(value).strip()
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-    for suffix, factor in units.items():
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * factor / 2**20
-    return float(text) / 2**20
+def _requested(requests: Mapping[str, Any], key: str, read: Callable[[Any], float], where: str) -> float:
+    try:
+        return read(requests[key])
+    except quantities.QuantityError as exc:
+        raise TemplateError(f"{where}: resources.requests.{key}: {exc}") from None
 
 
 def _iso(t: float | None) -> str | None:
@@ -939,11 +926,11 @@ class Executor:
         cost = 1.0
         requests = ((tmpl.get(body_key) or {}).get("resources") or {}).get("requests") or {}
         if "cpu" in requests:
-            cost = cpu_quantity(requests["cpu"])
+            cost = _requested(requests, "cpu", quantities.cpu_cores, where)
         cost = max(0.0, min(cost, self.cpus))
         # Memory is booked like cpu (requests = limits here): two aligns each sized for the whole
         # memory budget must not run side by side just because the cores would allow it.
-        mib = memory_quantity_mib(requests["memory"]) if "memory" in requests else 0.0
+        mib = _requested(requests, "memory", quantities.memory_mib, where) if "memory" in requests else 0.0
         mib = max(0.0, min(mib, self.memory_mib))
 
         retry = tmpl.get("retryStrategy") or scope.retry

@@ -43,7 +43,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import stat
@@ -58,6 +57,7 @@ from typing import Any
 
 from workflows.identity import EXECUTOR_SECURITY_CONTEXT
 from workflows.local.pod_tools import make_shims, python_for, shim_environment, unreachable_dirs
+from workflows.quantities import QuantityError, quantity_bytes
 
 #: Umask of a container's processes (the runtime's default).
 CONTAINER_UMASK = 0o022
@@ -66,33 +66,9 @@ CONTAINER_UMASK = 0o022
 #: ``emptyDirMessageFmt``; Go's %q quoting, and the trailing space is the kubelet's).
 EMPTYDIR_EVICTION = 'Usage of EmptyDir volume "{name}" exceeds the limit "{limit}". '
 
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|m)?$")
-_UNITS = {
-    None: 1,
-    "m": 1e-3,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-}
-
 
 class PodError(RuntimeError):
     """A pod cannot be emulated as written (a missing uid, a root uid under runAsNonRoot)."""
-
-
-def quantity_bytes(value: Any) -> int:
-    """A Kubernetes storage quantity (``20Gi``, ``512M``, ``1048576``) in bytes."""
-    m = _QUANTITY.match(str(value).strip())
-    if not m:
-        raise PodError(f"cannot read quantity {value!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
 @dataclass(frozen=True)
@@ -386,7 +362,7 @@ class Pod:
 
     def watch(self, pgid: int, interval: float) -> SizeWatch:
         """Start watching the pod's emptyDir usage; call :meth:`SizeWatch.stop` when it ends."""
-        limited = [(v, quantity_bytes(v.size_limit)) for v in self.volumes if v.size_limit]
+        limited = [(v, _size_limit_bytes(v)) for v in self.volumes if v.size_limit]
         w = SizeWatch(limited, pgid, interval)
         w.start()
         return w
@@ -635,3 +611,10 @@ class PodEmulation:
                 shutil.rmtree(self._created, ignore_errors=True)
                 self._created = None
                 self._shims.clear()
+
+
+def _size_limit_bytes(volume: Volume) -> int:
+    try:
+        return quantity_bytes(volume.size_limit)
+    except QuantityError as exc:
+        raise PodError(f"volume {volume.name}: sizeLimit: {exc}") from None
