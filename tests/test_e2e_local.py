@@ -28,7 +28,7 @@ from rich.console import Console
 
 from tests.testdata import MTDNA, MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.local.demo import DemoSample, generate
-from workflows.local.executor import Fault
+from workflows.local.launch import Fault
 from workflows.local.reference import ensure_index
 from workflows.local.run import RunOptions, run_pipeline
 

@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from workflows.local.executor import (
+from workflows.local.executor import Executor
+from workflows.local.expr import ExprError, eval_retry, eval_when, parse_depends
+from workflows.local.launch import Fault
+from workflows.local.nodes import (
     ERROR,
     FAILED,
     OMITTED,
     SKIPPED,
     SUCCEEDED,
-    Executor,
-    Fault,
     Node,
     UnsupportedWorkflowError,
     walk,
 )
-from workflows.local.expr import ExprError, eval_retry, eval_when, parse_depends
 
 WORK = {"name": "work", "emptyDir": {}}
 MOUNT = [{"name": "work", "mountPath": "/work"}]

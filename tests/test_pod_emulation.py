@@ -32,8 +32,9 @@ from workflows.identity import (
     executor_security_context,
 )
 from workflows.local import pod as podmod
-from workflows.local.executor import ERROR, FAILED, SUCCEEDED, Executor, Node, walk
+from workflows.local.executor import Executor
 from workflows.local.expr import eval_retry
+from workflows.local.nodes import ERROR, FAILED, SUCCEEDED, Node, walk
 from workflows.local.pod import (
     EMPTYDIR_EVICTION,
     PodEmulation,

@@ -42,18 +42,18 @@ from rich.console import Console
 
 from workflows.console import console as plain_console
 from workflows.contract import StackOutputs
-from workflows.local.executor import (
+from workflows.local.executor import Executor
+from workflows.local.fastq import InputError, checking_pairs
+from workflows.local.launch import Fault
+from workflows.local.nodes import (
     SKIPPED,
     SUCCEEDED,
-    Executor,
-    Fault,
     Node,
     RunAbortedError,
     UnsupportedWorkflowError,
     first_failure,
     walk,
 )
-from workflows.local.fastq import InputError, checking_pairs
 from workflows.local.outdir import (
     REPORT_HTML,
     RUN_JSON,
@@ -62,11 +62,11 @@ from workflows.local.outdir import (
     OutdirError,
     claim,
     sample_dir,
-    write_json_atomic,
 )
 from workflows.local.pod import PodEmulation
 from workflows.local.preflight import disk_problem, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
+from workflows.local.record import RunRecord, earlier_tasks
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
@@ -122,59 +122,14 @@ def default_memory_gib() -> float:
     return max(1.0, machine_memory_gib() * 0.8)
 
 
-class _RunRecord:
-    """``run.json``: every task with status, attempts, times, exit codes, commands and output
-    checksums; rewritten atomically so a reader (or ``--resume``) never sees half a file."""
-
-    def __init__(self, path: Path, header: dict[str, Any], earlier: dict[str, Any] | None = None) -> None:
-        self.path = path
-        self.header = header
-        self.lock = threading.Lock()
-        self.nodes: list[Node] = []
-        self.samples: list[Outcome] = []
-        self.earlier_samples: dict[str, Any] = {}
-        self.earlier_tasks: list[Any] = []
-        self.sheet: set[str] = set()
-        if earlier:
-            self._keep_earlier(earlier)
-
-    def _keep_earlier(self, earlier: dict[str, Any]) -> None:
-        """``--resume``: samples of the earlier run that this sheet does not name keep their
-        entries (their outputs are still in the folder), marked as from the earlier run."""
-        samples = earlier.get("samples")
-        self.earlier_samples = dict(samples) if isinstance(samples, dict) else {}
-        tasks = earlier.get("tasks")
-        self.earlier_tasks = [t for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
-
-    def write(self, status: str) -> None:
-        with self.lock:
-            tasks = [n.to_json() for n in self.nodes if n.kind == "Pod" and n.phase not in ("Pending",)]
-            earlier = {
-                name: {**entry, "earlierRun": True} if isinstance(entry, dict) else entry
-                for name, entry in self.earlier_samples.items()
-                if name not in self.sheet
-            }
-            data = {
-                **self.header,
-                "status": status,
-                "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "samples": {
-                    **earlier,
-                    **{
-                        o.sample: {"status": o.status, "qc": o.qc, "reason": o.reason, "bam": o.bam}
-                        for o in self.samples
-                    },
-                },
-                "tasks": [t for t in self.earlier_tasks if t.get("sample") in earlier] + tasks,
-            }
-            write_json_atomic(self.path, data)
-
-
-def _previous_tasks(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    tasks = data.get("tasks")
-    if not isinstance(tasks, list):
-        return {}
-    return {t["key"]: t for t in tasks if isinstance(t, dict) and isinstance(t.get("key"), str)}
+def _task_order(objs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Task names in the order the DAGs declare them (the progress table's columns)."""
+    return [
+        t["name"]
+        for o in objs
+        for tmpl in (o.get("spec") or {}).get("templates", [])
+        for t in (tmpl.get("dag") or {}).get("tasks", [])
+    ]
 
 
 def outcomes(
@@ -319,7 +274,7 @@ class _Context:
     """What :func:`run_pipeline` must know to end a run it did not finish."""
 
     claim: Claim | None = None
-    record: _RunRecord | None = None
+    record: RunRecord | None = None
     tasks_started: bool = False
 
 
@@ -366,8 +321,8 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         "memoryGiB": round(memory, 1),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    previous = _previous_tasks(folder.previous)
-    record = _RunRecord(outdir / RUN_JSON, header, folder.previous)
+    previous = earlier_tasks(folder.previous)
+    record = RunRecord(outdir / RUN_JSON, header, folder.previous)
     record.sheet = {s.id for s in samples}
     ctx.record = record
     record.write("Running")  # a record from the start; an unwritable one stops the run here
@@ -453,23 +408,14 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 previous=previous,
                 env=env,
             )
+            record.nodes = executor.nodes
+            # The display and the checkpoint are separate listeners: run.json is rewritten
+            # after every task whether or not anything is shown.
+            progress = Progress(console, live=live, order=_task_order(objs))
+            executor.listeners = [record, progress]
         except UnsupportedWorkflowError as exc:
             err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
             return EXIT_USAGE
-        order = [
-            t["name"]
-            for o in objs
-            for tmpl in (o.get("spec") or {}).get("templates", [])
-            for t in (tmpl.get("dag") or {}).get("tasks", [])
-        ]
-        progress = Progress(console, live=live, order=order)
-        record.nodes = executor.nodes
-
-        def checkpoint(_: Node) -> None:
-            record.write("Running")
-
-        progress.on_finished = checkpoint
-        executor.listener = progress
         ctx.tasks_started = True
         try:
             with progress:
