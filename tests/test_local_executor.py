@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from workflows.local.executor import Executor
-from workflows.local.expr import ExprError, eval_retry, eval_when, parse_depends
 from workflows.local.launch import Fault
 from workflows.local.nodes import (
     ERROR,
@@ -400,25 +399,6 @@ def test_workflow_template_ref_with_parameter_override(tmp_path: Path) -> None:
     root, nodes = run([wft, wf], tmp_path)
     assert root.phase == SUCCEEDED, root.message
     assert nodes["t"].parameters == {"o": "given"}
-
-
-def test_expression_subsets() -> None:
-    v = {
-        "lastRetry.status": "Failed",
-        "lastRetry.message": "Pod was terminated in response to imminent node shutdown",
-        "lastRetry.exitCode": "137",
-        "lastRetry.duration": "12",
-    }
-    assert eval_retry(PREEMPTION, v)
-    assert not eval_retry(PREEMPTION, {**v, "lastRetry.message": "Error (exit code 1)"})
-    assert eval_retry("asInt(lastRetry.exitCode) >= 137 && !(lastRetry.status == 'Error')", v)
-    assert eval_when("'pass' == 'pass' && ('a' != 'b' || false)")
-    with pytest.raises(ExprError):
-        eval_when("pass == 'pass'")  # unquoted substitution is an error, as in Argo
-    with pytest.raises(ExprError):
-        eval_retry("lastRetry.status in ['Error']", v)
-    with pytest.raises(ExprError):
-        parse_depends("a.Finished")
 
 
 def test_active_deadline_kills_the_process_and_fails_the_task(tmp_path: Path) -> None:
