@@ -10,7 +10,7 @@ import pytest
 from workflows.local.nodes import Node, TemplateError
 from workflows.local.pod import PodEmulation
 from workflows.local.podplan import Machine, PodPlan, plan_pod
-from workflows.local.templates import Scope
+from workflows.local.templates import Invocation, Scope
 
 
 def _plan(tmp_path: Path, body: dict[str, Any], **tmpl: Any) -> PodPlan:
@@ -31,7 +31,7 @@ def _plan(tmp_path: Path, body: dict[str, Any], **tmpl: Any) -> PodPlan:
         **tmpl,
     }
     node = Node("wf/samples(0:s1)/t", "t", "", "Pod", sample="s1")
-    return plan_pod(machine, scope, template, {"n": "3"}, {"r1": "/data/s1_R1.fq"}, node)
+    return plan_pod(machine, Invocation(scope, template, {"n": "3"}, {"r1": "/data/s1_R1.fq"}, node))
 
 
 def test_paths_env_and_command_are_made_local(tmp_path: Path) -> None:

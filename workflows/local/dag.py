@@ -26,7 +26,7 @@ from workflows.local.nodes import (
     TemplateError,
     first_failure,
 )
-from workflows.local.templates import Scope
+from workflows.local.templates import Invocation
 from workflows.local.values import (
     input_values,
     item_label,
@@ -43,17 +43,15 @@ _FROM = re.compile(r"^\{\{\s*tasks\.([A-Za-z0-9_-]+)\.outputs\.artifacts\.([A-Za
 
 
 class DagRun:
-    """One run of a DAG template into ``node``: :meth:`run` blocks until every task is done."""
+    """One run of a DAG template into its node: :meth:`run` blocks until every task is done."""
 
-    def __init__(
-        self, executor: Executor, scope: Scope, tmpl: Mapping[str, Any], inputs: Mapping[str, str], node: Node
-    ) -> None:
+    def __init__(self, executor: Executor, call: Invocation) -> None:
         self.ex = executor
-        self.scope = scope
-        self.tmpl = tmpl
-        self.node = node
-        self.values = scope.values()
-        self.values.update(input_values(inputs))
+        self.scope = call.scope
+        self.tmpl = tmpl = call.template
+        self.node = call.node
+        self.values = self.scope.values()
+        self.values.update(input_values(call.inputs))
         dag = substitute(tmpl["dag"], self.values, strict=False, where=f"template {tmpl['name']}")
         self.tasks: dict[str, Mapping[str, Any]] = {t["name"]: t for t in dag["tasks"]}
         self.fail_fast = dag.get("failFast", True) is not False

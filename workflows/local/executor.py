@@ -72,7 +72,7 @@ from workflows.local.podplan import Machine, PodPlan, plan_pod
 from workflows.local.record import EarlierTask
 from workflows.local.resume import reuse
 from workflows.local.schema import check_supported
-from workflows.local.templates import Scope, Templates, bind_inputs
+from workflows.local.templates import Invocation, Scope, Templates, bind_inputs
 from workflows.local.toollog import first_error
 
 
@@ -239,25 +239,19 @@ class Executor:
     ) -> None:
         """Argo's ``executeTemplate``: bind the inputs, then run a DAG or a container/script;
         sets ``node``'s phase and outputs."""
-        inputs = bind_inputs(tmpl, params)
+        call = Invocation(scope, tmpl, bind_inputs(tmpl, params), artifacts, node)
         if "dag" in tmpl:
-            DagRun(self, scope, tmpl, inputs, node).run()
+            DagRun(self, call).run()
         else:
-            self.execute_container(scope, tmpl, inputs, artifacts, node)
+            self.execute_container(call)
 
-    def execute_container(
-        self,
-        scope: Scope,
-        tmpl: Mapping[str, Any],
-        inputs: Mapping[str, str],
-        artifacts: Mapping[str, str],
-        node: Node,
-    ) -> None:
+    def execute_container(self, call: Invocation) -> None:
         """Argo's ``executeContainer`` and the retry node around it: plan the pod, reuse an
         earlier success (``--resume``), else run attempts (booked on the resource budget and
         the template's mutexes) until one succeeds or the retry plan says stop."""
+        node, scope = call.node, call.scope
         node.kind = "Pod"
-        plan = plan_pod(self.machine, scope, tmpl, inputs, artifacts, node)
+        plan = plan_pod(self.machine, call)
         node.fingerprint = plan.fingerprint
         if reuse(node, self.previous.get(node.resume_key), plan.resolved):
             self.emit(node, "finished")

@@ -13,11 +13,11 @@ from typing import Any
 
 from workflows import quantities
 from workflows.local.artifacts import InputSource
-from workflows.local.nodes import Node, TemplateError, safe_name
+from workflows.local.nodes import TemplateError, safe_name
 from workflows.local.pod import Pod, PodEmulation, PodError, Volume
 from workflows.local.resume import fingerprint
 from workflows.local.retry import RetryPlan, duration
-from workflows.local.templates import Scope
+from workflows.local.templates import Invocation
 from workflows.local.values import input_values, string_value, substitute
 
 
@@ -70,15 +70,10 @@ def _local_path(mounts: Mapping[str, Path], where: str, path: str, what: str) ->
     raise TemplateError(f"{where}: {what} path {path!r} is not under an emptyDir volume mount")
 
 
-def plan_pod(
-    machine: Machine,
-    scope: Scope,
-    tmpl: Mapping[str, Any],
-    inputs: Mapping[str, str],
-    arg_artifacts: Mapping[str, str],
-    node: Node,
-) -> PodPlan:
-    """Plan ``node``'s pod from its template and input values; a problem is a TemplateError."""
+def plan_pod(machine: Machine, call: Invocation) -> PodPlan:
+    """Plan the pod of ``call``'s node from its template and input values; a problem is a
+    TemplateError."""
+    scope, tmpl, node = call.scope, call.template, call.node
     body_key = "container" if "container" in tmpl else "script"
     where = f"{node.display} (template {tmpl['name']})"
     volumes = {**scope.volumes, **{v["name"]: v for v in tmpl.get("volumes") or []}}
@@ -121,7 +116,7 @@ def plan_pod(
         return _local_path(mount_map, where, path, what)
 
     values = scope.values()
-    values.update(input_values(inputs))
+    values.update(input_values(call.inputs))
     values["pod.name"] = safe_name(node.key)
     values["retries"] = "0"
     stage1 = substitute({k: v for k, v in tmpl.items() if k != "dag"}, values, strict=False, where=where)
@@ -144,7 +139,7 @@ def plan_pod(
     # Where inputs come from: the task's arguments, else a location written in the template.
     in_sources: list[InputSource] = []
     for a in resolved.get("inputs", {}).get("artifacts", []):
-        src = arg_artifacts.get(a["name"])
+        src = call.artifacts.get(a["name"])
         if src is None and "plugin" in a:
             src = a["plugin"]["key"]
         if src is None and "raw" not in a:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.local.nodes import TemplateError, UnsupportedWorkflowError
+from workflows.local.nodes import Node, TemplateError, UnsupportedWorkflowError
 from workflows.local.values import string_value, workflow_values
 
 
@@ -33,6 +33,18 @@ class Scope:
     def values(self) -> dict[str, str]:
         """The global variables of this workflow (``workflow.*``)."""
         return workflow_values(self.workflow_name, self.namespace, self.parameters)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One template invoked for one node: where it was found, its bound input parameters and
+    the locations of its input artifacts."""
+
+    scope: Scope
+    template: Mapping[str, Any]
+    inputs: Mapping[str, str]
+    artifacts: Mapping[str, str]
+    node: Node
 
 
 class Templates:
