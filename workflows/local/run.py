@@ -31,9 +31,8 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,11 +67,12 @@ from workflows.local.preflight import disk_problem, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.record import RunRecord, earlier_tasks
 from workflows.local.reference import ReferenceIndex, ensure_index
+from workflows.local.stopping import Terminated, exit_code, stop_signals_interrupt
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 
-#: Exit codes of ``seqstack run`` (SIGTERM/SIGHUP: 128 + the signal's number, 143/129).
-EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Exit codes of ``seqstack run`` (stopped by a signal: :func:`workflows.local.stopping.exit_code`).
+EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE = 0, 1, 2
 #: The run itself failed (its record could not be written): every task was stopped.
 EXIT_RUN_FAILED = 1
 
@@ -205,40 +205,6 @@ def late_failures(roots: Sequence[Node], outcomes: Sequence[Outcome], bad: dict[
     return lines
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled as Ctrl-C is."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _exit_code(exc: KeyboardInterrupt) -> int:
-    return 128 + exc.signum if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-
-
-@contextlib.contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread (once: a second signal
-    while the tasks are being stopped is ignored, so the clean-up finishes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    raised = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        if not raised.is_set():
-            raised.set()
-            raise Terminated(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_pipeline(
     opts: RunOptions, console: Console | None = None, live: bool | None = None, err: Console | None = None
 ) -> int:
@@ -249,7 +215,7 @@ def run_pipeline(
     err = err or plain_console(stderr=True)
     ctx = _Context()
     try:
-        with _stop_signals_interrupt():
+        with stop_signals_interrupt():
             return _run(opts, console, live, err, ctx)
     except KeyboardInterrupt as exc:  # outside the executor: checks, indexing, the closing writes
         what = f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
@@ -260,7 +226,7 @@ def run_pipeline(
                 ctx.record.write("Interrupted")
         when = "" if ctx.tasks_started else " before any task started"
         err.print(f"{what}{when}", highlight=False, soft_wrap=True, markup=False)
-        return _exit_code(exc)
+        return exit_code(exc)
     except OutdirError as exc:  # the folder cannot hold the run, or run.json cannot be written
         err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return EXIT_RUN_FAILED if ctx.claim is not None else EXIT_USAGE
@@ -434,7 +400,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 soft_wrap=True,
                 markup=False,
             )
-            return _exit_code(exc)
+            return exit_code(exc)
         except RunAbortedError as exc:
             shutil.rmtree(state / "work", ignore_errors=True)
             pods.cleanup()
