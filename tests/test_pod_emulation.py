@@ -335,7 +335,6 @@ def test_a_real_run_fails_with_permission_denied_when_the_executor_uid_differs(
     before issue 12) FastQC cannot open its input, exactly as on the cluster; with the values the
     stack installs, the same run aligns the good sample."""
     from workflows.local.demo import DemoSample, generate
-    from workflows.local.outdir import sample_dir
     from workflows.local.run import RunOptions, run_pipeline
 
     good = DemoSample("good", pairs=400, quality_start=38, quality_end=31)
@@ -367,7 +366,7 @@ def test_a_real_run_fails_with_permission_denied_when_the_executor_uid_differs(
     else:
         assert code == 0, out.getvalue()
         assert f"executor runAsUser {POD_UID}" in record["pods"]
-        bam = sample_dir(tmp_path / "out", "good") / "good.bam"
+        bam = tmp_path / "out" / "samples" / "good" / "good.bam"
         assert record["samples"]["good"]["status"] == "aligned"
         st = bam.stat()
         assert (st.st_uid, st.st_gid) == (0, 0)  # published for the user who ran seqstack
