@@ -10,10 +10,8 @@ import json
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,24 +59,16 @@ def test_a_sample_named_like_a_report_output_keeps_its_outputs(tmp_path: Path) -
     assert_no_partial_outputs(out, result.record)
 
 
-@pytest.fixture
-def fake_bin() -> Iterator[Path]:
-    """A PATH folder the pods' uid can enter: pytest's tmp_path is root's alone when tests run
-    as root, and a PATH folder closed to the pods is left out (the real tool would run)."""
-    fake = Path(tempfile.mkdtemp(prefix="seqstack-fake-bin-"))
-    fake.chmod(0o755)
-    yield fake
-    shutil.rmtree(fake, ignore_errors=True)
-
-
-def _fail_bwa(fake: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+def _fail_bwa(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
     (fake / "bwa").write_text(f"#!/bin/sh\necho '{line}' >&2\nexit 1\n")
     (fake / "bwa").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
 
 
 def test_a_reused_outdir_is_refused_then_overwritten_or_resumed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_bin: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = generate(tmp_path / "data", samples=[DemoSample("a", 300, 38, 31), DemoSample("b", 300, 38, 31)])
     ensure_index(data.reference, tmp_path / "cache")  # with the real bwa, before it is faked below
@@ -108,7 +98,7 @@ def test_a_reused_outdir_is_refused_then_overwritten_or_resumed(
     assert "earlierRun" not in resumed.record["samples"]["b"]
 
     # --overwrite when alignment now fails: no BAM of the earlier run beside the new verdict.
-    _fail_bwa(fake_bin, monkeypatch, "[E::bwa_idx_load_from_disk] fail to locate the index files")
+    _fail_bwa(tmp_path, monkeypatch, "[E::bwa_idx_load_from_disk] fail to locate the index files")
     fresh = run(data.sheet, data.reference, out, overwrite=True)
     assert fresh.code == 1
     assert fresh.record["samples"]["a"]["status"] == "failed" and not bam_a.exists()
@@ -117,11 +107,11 @@ def test_a_reused_outdir_is_refused_then_overwritten_or_resumed(
 
 
 def test_a_sample_failing_after_the_input_check_is_one_line_with_the_tools_error_and_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_bin: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = generate(tmp_path / "data", samples=[DemoSample("s1", 200, 38, 31)])
     ensure_index(data.reference, tmp_path / "cache")
-    _fail_bwa(fake_bin, monkeypatch, "[E::bwa_idx_load_from_disk] fail to locate the index files")
+    _fail_bwa(tmp_path, monkeypatch, "[E::bwa_idx_load_from_disk] fail to locate the index files")
     result = run(data.sheet, data.reference, tmp_path / "out")
     assert result.code == 1
     (line,) = result.err.strip().splitlines()
