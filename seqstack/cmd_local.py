@@ -54,7 +54,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Run QC and alignment for a sample sheet on this machine (tools from PATH)."""
-    from workflows.local.executor import Fault
+    from workflows.local.launch import Fault
     from workflows.local.run import RunOptions, run_pipeline
 
     out_path = outdir_path(outdir)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from workflows.errors import UserError
 
 if TYPE_CHECKING:
-    from workflows.local.executor import Fault
+    from workflows.local.launch import Fault
 
 
 class OptionError(UserError):
@@ -140,10 +140,10 @@ def pod_tasks(objs: Sequence[Mapping[str, Any]], sample_ids: Sequence[str]) -> l
 def check_faults(faults: Sequence[Fault], tasks: Sequence[_PodTask]) -> None:
     """Refuse a fault rule that can never fire on ``tasks`` (see :func:`pod_tasks`).
 
-    A rule's glob is matched by :meth:`workflows.local.executor.Fault.matches` itself, against
+    A rule's glob is matched by :meth:`workflows.local.launch.Fault.matches` itself, against
     nodes keyed as the executor keys them.
     """
-    from workflows.local.executor import Node
+    from workflows.local.nodes import Node
 
     for fault in faults:
         matched = [

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -26,9 +27,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from seqstack.cmd_cost import measured_tasks
 from tests.testdata import MTDNA, MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.local.demo import DemoSample, generate
-from workflows.local.executor import Fault
+from workflows.local.launch import Fault
 from workflows.local.reference import ensure_index
 from workflows.local.run import RunOptions, run_pipeline
 
@@ -46,23 +48,31 @@ pytestmark = [
 class Result:
     """A finished `seqstack run`: exit code, printed lines and run.json."""
 
-    def __init__(self, outdir: Path, code: int, out: str, err: str) -> None:
+    def __init__(self, outdir: Path, code: int, out: str, err: str, children_cpu: float = 0.0) -> None:
         self.outdir, self.code, self.out, self.err = outdir, code, out, err
         self.record: dict[str, Any] = json.loads((outdir / "run.json").read_text())
+        #: User + system CPU of every process the run started and reaped (RUSAGE_CHILDREN delta).
+        self.children_cpu = children_cpu
 
     def task(self, key: str) -> dict[str, Any]:
         return next(t for t in self.record["tasks"] if t["key"] == key)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(sheet: Path, reference: Path, outdir: Path, **options: Any) -> Result:
     out, err = io.StringIO(), io.StringIO()
+    before = _children_cpu()
     code = run_pipeline(
         RunOptions(sheet=sheet, reference=reference, outdir=outdir, cpus=2, **options),
         console=Console(file=out, width=200),
         err=Console(file=err, width=200),
         live=False,
     )
-    return Result(outdir, code, out.getvalue(), err.getvalue())
+    return Result(outdir, code, out.getvalue(), err.getvalue(), _children_cpu() - before)
 
 
 def sam_body(bam: Path) -> list[str]:
@@ -182,6 +192,20 @@ def test_demo_counts_equal_the_tools_run_by_hand(demo: Result, tmp_path: Path) -
     ours = demo.outdir / "samples" / "demo-good" / "demo-good.bam"
     assert count(ours, "-F", "4") == count(bam, "-F", "4") > 0.9 * 8000
     assert count(ours) == count(bam)
+
+
+def test_run_json_records_the_cpu_time_of_every_attempt_and_cost_uses_it(demo: Result) -> None:
+    attempts = {t["key"]: t["attempts"][-1] for t in demo.record["tasks"] if t["attempts"]}
+    assert attempts and all(a["cpuSeconds"] > 0 for a in attempts.values()), attempts
+    recorded = sum(a["cpuSeconds"] for a in attempts.values())
+    # Never more than every process of the run used (the tasks, the index, the input checks
+    # and the pods' helpers); the tasks are most of it (FastQC's JVMs, bwa, MultiQC).
+    assert recorded <= demo.children_cpu + 0.05, (recorded, demo.children_cpu)
+    assert recorded >= 0.5 * demo.children_cpu, (recorded, demo.children_cpu)
+    # align is `bwa mem | samtools sort` under bash: the tools' time is counted, not bash's alone.
+    assert attempts["samples(demo-good)/align"]["cpuSeconds"] > 0.05
+    tasks = {t.task: t for t in measured_tasks(demo.outdir / "run.json", min_pairs=1)}
+    assert tasks["align"].basis.endswith("(cpuSeconds), 2-CPU machine")
 
 
 def test_run_json_records_every_task(demo: Result) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from seqstack.cli import app
-from workflows.local.executor import Fault, Node
+from workflows.local.launch import Fault
+from workflows.local.nodes import Node
 
 
 def test_a_malformed_fault_is_a_usage_error(tmp_path: Path) -> None:

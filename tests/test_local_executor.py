@@ -1,235 +1,23 @@
-"""The local Argo interpreter on small hand-written workflows: each Argo feature the DAG uses."""
+"""The executor on small hand-written workflows: attempts, retries, deadlines, the resource budget,
+artifacts and what is refused (the DAG itself: ``test_local_dag.py``)."""
 
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from workflows.local.executor import (
+from tests.local_workflows import run, sh, workflow
+from workflows.local.executor import Executor
+from workflows.local.launch import Fault
+from workflows.local.nodes import (
     ERROR,
     FAILED,
-    OMITTED,
-    SKIPPED,
     SUCCEEDED,
-    Executor,
-    Fault,
-    Node,
     UnsupportedWorkflowError,
-    memory_quantity_mib,
-    walk,
 )
-from workflows.local.expr import ExprError, eval_retry, eval_when, parse_depends
-
-WORK = {"name": "work", "emptyDir": {}}
-MOUNT = [{"name": "work", "mountPath": "/work"}]
-
-
-def sh(name: str, script: str, **extra: Any) -> dict[str, Any]:
-    """A container template running a bash script in the /work emptyDir."""
-    return {
-        "name": name,
-        "container": {
-            "image": "debian",
-            "command": ["bash", "-c", "set -euo pipefail\n" + script],
-            "env": [{"name": "WORK", "value": "/work"}],
-            "volumeMounts": MOUNT,
-            "resources": {"requests": {"cpu": "1"}},
-        },
-        **extra,
-    }
-
-
-def workflow(templates: list[dict[str, Any]], entry: str = "main", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "wf"},
-        "spec": {"entrypoint": entry, "volumes": [WORK], "templates": templates, **spec},
-    }
-
-
-def run(objs: list[dict[str, Any]], tmp_path: Path, **kw: Any) -> tuple[Node, dict[str, Node]]:
-    ex = Executor(objs, cpus=2, state_dir=tmp_path / "state", **kw)
-    roots = ex.run()
-    return roots[0], {n.display: n for n in walk(roots)}
-
-
-def test_depends_when_and_output_parameters(tmp_path: Path) -> None:
-    dag = {
-        "name": "main",
-        "dag": {
-            "tasks": [
-                {
-                    "name": "a",
-                    "template": "say",
-                    "arguments": {"parameters": [{"name": "word", "value": "pass"}]},
-                },
-                {
-                    "name": "b",
-                    "template": "say",
-                    "arguments": {"parameters": [{"name": "word", "value": "fail"}]},
-                },
-                {
-                    "name": "if-a-pass",
-                    "template": "say",
-                    "depends": "a && b",
-                    "when": "'{{tasks.a.outputs.parameters.out}}' == 'pass'",
-                    "arguments": {"parameters": [{"name": "word", "value": "ran"}]},
-                },
-                {
-                    "name": "if-b-pass",
-                    "template": "say",
-                    "depends": "a && b",
-                    "when": "'{{tasks.b.outputs.parameters.out}}' == 'pass'",
-                    "arguments": {"parameters": [{"name": "word", "value": "ran"}]},
-                },
-                {
-                    "name": "after-skip",
-                    "template": "say",
-                    "depends": "if-b-pass.Skipped",
-                    "arguments": {"parameters": [{"name": "word", "value": "{{workflow.name}}"}]},
-                },
-            ]
-        },
-    }
-    say = sh(
-        "say",
-        'printf "%s\\n" "{{inputs.parameters.word}}" > "$WORK/out.txt"',
-        inputs={"parameters": [{"name": "word"}]},
-        outputs={"parameters": [{"name": "out", "valueFrom": {"path": "/work/out.txt"}}]},
-    )
-    root, nodes = run([workflow([dag, say])], tmp_path)
-    assert root.phase == SUCCEEDED, root.message
-    assert nodes["a"].parameters == {"out": "pass"}  # one trailing newline dropped
-    assert nodes["if-a-pass"].phase == SUCCEEDED
-    assert nodes["if-b-pass"].phase == SKIPPED
-    assert nodes["after-skip"].parameters == {"out": "wf"}
-
-
-def test_with_items_and_with_param_fan_out_into_nested_dags(tmp_path: Path) -> None:
-    items = [{"sample": "s1", "n": 1}, {"sample": "s2", "n": 2}]
-    main = {
-        "name": "main",
-        "dag": {
-            "tasks": [
-                {"name": "list", "template": "emit"},
-                {
-                    "name": "by-param",
-                    "template": "per-sample",
-                    "depends": "list",
-                    "withParam": "{{tasks.list.outputs.parameters.items}}",
-                    "arguments": {"parameters": [{"name": "s", "value": "{{item.sample}}"}]},
-                },
-                {
-                    "name": "by-items",
-                    "template": "per-sample",
-                    "withItems": items,
-                    "arguments": {"parameters": [{"name": "s", "value": "{{item.sample}}-{{item.n}}"}]},
-                },
-            ]
-        },
-    }
-    emit = sh(
-        "emit",
-        f"echo '{json.dumps(items)}' > \"$WORK/items.json\"",
-        outputs={"parameters": [{"name": "items", "valueFrom": {"path": "/work/items.json"}}]},
-    )
-    per_sample = {
-        "name": "per-sample",
-        "inputs": {"parameters": [{"name": "s"}]},
-        "dag": {
-            "tasks": [
-                {
-                    "name": "leaf",
-                    "template": "echo",
-                    "arguments": {"parameters": [{"name": "s", "value": "{{inputs.parameters.s}}"}]},
-                }
-            ]
-        },
-    }
-    echo = sh(
-        "echo",
-        'echo -n "{{inputs.parameters.s}}" > "$WORK/o"',
-        inputs={"parameters": [{"name": "s"}]},
-        outputs={"parameters": [{"name": "o", "valueFrom": {"path": "/work/o"}}]},
-    )
-    root, nodes = run([workflow([main, emit, per_sample, echo])], tmp_path)
-    assert root.phase == SUCCEEDED, root.message
-    assert nodes["by-param(0:s1)/leaf"].parameters["o"] == "s1"
-    assert nodes["by-param(1:s2)/leaf"].parameters["o"] == "s2"
-    assert nodes["by-items(1:s2)/leaf"].parameters["o"] == "s2-2"
-    assert nodes["by-items(0:s1)/leaf"].sample == "s1"
-    assert nodes["by-items"].kind == "TaskGroup"
-
-
-def test_group_failure_is_handled_by_depends_and_other_items_still_run(tmp_path: Path) -> None:
-    main = {
-        "name": "main",
-        "dag": {
-            "failFast": False,
-            "tasks": [
-                {
-                    "name": "samples",
-                    "template": "maybe-fail",
-                    "withItems": ["ok", "bad", "ok2"],
-                    "arguments": {"parameters": [{"name": "x", "value": "{{item}}"}]},
-                },
-                {
-                    "name": "report",
-                    "template": "maybe-fail",
-                    "depends": "samples.Succeeded || samples.Failed",
-                    "arguments": {"parameters": [{"name": "x", "value": "report"}]},
-                },
-                {
-                    "name": "strict",
-                    "template": "maybe-fail",
-                    "depends": "samples",
-                    "arguments": {"parameters": [{"name": "x", "value": "strict"}]},
-                },
-            ],
-        },
-    }
-    tmpl = sh(
-        "maybe-fail",
-        '[ "{{inputs.parameters.x}}" != bad ] || { echo boom >&2; exit 3; }',
-        inputs={"parameters": [{"name": "x"}]},
-    )
-    root, nodes = run([workflow([main, tmpl])], tmp_path)
-    assert nodes["samples(1:bad)"].phase == FAILED
-    assert nodes["samples(1:bad)"].message == "Error (exit code 3): boom"
-    assert nodes["samples(0:ok)"].phase == nodes["samples(2:ok2)"].phase == SUCCEEDED
-    assert nodes["samples"].phase == FAILED
-    assert nodes["report"].phase == SUCCEEDED
-    assert nodes["strict"].phase == OMITTED
-    # "strict" is an omitted leaf after a failed branch: the workflow fails, as in Argo.
-    assert root.phase == FAILED
-
-
-def test_fail_fast_stops_new_tasks(tmp_path: Path) -> None:
-    main = {
-        "name": "main",
-        "dag": {
-            "tasks": [
-                {"name": "bad", "template": "bad"},
-                {"name": "slow", "template": "slow"},
-                {"name": "after-slow", "template": "slow", "depends": "slow"},
-            ]
-        },
-    }
-    # "slow" must still be running when "bad" fails, however loaded the machine: it waits until
-    # "bad" has actually run (a file "bad" leaves) and only then sleeps, instead of racing it.
-    ran = tmp_path / "bad-ran"
-    bad = sh("bad", f"touch {ran}; exit 1")
-    slow = sh("slow", f"for _ in $(seq 200); do [ -e {ran} ] && break; sleep 0.05; done; sleep 1")
-    root, nodes = run([workflow([main, bad, slow])], tmp_path)
-    assert ran.exists()
-    assert nodes["slow"].phase == SUCCEEDED  # running tasks finish
-    assert nodes["after-slow"].phase == OMITTED  # nothing new starts
-    assert root.phase == FAILED
 
 
 def _retry_workflow(
@@ -370,58 +158,6 @@ def test_literal_mount_path_in_a_script_is_refused(tmp_path: Path) -> None:
     assert nodes["t"].phase == ERROR and '"$WORK"' in nodes["t"].message
 
 
-def test_workflow_template_ref_with_parameter_override(tmp_path: Path) -> None:
-    wft = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "WorkflowTemplate",
-        "metadata": {"name": "tpl"},
-        "spec": {
-            "entrypoint": "main",
-            "volumes": [WORK],
-            "arguments": {"parameters": [{"name": "p", "value": "default"}]},
-            "templates": [
-                {"name": "main", "dag": {"tasks": [{"name": "t", "template": "t"}]}},
-                sh(
-                    "t",
-                    'echo -n "{{workflow.parameters.p}}" > "$WORK/o"',
-                    outputs={"parameters": [{"name": "o", "valueFrom": {"path": "/work/o"}}]},
-                ),
-            ],
-        },
-    }
-    wf = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"generateName": "chunk-"},
-        "spec": {
-            "workflowTemplateRef": {"name": "tpl"},
-            "arguments": {"parameters": [{"name": "p", "value": "given"}]},
-        },
-    }
-    root, nodes = run([wft, wf], tmp_path)
-    assert root.phase == SUCCEEDED, root.message
-    assert nodes["t"].parameters == {"o": "given"}
-
-
-def test_expression_subsets() -> None:
-    v = {
-        "lastRetry.status": "Failed",
-        "lastRetry.message": "Pod was terminated in response to imminent node shutdown",
-        "lastRetry.exitCode": "137",
-        "lastRetry.duration": "12",
-    }
-    assert eval_retry(PREEMPTION, v)
-    assert not eval_retry(PREEMPTION, {**v, "lastRetry.message": "Error (exit code 1)"})
-    assert eval_retry("asInt(lastRetry.exitCode) >= 137 && !(lastRetry.status == 'Error')", v)
-    assert eval_when("'pass' == 'pass' && ('a' != 'b' || false)")
-    with pytest.raises(ExprError):
-        eval_when("pass == 'pass'")  # unquoted substitution is an error, as in Argo
-    with pytest.raises(ExprError):
-        eval_retry("lastRetry.status in ['Error']", v)
-    with pytest.raises(ExprError):
-        parse_depends("a.Finished")
-
-
 def test_active_deadline_kills_the_process_and_fails_the_task(tmp_path: Path) -> None:
     main = {"name": "main", "dag": {"tasks": [{"name": "t", "template": "t"}]}}
     t = sh("t", "sleep 30", activeDeadlineSeconds=1)
@@ -452,13 +188,6 @@ def test_memory_requests_bound_how_many_tasks_run_at_once(tmp_path: Path) -> Non
     _root, nodes = run([workflow([main, big])], tmp_path, memory_mib=4096)
     spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
-
-
-def test_memory_quantities() -> None:
-    assert memory_quantity_mib("2048Mi") == 2048
-    assert memory_quantity_mib("96Gi") == 96 * 1024
-    assert memory_quantity_mib("1048576") == 1
-    assert memory_quantity_mib("512Ki") == 0.5
 
 
 def test_a_retry_only_gets_what_is_left_of_max_duration(tmp_path: Path) -> None:

@@ -16,12 +16,12 @@ from workflows.local.demo import DemoSample, generate
 from workflows.local.fastq import (
     InputError,
     PairSummary,
-    check_fasta,
     check_pair,
     compare_pair,
     main,
     summarize,
 )
+from workflows.local.reference import check_fasta
 from workflows.sheet import Sample
 
 

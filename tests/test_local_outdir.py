@@ -19,7 +19,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from seqstack.cli import app
-from workflows.local.executor import Executor, Node, RunAbortedError
+from workflows.local.executor import Executor
+from workflows.local.nodes import Node, RunAbortedError
 from workflows.local.outdir import OWNED, OutdirError, check_usable, claim, read_run_record, write_json_atomic
 from workflows.local.run import RunOptions, run_pipeline
 from workflows.pipeline import SAMPLES_PREFIX
@@ -269,7 +270,7 @@ def test_a_listener_failure_stops_every_task_and_ends_the_run(tmp_path: Path) ->
         _slow_workflow(),
         cpus=2,
         state_dir=tmp_path / "state",
-        listener=_FullDisk(),
+        listeners=[_FullDisk()],
         terminate_grace=1,
         env={**os.environ, "PIDFILE": str(pidfile)},
     )

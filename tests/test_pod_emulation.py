@@ -32,15 +32,12 @@ from workflows.identity import (
     executor_security_context,
 )
 from workflows.local import pod as podmod
-from workflows.local.executor import ERROR, FAILED, SUCCEEDED, Executor, Node, walk
+from workflows.local.executor import Executor
 from workflows.local.expr import eval_retry
-from workflows.local.pod import (
-    EMPTYDIR_EVICTION,
-    PodEmulation,
-    default_pods_dir,
-    identity,
-    quantity_bytes,
-)
+from workflows.local.nodes import ERROR, FAILED, SUCCEEDED, Node, walk
+from workflows.local.pod import PodEmulation, default_pods_dir
+from workflows.local.pod_identity import Identity, PodError, identity
+from workflows.local.pod_volumes import EMPTYDIR_EVICTION
 from workflows.pipeline import RETRY_EXPRESSION
 
 ROOT = os.geteuid() == 0
@@ -272,16 +269,11 @@ def test_a_step_within_its_size_limit_is_left_alone(tmp_path: Path) -> None:
     assert node.phase == SUCCEEDED, node.message
 
 
-def test_quantities_and_identities_follow_kubernetes_rules() -> None:
-    assert (
-        quantity_bytes("1Mi") == 2**20
-        and quantity_bytes("20Gi") == 20 * 2**30
-        and quantity_bytes("5G") == 5 * 10**9
-    )
-    assert identity({}, {"runAsUser": 5, "runAsGroup": 6, "fsGroup": 7}, "x") == podmod.Identity(5, 6, (7,))
-    assert identity({"runAsUser": 9}, {"runAsUser": 5, "fsGroup": 5}, "x") == podmod.Identity(9, 0, (5,))
+def test_identities_follow_kubernetes_rules() -> None:
+    assert identity({}, {"runAsUser": 5, "runAsGroup": 6, "fsGroup": 7}, "x") == Identity(5, 6, (7,))
+    assert identity({"runAsUser": 9}, {"runAsUser": 5, "fsGroup": 5}, "x") == Identity(9, 0, (5,))
     assert identity({}, {}, "x") is None  # the image decides: not emulated
-    with pytest.raises(podmod.PodError, match="runAsNonRoot"):
+    with pytest.raises(PodError, match="runAsNonRoot"):
         identity({"runAsUser": 0}, {"runAsNonRoot": True}, "x")
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from workflows.errors import UserError
+from workflows.quantities import QuantityError, format_cpu, format_gib, format_mib, whole_duration_seconds
 
 #: Version of the pipeline definition; goes into the WorkflowTemplate name.
 PIPELINE_VERSION = "1.0.0"
@@ -38,12 +39,6 @@ FASTQC_MODULES: tuple[str, ...] = (
 )
 
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
-_DURATION_RE = re.compile(r"^\d+(s|m|h)$")
-
-
-def _seconds(duration: str) -> int:
-    """``30s`` / ``5m`` / ``2h`` in seconds (the forms :data:`_DURATION_RE` accepts)."""
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
 class SettingsError(UserError, ValueError):
@@ -73,11 +68,10 @@ class Resources:
 
     def to_k8s(self) -> dict[str, dict[str, str]]:
         """Kubernetes ``resources``: requests equal limits for cpu and memory, and for scratch."""
-        cpu = f"{round(self.cpu * 1000)}m" if self.cpu != int(self.cpu) else str(int(self.cpu))
         amounts = {
-            "cpu": cpu,
-            "memory": f"{self.memory_mib}Mi",
-            "ephemeral-storage": f"{self.ephemeral_gib}Gi",
+            "cpu": format_cpu(self.cpu),
+            "memory": format_mib(self.memory_mib),
+            "ephemeral-storage": format_gib(self.ephemeral_gib),
         }
         return {"requests": dict(amounts), "limits": dict(amounts)}
 
@@ -125,8 +119,10 @@ class Retry:
         if self.factor < 1:
             raise SettingsError(f"retry backoff factor must be >= 1, got {self.factor}")
         for name, value in (("backoff", self.backoff), ("cap", self.cap)):
-            if not _DURATION_RE.match(value):
-                raise SettingsError(f"retry {name} must look like 30s, 5m or 2h, got {value!r}")
+            try:
+                whole_duration_seconds(value)
+            except QuantityError as exc:
+                raise SettingsError(f"retry {name} {exc}") from None
 
     def max_duration_seconds(self, deadline_seconds: int) -> int:
         """Argo's ``backoff.maxDuration`` for a step whose attempts may each run ``deadline_seconds``.
@@ -136,7 +132,7 @@ class Retry:
         alignment preempted after 11 h just one hour to redo 11 h of work; every attempt gets
         its full deadline plus the longest waits instead.
         """
-        return (self.limit + 1) * deadline_seconds + self.limit * _seconds(self.cap)
+        return (self.limit + 1) * deadline_seconds + self.limit * whole_duration_seconds(self.cap)
 
 
 @dataclass(frozen=True)

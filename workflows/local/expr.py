@@ -127,7 +127,9 @@ _BINARY = {
     "contains": 3,
 }
 
-Node = tuple[Any, ...]
+#: A parsed expression (an AST node): ("lit", v), ("var", name), ("not", e), ("call", f, args)
+#: or ("bin", operator, left, right). Named so it does not clash with the executor's Node.
+Expr = tuple[Any, ...]
 
 
 class _Parser:
@@ -145,13 +147,13 @@ class _Parser:
         self.pos += 1
         return tok
 
-    def parse(self) -> Node:
+    def parse(self) -> Expr:
         node = self.expr(0)
         if self.peek().kind != "end":
             raise ExprError(f"unexpected {self.peek().text!r} in {self.text!r}")
         return node
 
-    def expr(self, min_bp: int) -> Node:
+    def expr(self, min_bp: int) -> Expr:
         left = self.unary()
         while True:
             tok = self.peek()
@@ -166,7 +168,7 @@ class _Parser:
             right = self.expr(bp)
             left = ("bin", tok.text, left, right)
 
-    def unary(self) -> Node:
+    def unary(self) -> Expr:
         tok = self.take()
         if tok.kind == "op" and tok.text == "!":
             return ("not", self.unary())
@@ -228,7 +230,7 @@ def _as_int(v: Any, text: str) -> int:
 _FUNCS: dict[str, Callable[[Any, str], Any]] = {"asInt": _as_int}
 
 
-def _eval(node: Node, lookup: Callable[[str], Any], text: str) -> Any:
+def _eval(node: Expr, lookup: Callable[[str], Any], text: str) -> Any:
     kind = node[0]
     if kind == "lit":
         return node[1]
@@ -299,7 +301,7 @@ DEPENDS_RESULTS = frozenset(
 )
 
 
-def parse_depends(expression: str) -> Node:
+def parse_depends(expression: str) -> Expr:
     """Parse a ``depends`` expression; operands are ``("var", "task")`` or ``("var", "task.Result")``."""
     tree = _Parser(expression, _tokenize(expression, task_names=True), _DEPENDS_OPS).parse()
     for name in depends_operands(tree):
@@ -309,7 +311,7 @@ def parse_depends(expression: str) -> Node:
     return tree
 
 
-def depends_operands(tree: Node) -> list[str]:
+def depends_operands(tree: Expr) -> list[str]:
     """Every ``task`` or ``task.Result`` operand of a parsed depends expression."""
     if tree[0] == "var":
         return [tree[1]]
@@ -320,7 +322,7 @@ def depends_operands(tree: Node) -> list[str]:
     raise ExprError(f"unexpected literal in depends expression: {tree[1]!r}")
 
 
-def eval_depends(tree: Node, result: Callable[[str, str], bool], text: str = "depends") -> bool:
+def eval_depends(tree: Expr, result: Callable[[str, str], bool], text: str = "depends") -> bool:
     """Evaluate a parsed depends expression; ``result(task, Result)`` answers one operand.
 
     A bare task name means ``task.Succeeded || task.Skipped || task.Daemoned``, as in Argo.

@@ -40,7 +40,6 @@ from typing import BinaryIO, cast
 from isal import igzip, isal_zlib
 
 from workflows.errors import UserError
-from workflows.fasta import Contig, FastaError, scan_fasta
 from workflows.sheet import Sample
 
 _BLOCK = 4 << 20
@@ -52,7 +51,7 @@ _QUALITY = bytes(range(33, 127))
 _HEAD = 1000
 # Errors of a corrupt gzip stream: the standard library's, and ISA-L's (its stubs type the class
 # loosely, hence the cast).
-_GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, cast(type[Exception], isal_zlib.IsalError))
+GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, cast(type[Exception], isal_zlib.IsalError))
 
 
 class InputError(UserError, ValueError):
@@ -80,7 +79,7 @@ class FileSummary:
     and R2 only when R2 is a copy of R1."""
 
 
-def _open(path: Path) -> BinaryIO:
+def open_input(path: Path) -> BinaryIO:
     raw = path.open("rb")
     magic = raw.read(2)
     raw.seek(0)
@@ -114,7 +113,7 @@ class _Reader:
         if not self.path.is_file():
             raise self.fail("not a regular file")
         try:
-            stream = _open(self.path)
+            stream = open_input(self.path)
         except OSError as exc:
             raise self.fail(f"cannot open ({exc.strerror})") from None
         carry = b""
@@ -125,7 +124,7 @@ class _Reader:
                     data = stream.read(_BLOCK)
                 except EOFError:
                     raise self.fail("truncated gzip (compressed data ends early)") from None
-                except _GZIP_ERRORS as exc:
+                except GZIP_ERRORS as exc:
                     raise self.fail(f"corrupt gzip ({exc})") from None
                 except OSError as exc:
                     raise self.fail(f"cannot read ({exc})") from None
@@ -421,24 +420,6 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
                 if child.poll() is None:
                     child.kill()
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def check_fasta(path: Path) -> tuple[Contig, ...]:
-    """The reference's contigs (name, length); :class:`InputError` when it is missing or not a
-    nucleotide FASTA (read whole: see :func:`workflows.fasta.scan_fasta`)."""
-    if not path.exists():
-        raise InputError(f"reference {path}: file not found")
-    if not path.is_file():
-        raise InputError(f"reference {path}: not a regular file")
-    try:
-        with _open(path) as f:
-            return scan_fasta(f)
-    except FastaError as exc:
-        raise InputError(f"reference {path}: {exc}") from None
-    except EOFError:
-        raise InputError(f"reference {path}: truncated gzip") from None
-    except (OSError, *_GZIP_ERRORS) as exc:
-        raise InputError(f"reference {path}: cannot read ({exc})") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,13 +39,10 @@ are symlinks, as before. The emptyDir ``sizeLimit`` is enforced either way.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -57,174 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from workflows.identity import EXECUTOR_SECURITY_CONTEXT
-from workflows.local.pod_tools import make_shims, python_for, shim_environment, unreachable_dirs
-
-#: Umask of a container's processes (the runtime's default).
-CONTAINER_UMASK = 0o022
-
-#: The kubelet's message when an emptyDir outgrows its sizeLimit (pkg/kubelet/eviction/helpers.go,
-#: ``emptyDirMessageFmt``; Go's %q quoting, and the trailing space is the kubelet's).
-EMPTYDIR_EVICTION = 'Usage of EmptyDir volume "{name}" exceeds the limit "{limit}". '
-
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|m)?$")
-_UNITS = {
-    None: 1,
-    "m": 1e-3,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-}
-
-
-class PodError(RuntimeError):
-    """A pod cannot be emulated as written (a missing uid, a root uid under runAsNonRoot)."""
-
-
-def quantity_bytes(value: Any) -> int:
-    """A Kubernetes storage quantity (``20Gi``, ``512M``, ``1048576``) in bytes."""
-    m = _QUANTITY.match(str(value).strip())
-    if not m:
-        raise PodError(f"cannot read quantity {value!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A container's uid, primary gid and supplementary groups."""
-
-    uid: int
-    """runAsUser."""
-    gid: int
-    """runAsGroup (0 when neither the container nor the pod sets it, as the runtime does for a
-    uid without a passwd entry)."""
-    groups: tuple[int, ...] = ()
-    """Supplementary groups: the pod's fsGroup and supplementalGroups."""
-
-    def popen(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`subprocess.Popen` that start a process as this identity."""
-        return {
-            "user": self.uid,
-            "group": self.gid,
-            "extra_groups": list(self.groups),
-            "umask": CONTAINER_UMASK,
-        }
-
-
-def identity(
-    container: Mapping[str, Any] | None, pod: Mapping[str, Any] | None, what: str
-) -> Identity | None:
-    """The identity of a container from its securityContext over the pod's (Kubernetes' rule:
-    the container's field wins). ``None`` when neither sets ``runAsUser`` (the image decides)."""
-    c, p = dict(container or {}), dict(pod or {})
-    uid = c.get("runAsUser", p.get("runAsUser"))
-    if uid is None:
-        return None
-    gid = c.get("runAsGroup", p.get("runAsGroup", 0))
-    non_root = c.get("runAsNonRoot", p.get("runAsNonRoot", False))
-    if int(uid) == 0 and non_root:
-        raise PodError(f"{what}: runAsUser 0 with runAsNonRoot (the kubelet would not start it)")
-    groups = {int(g) for g in p.get("supplementalGroups") or []}
-    if p.get("fsGroup") is not None:
-        groups.add(int(p["fsGroup"]))
-    return Identity(int(uid), int(gid), tuple(sorted(groups - {int(gid)})))
-
-
-def emulating_identities() -> bool:
-    """Identities can be emulated only by root (setuid/setgid for the child processes)."""
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-# The init and wait containers' work, run as the executor's identity in a fresh interpreter
-# (``-I -S``: nothing from this environment). Reads a JSON plan on stdin; prints one error line
-# and exits 1 on the first failure, as argoexec ends its container.
-_HELPER = r"""
-import json, os, sys
-
-def mkdir_all(path, mode):
-    # Go's os.MkdirAll: every missing component gets the mode (minus the umask).
-    missing = []
-    while not os.path.isdir(path):
-        missing.append(path)
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    for p in reversed(missing):
-        try:
-            os.mkdir(p, mode)
-        except FileExistsError:
-            pass
-
-def create(path):
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-
-def stage_in(item):
-    dest = item["dest"]
-    tmp = dest + ".tmp"
-    parent = os.path.dirname(tmp)
-    try:
-        mkdir_all(parent, 0o700)
-    except OSError as e:
-        raise SystemExit(f"failed to create artifact temporary parent directory {parent}: {e.strerror}")
-    if item["kind"] == "file":
-        create(tmp)
-    else:
-        for d in item["dirs"]:
-            mkdir_all(os.path.join(tmp, d), 0o700)
-        for f in item["files"]:
-            mkdir_all(os.path.dirname(os.path.join(tmp, f)), 0o700)
-            create(os.path.join(tmp, f))
-    os.rename(tmp, dest)
-
-def check_out(path):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return
-    if os.path.isdir(path):
-        def fail(e):
-            raise e
-        for top, dirs, files in os.walk(path, onerror=fail):
-            for f in files:
-                os.close(os.open(os.path.join(top, f), os.O_RDONLY))
-    else:
-        os.close(os.open(path, os.O_RDONLY))
-
-plan = json.load(sys.stdin)
-try:
-    for item in plan["stage_in"]:
-        try:
-            stage_in(item)
-        except OSError as e:
-            raise SystemExit(f"artifact {item['name']} failed to load: {e.strerror}: {e.filename}")
-    for path in plan["check_out"]:
-        try:
-            check_out(path)
-        except OSError as e:
-            raise SystemExit(f"failed to save outputs: {e.strerror}: {e.filename}")
-except SystemExit as e:
-    print(e.code, file=sys.stderr)
-    sys.exit(1)
-"""
-
-
-@dataclass
-class Volume:
-    """An emptyDir of a pod: its local directory and its sizeLimit."""
-
-    name: str
-    """Volume name."""
-    path: Path
-    """Where it lives on this machine."""
-    size_limit: str | None = None
-    """The template's sizeLimit as written (``20Gi``), or None."""
+from workflows.local.pod_identity import Identity, PodError, emulating_identities, identity
+from workflows.local.pod_tools import HELPER, make_shims, python_for, shim_environment, unreachable_dirs
+from workflows.local.pod_volumes import SizeWatch, Volume, size_limit_bytes
 
 
 @dataclass
@@ -368,7 +200,7 @@ class Pod:
             return
         assert self.executor is not None
         proc = subprocess.run(
-            [self.helper_python, "-I", "-S", "-c", _HELPER],
+            [self.helper_python, "-I", "-S", "-c", HELPER],
             input=json.dumps(plan).encode(),
             capture_output=True,
             cwd="/",
@@ -386,75 +218,10 @@ class Pod:
 
     def watch(self, pgid: int, interval: float) -> SizeWatch:
         """Start watching the pod's emptyDir usage; call :meth:`SizeWatch.stop` when it ends."""
-        limited = [(v, quantity_bytes(v.size_limit)) for v in self.volumes if v.size_limit]
+        limited = [(v, size_limit_bytes(v)) for v in self.volumes if v.size_limit]
         w = SizeWatch(limited, pgid, interval)
         w.start()
         return w
-
-
-class SizeWatch:
-    """The kubelet's emptyDir check: usage above sizeLimit evicts the pod (SIGKILL, grace 0)."""
-
-    def __init__(self, volumes: Sequence[tuple[Volume, int]], pgid: int, interval: float) -> None:
-        self.volumes = list(volumes)
-        self.pgid = pgid
-        self.interval = interval
-        self.message = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Begin polling (nothing to do without a sizeLimit)."""
-        if self.volumes:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-
-    def check(self) -> str:
-        """Measure once; evict (and return the message) if a volume is over its limit."""
-        for v, limit in self.volumes:
-            if disk_usage(v.path) > limit:
-                self.message = EMPTYDIR_EVICTION.format(name=v.name, limit=v.size_limit)
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.pgid, signal.SIGKILL)
-                return self.message
-        return ""
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if self.check():
-                return
-
-    def stop(self) -> str:
-        """Stop polling, measure a last time; the eviction message, or ""."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        return self.message
-
-
-def disk_usage(path: Path) -> int:
-    """Bytes allocated under ``path``, each inode once (what the kubelet's ``du`` measures)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    stack = [str(path)]
-    while stack:
-        top = stack.pop()
-        try:
-            entries = list(os.scandir(top))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                st = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_blocks * 512
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(e.path)
-    return total
 
 
 def output_paths(resolved: Mapping[str, Any], local_path: Callable[[str, str], Path]) -> list[Path]:

@@ -114,3 +114,78 @@ def unreachable_dirs(path: str, popen: Mapping[str, Any]) -> list[str]:
     except OSError:
         return dirs
     return proc.stdout.decode(errors="replace").splitlines()
+
+
+# The init and wait containers' work (:mod:`workflows.local.pod`), run as the executor's
+# identity in a fresh interpreter (``-I -S``: nothing from this environment). Reads a JSON plan
+# on stdin; prints one error line and exits 1 on the first failure, as argoexec ends its
+# container.
+HELPER = r"""
+import json, os, sys
+
+def mkdir_all(path, mode):
+    # Go's os.MkdirAll: every missing component gets the mode (minus the umask).
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for p in reversed(missing):
+        try:
+            os.mkdir(p, mode)
+        except FileExistsError:
+            pass
+
+def create(path):
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+def stage_in(item):
+    dest = item["dest"]
+    tmp = dest + ".tmp"
+    parent = os.path.dirname(tmp)
+    try:
+        mkdir_all(parent, 0o700)
+    except OSError as e:
+        raise SystemExit(f"failed to create artifact temporary parent directory {parent}: {e.strerror}")
+    if item["kind"] == "file":
+        create(tmp)
+    else:
+        for d in item["dirs"]:
+            mkdir_all(os.path.join(tmp, d), 0o700)
+        for f in item["files"]:
+            mkdir_all(os.path.dirname(os.path.join(tmp, f)), 0o700)
+            create(os.path.join(tmp, f))
+    os.rename(tmp, dest)
+
+def check_out(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if os.path.isdir(path):
+        def fail(e):
+            raise e
+        for top, dirs, files in os.walk(path, onerror=fail):
+            for f in files:
+                os.close(os.open(os.path.join(top, f), os.O_RDONLY))
+    else:
+        os.close(os.open(path, os.O_RDONLY))
+
+plan = json.load(sys.stdin)
+try:
+    for item in plan["stage_in"]:
+        try:
+            stage_in(item)
+        except OSError as e:
+            raise SystemExit(f"artifact {item['name']} failed to load: {e.strerror}: {e.filename}")
+    for path in plan["check_out"]:
+        try:
+            check_out(path)
+        except OSError as e:
+            raise SystemExit(f"failed to save outputs: {e.strerror}: {e.filename}")
+except SystemExit as e:
+    print(e.code, file=sys.stderr)
+    sys.exit(1)
+"""

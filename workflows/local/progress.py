@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from workflows.local.executor import ERROR, FAILED, OMITTED, RUNNING, SKIPPED, SUCCEEDED, Node
+from workflows.local.nodes import ERROR, FAILED, OMITTED, RUNNING, SKIPPED, SUCCEEDED, Node
 
 _STYLE = {
     SUCCEEDED: "green",
@@ -37,7 +37,7 @@ class _Cell:
 
 
 class Progress:
-    """A :class:`workflows.local.executor.Listener` that renders the run's state."""
+    """A :class:`workflows.local.nodes.Listener` that renders the run's state."""
 
     def __init__(self, console: Console, live: bool | None = None, order: Sequence[str] = ()) -> None:
         self.console = console
@@ -48,7 +48,6 @@ class Progress:
         self.columns: list[str] = []
         self.lock = threading.Lock()
         self.started = time.time()
-        self.on_finished: Callable[[Node], None] | None = None
         self._live: Live | None = None
 
     def __enter__(self) -> Progress:
@@ -69,8 +68,6 @@ class Progress:
         self.console.print(message, highlight=False, soft_wrap=True, markup=False)
 
     def event(self, node: Node, what: str) -> None:
-        if node.kind == "Pod" and what == "finished" and self.on_finished is not None:
-            self.on_finished(node)
         if node.kind != "Pod":
             return
         row = node.sample or "(run)"

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflows.fasta import Contig, FastaError, index_problem, parse_ann
-from workflows.local.fastq import InputError, check_fasta
+from workflows.fasta import Contig, FastaError, index_problem, parse_ann, scan_fasta
+from workflows.local.fastq import GZIP_ERRORS, InputError, open_input
 
 #: Index files each aligner puts beside the FASTA (the align step checks the same names).
 INDEX_SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -174,3 +174,21 @@ def _build(fasta: Path, aligner: str) -> None:
     finally:
         for leftover in fasta.parent.glob(f"{prefix.name}*"):
             leftover.unlink(missing_ok=True)
+
+
+def check_fasta(path: Path) -> tuple[Contig, ...]:
+    """The reference's contigs (name, length); :class:`InputError` when it is missing or not a
+    nucleotide FASTA (read whole: see :func:`workflows.fasta.scan_fasta`)."""
+    if not path.exists():
+        raise InputError(f"reference {path}: file not found")
+    if not path.is_file():
+        raise InputError(f"reference {path}: not a regular file")
+    try:
+        with open_input(path) as f:
+            return scan_fasta(f)
+    except FastaError as exc:
+        raise InputError(f"reference {path}: {exc}") from None
+    except EOFError:
+        raise InputError(f"reference {path}: truncated gzip") from None
+    except (OSError, *GZIP_ERRORS) as exc:
+        raise InputError(f"reference {path}: cannot read ({exc})") from None

@@ -31,9 +31,8 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,18 +41,18 @@ from rich.console import Console
 
 from workflows.console import console as plain_console
 from workflows.contract import StackOutputs
-from workflows.local.executor import (
+from workflows.local.executor import Executor
+from workflows.local.fastq import InputError, checking_pairs
+from workflows.local.launch import Fault
+from workflows.local.nodes import (
     SKIPPED,
     SUCCEEDED,
-    Executor,
-    Fault,
     Node,
     RunAbortedError,
     UnsupportedWorkflowError,
     first_failure,
     walk,
 )
-from workflows.local.fastq import InputError, checking_pairs
 from workflows.local.outdir import (
     REPORT_HTML,
     RUN_JSON,
@@ -62,19 +61,20 @@ from workflows.local.outdir import (
     OutdirError,
     claim,
     sample_dir,
-    write_json_atomic,
 )
 from workflows.local.pod import PodEmulation
 from workflows.local.preflight import disk_problem, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
+from workflows.local.record import RunRecord, earlier_tasks
 from workflows.local.reference import ReferenceIndex, ensure_index
+from workflows.local.stopping import Terminated, exit_code, stop_signals_interrupt
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 from workflows.steps import align as align_step
 from workflows.steps import qc_gate
 
-#: Exit codes of ``seqstack run`` (SIGTERM/SIGHUP: 128 + the signal's number, 143/129).
-EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Exit codes of ``seqstack run`` (stopped by a signal: :func:`workflows.local.stopping.exit_code`).
+EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE = 0, 1, 2
 #: The run itself failed (its record could not be written): every task was stopped.
 EXIT_RUN_FAILED = 1
 
@@ -124,59 +124,14 @@ def default_memory_gib() -> float:
     return max(1.0, machine_memory_gib() * 0.8)
 
 
-class _RunRecord:
-    """``run.json``: every task with status, attempts, times, exit codes, commands and output
-    checksums; rewritten atomically so a reader (or ``--resume``) never sees half a file."""
-
-    def __init__(self, path: Path, header: dict[str, Any], earlier: dict[str, Any] | None = None) -> None:
-        self.path = path
-        self.header = header
-        self.lock = threading.Lock()
-        self.nodes: list[Node] = []
-        self.samples: list[Outcome] = []
-        self.earlier_samples: dict[str, Any] = {}
-        self.earlier_tasks: list[Any] = []
-        self.sheet: set[str] = set()
-        if earlier:
-            self._keep_earlier(earlier)
-
-    def _keep_earlier(self, earlier: dict[str, Any]) -> None:
-        """``--resume``: samples of the earlier run that this sheet does not name keep their
-        entries (their outputs are still in the folder), marked as from the earlier run."""
-        samples = earlier.get("samples")
-        self.earlier_samples = dict(samples) if isinstance(samples, dict) else {}
-        tasks = earlier.get("tasks")
-        self.earlier_tasks = [t for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
-
-    def write(self, status: str) -> None:
-        with self.lock:
-            tasks = [n.to_json() for n in self.nodes if n.kind == "Pod" and n.phase not in ("Pending",)]
-            earlier = {
-                name: {**entry, "earlierRun": True} if isinstance(entry, dict) else entry
-                for name, entry in self.earlier_samples.items()
-                if name not in self.sheet
-            }
-            data = {
-                **self.header,
-                "status": status,
-                "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "samples": {
-                    **earlier,
-                    **{
-                        o.sample: {"status": o.status, "qc": o.qc, "reason": o.reason, "bam": o.bam}
-                        for o in self.samples
-                    },
-                },
-                "tasks": [t for t in self.earlier_tasks if t.get("sample") in earlier] + tasks,
-            }
-            write_json_atomic(self.path, data)
-
-
-def _previous_tasks(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    tasks = data.get("tasks")
-    if not isinstance(tasks, list):
-        return {}
-    return {t["key"]: t for t in tasks if isinstance(t, dict) and isinstance(t.get("key"), str)}
+def _task_order(objs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Task names in the order the DAGs declare them (the progress table's columns)."""
+    return [
+        t["name"]
+        for o in objs
+        for tmpl in (o.get("spec") or {}).get("templates", [])
+        for t in (tmpl.get("dag") or {}).get("tasks", [])
+    ]
 
 
 def outcomes(
@@ -254,40 +209,6 @@ def late_failures(roots: Sequence[Node], outcomes: Sequence[Outcome], bad: dict[
     return lines
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled as Ctrl-C is."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _exit_code(exc: KeyboardInterrupt) -> int:
-    return 128 + exc.signum if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-
-
-@contextlib.contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread (once: a second signal
-    while the tasks are being stopped is ignored, so the clean-up finishes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    raised = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        if not raised.is_set():
-            raised.set()
-            raise Terminated(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_pipeline(
     opts: RunOptions, console: Console | None = None, live: bool | None = None, err: Console | None = None
 ) -> int:
@@ -298,7 +219,7 @@ def run_pipeline(
     err = err or plain_console(stderr=True)
     ctx = _Context()
     try:
-        with _stop_signals_interrupt():
+        with stop_signals_interrupt():
             return _run(opts, console, live, err, ctx)
     except KeyboardInterrupt as exc:  # outside the executor: checks, indexing, the closing writes
         what = f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
@@ -309,7 +230,7 @@ def run_pipeline(
                 ctx.record.write("Interrupted")
         when = "" if ctx.tasks_started else " before any task started"
         err.print(f"{what}{when}", highlight=False, soft_wrap=True, markup=False)
-        return _exit_code(exc)
+        return exit_code(exc)
     except OutdirError as exc:  # the folder cannot hold the run, or run.json cannot be written
         err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return EXIT_RUN_FAILED if ctx.claim is not None else EXIT_USAGE
@@ -323,7 +244,7 @@ class _Context:
     """What :func:`run_pipeline` must know to end a run it did not finish."""
 
     claim: Claim | None = None
-    record: _RunRecord | None = None
+    record: RunRecord | None = None
     tasks_started: bool = False
 
 
@@ -370,8 +291,8 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         "memoryGiB": round(memory, 1),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    previous = _previous_tasks(folder.previous)
-    record = _RunRecord(outdir / RUN_JSON, header, folder.previous)
+    previous = earlier_tasks(folder.previous)
+    record = RunRecord(outdir / RUN_JSON, header, folder.previous)
     record.sheet = {s.id for s in samples}
     ctx.record = record
     record.write("Running")  # a record from the start; an unwritable one stops the run here
@@ -457,23 +378,14 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 previous=previous,
                 env=env,
             )
+            record.nodes = executor.nodes
+            # The display and the checkpoint are separate listeners: run.json is rewritten
+            # after every task whether or not anything is shown.
+            progress = Progress(console, live=live, order=_task_order(objs))
+            executor.listeners = [record, progress]
         except UnsupportedWorkflowError as exc:
             err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
             return EXIT_USAGE
-        order = [
-            t["name"]
-            for o in objs
-            for tmpl in (o.get("spec") or {}).get("templates", [])
-            for t in (tmpl.get("dag") or {}).get("tasks", [])
-        ]
-        progress = Progress(console, live=live, order=order)
-        record.nodes = executor.nodes
-
-        def checkpoint(_: Node) -> None:
-            record.write("Running")
-
-        progress.on_finished = checkpoint
-        executor.listener = progress
         ctx.tasks_started = True
         try:
             with progress:
@@ -492,7 +404,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 soft_wrap=True,
                 markup=False,
             )
-            return _exit_code(exc)
+            return exit_code(exc)
         except RunAbortedError as exc:
             shutil.rmtree(state / "work", ignore_errors=True)
             pods.cleanup()

@@ -1,0 +1,42 @@
+"""Small hand-written workflows for the local executor's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from workflows.local.executor import Executor
+from workflows.local.nodes import Node, walk
+
+WORK = {"name": "work", "emptyDir": {}}
+MOUNT = [{"name": "work", "mountPath": "/work"}]
+
+
+def sh(name: str, script: str, **extra: Any) -> dict[str, Any]:
+    """A container template running a bash script in the /work emptyDir."""
+    return {
+        "name": name,
+        "container": {
+            "image": "debian",
+            "command": ["bash", "-c", "set -euo pipefail\n" + script],
+            "env": [{"name": "WORK", "value": "/work"}],
+            "volumeMounts": MOUNT,
+            "resources": {"requests": {"cpu": "1"}},
+        },
+        **extra,
+    }
+
+
+def workflow(templates: list[dict[str, Any]], entry: str = "main", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "wf"},
+        "spec": {"entrypoint": entry, "volumes": [WORK], "templates": templates, **spec},
+    }
+
+
+def run(objs: list[dict[str, Any]], tmp_path: Path, **kw: Any) -> tuple[Node, dict[str, Node]]:
+    ex = Executor(objs, cpus=2, state_dir=tmp_path / "state", **kw)
+    roots = ex.run()
+    return roots[0], {n.display: n for n in walk(roots)}

@@ -1,0 +1,73 @@
+"""Artifacts: staging inputs, collecting outputs, publishing atomically with checksums."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from workflows.local.artifacts import LocalPath, collect_outputs, file_digests, publish, stage_inputs
+from workflows.local.nodes import Node, TemplateError
+from workflows.local.pod import PodEmulation
+
+
+def _local(root: Path) -> LocalPath:
+    def local_path(path: str, what: str) -> Path:
+        return root / path.removeprefix("/work/")
+
+    return local_path
+
+
+def test_publish_replaces_a_directory_whole_and_digests_every_file(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "a.txt").write_text("a")
+    dest = tmp_path / "out" / "dir"
+    dest.mkdir(parents=True)
+    (dest / "stale.txt").write_text("old")
+    publish(src, dest)
+    assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == ["a.txt"]
+    assert file_digests(dest) == [["sub/a.txt", 1, hashlib.sha256(b"a").hexdigest()]]
+    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_collect_refuses_a_missing_output_and_publishes_nothing(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.txt").write_text("A\n")
+    (work / "p").write_text("pass\n")
+    resolved = {
+        "outputs": {
+            "parameters": [{"name": "verdict", "valueFrom": {"path": "/work/p"}}],
+            "artifacts": [
+                {"name": "a", "path": "/work/a.txt", "plugin": {"key": str(tmp_path / "res" / "a.txt")}},
+                {"name": "b", "path": "/work/b.txt", "plugin": {"key": str(tmp_path / "res" / "b.txt")}},
+            ],
+        }
+    }
+    node = Node("k", "t", "t", "Pod")
+    with pytest.raises(TemplateError, match=r"output artifact 'b': /work/b.txt was not written"):
+        collect_outputs(node, resolved, _local(work), "w", tmp_path / "repo")
+    assert not (tmp_path / "res").exists()
+    (work / "b.txt").write_text("B")
+    collect_outputs(node, resolved, _local(work), "w", tmp_path / "repo")
+    assert node.parameters == {"verdict": "pass"}  # one trailing newline dropped, as Argo does
+    assert (tmp_path / "res" / "a.txt").read_text() == "A\n" and set(node.digests) == {"a", "b"}
+
+
+def test_stage_inputs_links_files_writes_raw_and_refuses_relative_keys(tmp_path: Path) -> None:
+    reads = tmp_path / "r1.fq"
+    reads.write_text("@r\n")
+    pod = PodEmulation(identities=False).pod("k", "k", tmp_path / "state", None, None, "w")
+    work = tmp_path / "work"
+    sources = [
+        ({"name": "r1", "path": "/work/in/r1.fq"}, str(reads)),
+        ({"name": "cfg", "path": "/work/cfg", "raw": {"data": "x=1"}}, None),
+        ({"name": "opt", "path": "/work/opt", "optional": True}, str(tmp_path / "missing")),
+    ]
+    stage_inputs(sources, _local(work), "w", pod)
+    assert (work / "in" / "r1.fq").resolve() == reads and (work / "cfg").read_text() == "x=1"
+    assert not (work / "opt").exists()
+    with pytest.raises(TemplateError, match="key 'rel/x' is not an absolute path"):
+        stage_inputs([({"name": "x", "path": "/work/x"}, "rel/x")], _local(work), "w", pod)

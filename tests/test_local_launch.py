@@ -1,0 +1,70 @@
+"""Process launching: CPU time of the whole waited tree, deadlines, faults and cancellation."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from workflows.local.launch import Fault, Processes
+from workflows.local.nodes import Node
+
+BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\n"
+
+
+def _processes() -> Processes:
+    return Processes(threading.Event(), terminate_grace=1)
+
+
+def test_cpu_time_counts_the_tools_a_shell_pipeline_forks(tmp_path: Path) -> None:
+    """The CPU is burnt two levels down (bash -> pipeline -> python), never by bash itself."""
+    procs = _processes()
+    script = f"{sys.executable} -c '{BURN}' | cat; {sys.executable} -c '{BURN}'"
+    proc = procs.launch(["bash", "-c", script], tmp_path, dict(os.environ), tmp_path / "log", {})
+    ended = procs.wait(proc, deadline=None, kill_at=None)
+    assert ended.returncode == 0 and proc.returncode == 0
+    assert 0.75 <= ended.cpu_seconds < 5, ended.cpu_seconds
+
+
+def test_an_idle_process_has_next_to_no_cpu_time(tmp_path: Path) -> None:
+    procs = _processes()
+    proc = procs.launch(["sleep", "0.3"], tmp_path, dict(os.environ), tmp_path / "log", {})
+    ended = procs.wait(proc, deadline=None, kill_at=None)
+    assert ended.returncode == 0 and ended.cpu_seconds < 0.1
+
+
+def test_deadline_and_fault_kill_the_group(tmp_path: Path) -> None:
+    procs = _processes()
+    proc = procs.launch(["bash", "-c", "sleep 30 & wait"], tmp_path, dict(os.environ), tmp_path / "log", {})
+    ended = procs.wait(proc, deadline=time.monotonic() + 0.3, kill_at=None)
+    assert ended.deadline_exceeded and ended.returncode == -9
+    proc = procs.launch(["sleep", "30"], tmp_path, dict(os.environ), tmp_path / "log", {})
+    ended = procs.wait(proc, deadline=None, kill_at=time.monotonic() + 0.2)
+    assert not ended.deadline_exceeded and ended.returncode == -9
+
+
+def test_stop_all_terminates_running_processes_and_waits_for_their_reaping(tmp_path: Path) -> None:
+    procs = _processes()
+    proc = procs.launch(["sleep", "30"], tmp_path, dict(os.environ), tmp_path / "log", {})
+    result = []
+    waiter = threading.Thread(target=lambda: result.append(procs.wait(proc, None, None)))
+    waiter.start()
+    started = time.monotonic()
+    procs.stop_all()
+    assert result and result[0].returncode == -15  # SIGTERM was enough, and it was reaped
+    assert time.monotonic() - started < 5 and procs.cancelled.is_set()
+    waiter.join()
+    # Started after the cancel: killed at once rather than left running.
+    late = procs.launch(["sleep", "30"], tmp_path, dict(os.environ), tmp_path / "log", {})
+    assert procs.wait(late, None, None).returncode == -9
+
+
+def test_fault_rules_match_task_sample_and_attempt() -> None:
+    node = Node(key="wf/samples(0:s1)/align", task="align", template="align", kind="Pod", sample="s1")
+    assert Fault.parse("kill:s1/align@2:after=1.5") == Fault("s1/align", 2, 1.5)
+    assert Fault.parse("kill:align@2").matches(node, 2)
+    assert not Fault.parse("kill:align@2").matches(node, 1)
+    assert Fault.parse("kill:samples(*)/al*@1").matches(node, 1)
+    assert not Fault.parse("kill:s2/align@1").matches(node, 1)
