@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from seqstack.cmd_cost import measured_tasks
+from stacks.cost import measured_tasks
 from tests.testdata import MTDNA, MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.local.demo import DemoSample, generate
 from workflows.local.launch import Fault

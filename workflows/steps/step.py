@@ -48,7 +48,7 @@ class Step:
     wire: Callable[[Any], None] | None = None
     """Adds :attr:`tasks` to the DAG being built, given the built template."""
     measured: tuple[str, ...] = ()
-    """Rows of ``seqstack/data/task_cpu.json`` whose CPU this step's pods use (empty: not priced
+    """Rows of ``stacks/data/task_cpu.json`` whose CPU this step's pods use (empty: not priced
     from the default table)."""
 
     @property
