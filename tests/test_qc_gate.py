@@ -58,6 +58,17 @@ def test_default_rules_pass_the_real_reads_and_warn_rules_fail_them(reports: dic
     assert why == expected
 
 
+def test_a_warn_rule_fails_a_module_that_fails_outright(reports: dict[str, Path]) -> None:
+    """``fail_on_warn`` is the stricter rule: a module that FAILs must fail it too."""
+    modules = {read: qc_gate.summary(str(z)) for read, z in reports.items()}
+    modules["R1"]["Adapter Content"] = "FAIL"
+    modules["R2"]["Adapter Content"] = "WARN"
+    rules = {"fail_on_fail": [], "fail_on_warn": ["Adapter Content"]}
+    assert qc_gate.reasons(modules, rules) == ["R1: Adapter Content FAIL", "R2: Adapter Content WARN"]
+    both = {"fail_on_fail": ["Adapter Content"], "fail_on_warn": ["Adapter Content"]}
+    assert qc_gate.reasons(modules, both) == ["R1: Adapter Content FAIL", "R2: Adapter Content WARN"]
+
+
 def test_a_rule_module_missing_from_the_report_fails(reports: dict[str, Path]) -> None:
     modules = {read: qc_gate.summary(str(z)) for read, z in reports.items()}
     del modules["R2"]["Per base sequence quality"]

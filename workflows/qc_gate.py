@@ -36,7 +36,9 @@ def reasons(modules: Mapping[str, Mapping[str, str]], rules: Mapping[str, Sequen
         for module in dict.fromkeys(fail_on_fail + fail_on_warn):
             if module not in results:
                 found.append(f"{read}: {module} missing from FastQC's report")
-        found += [f"{read}: {m} FAIL" for m in fail_on_fail if results.get(m) == "FAIL"]
+        failed = [m for m in dict.fromkeys(fail_on_fail + fail_on_warn) if results.get(m) == "FAIL"]
+        # A warn rule fails on WARN and, all the more, on FAIL.
+        found += [f"{read}: {m} FAIL" for m in failed]
         found += [f"{read}: {m} WARN" for m in fail_on_warn if results.get(m) == "WARN"]
     return found
 
