@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 #: The default cluster name is this, ``-`` and the stack name.
 CLUSTER_NAME_PREFIX = "seqstack"
 
-#: What a data bucket name adds to ``dataBucketPrefix``: ``-`` and 8 hex digits.
-BUCKET_SUFFIX_LENGTH = 9
-
 _EKS_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 _LOG_GROUP = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
 _ECR_REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")

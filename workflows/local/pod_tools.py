@@ -25,10 +25,6 @@ from typing import Any
 SYSTEM_BIN = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
-class ToolError(RuntimeError):
-    """No Python the pod's uid can run: the step cannot be emulated on this machine."""
-
-
 def can_run(command: list[str], popen: Mapping[str, Any]) -> bool:
     """Whether ``command`` starts and exits 0 as the identity in ``popen`` (Popen keywords)."""
     try:

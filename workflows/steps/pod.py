@@ -18,6 +18,7 @@ from hera.workflows import models as m
 
 from workflows.contract import POOL_LABEL, StackOutputs
 from workflows.identity import POD_UID
+from workflows.quantities import format_gib, format_seconds
 from workflows.settings import PipelineSettings, Resources
 
 #: Name of the artifact driver plugin the local executor implements.
@@ -100,7 +101,7 @@ def _retry(settings: PipelineSettings, deadline: int) -> RetryStrategy:
             duration=r.backoff,
             factor=m.IntOrString(r.factor),
             cap=r.cap,
-            max_duration=f"{r.max_duration_seconds(deadline)}s",
+            max_duration=format_seconds(r.max_duration_seconds(deadline)),
         ),
     )
 
@@ -128,7 +129,9 @@ def pod(
         ),
         "env": [Env(name="WORK", value=WORK)],
         "volumes": [
-            EmptyDirVolume(name="work", mount_path=WORK, size_limit=m.Quantity(f"{size.ephemeral_gib}Gi"))
+            EmptyDirVolume(
+                name="work", mount_path=WORK, size_limit=m.Quantity(format_gib(size.ephemeral_gib))
+            )
         ],
         "labels": {LABEL_PART_OF: "seqstack", POOL_LABEL: pool},
     }
