@@ -22,6 +22,12 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
 
 
+def say(out: Console, text: str) -> None:
+    """Print user-bearing ``text`` literally on ``out``, whatever console it is (a caller's or a
+    test's may read markup): no markup, emoji codes or highlighting, no wrapping."""
+    out.print(text, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
 def one_line(message: str) -> str:
     """``message`` on one line: line breaks inside it (a library's multi-line text) become ``; ``."""
     parts = [part.strip() for part in message.splitlines()]

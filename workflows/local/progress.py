@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from workflows.console import say
 from workflows.local.nodes import ERROR, FAILED, OMITTED, RUNNING, SKIPPED, SUCCEEDED, Node
 
 _STYLE = {
@@ -65,7 +66,7 @@ class Progress:
 
     def note(self, message: str) -> None:
         """A line above the live table (or a plain line)."""
-        self.console.print(message, highlight=False, soft_wrap=True, markup=False)
+        say(self.console, message)
 
     def event(self, node: Node, what: str) -> None:
         if node.kind != "Pod":
@@ -88,7 +89,7 @@ class Progress:
                 message=node.message,
             )
         if not self.live_mode and what != "pending":
-            self.console.print(self._line(node, what), highlight=False, soft_wrap=True, markup=False)
+            say(self.console, self._line(node, what))
 
     def _line(self, node: Node, what: str) -> str:
         stamp = time.strftime("%H:%M:%S")

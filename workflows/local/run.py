@@ -40,6 +40,7 @@ from typing import Any
 from rich.console import Console
 
 from workflows.console import console as plain_console
+from workflows.console import say
 from workflows.contract import StackOutputs
 from workflows.local.executor import Executor
 from workflows.local.fastq import InputError, checking_pairs
@@ -229,10 +230,10 @@ def run_pipeline(
             with contextlib.suppress(OutdirError):
                 ctx.record.write("Interrupted")
         when = "" if ctx.tasks_started else " before any task started"
-        err.print(f"{what}{when}", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"{what}{when}")
         return exit_code(exc)
     except OutdirError as exc:  # the folder cannot hold the run, or run.json cannot be written
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"error: {exc}")
         return EXIT_RUN_FAILED if ctx.claim is not None else EXIT_USAGE
     finally:
         if ctx.claim is not None:
@@ -250,28 +251,28 @@ class _Context:
 
 def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ctx: _Context) -> int:
     if opts.cpus < 1:
-        err.print("error: --cpus must be at least 1", highlight=False, soft_wrap=True, markup=False)
+        say(err, "error: --cpus must be at least 1")
         return EXIT_USAGE
     try:
         samples = read_sample_sheet(opts.sheet, "file")
     except SampleSheetError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"error: {exc}")
         return EXIT_USAGE
     if not samples:
-        err.print(f"error: {opts.sheet}: no samples", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"error: {opts.sheet}: no samples")
         return EXIT_USAGE
 
     memory = opts.memory_gib or default_memory_gib()
     try:
         settings = PipelineSettings.local(opts.cpus, memory)
     except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"error: {exc}")
         return EXIT_USAGE
     # What would only fail halfway through (a task killed for memory), refused before the
     # output folder is created.
     problem = memory_problem(memory, machine_memory_gib())
     if problem:
-        err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"error: {problem}")
         return EXIT_USAGE
     # Only now is the folder created: usable, not another run's (or --resume/--overwrite), ours.
     folder = claim(opts.outdir, resume=opts.resume, overwrite=opts.overwrite)
@@ -280,7 +281,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     # A disk too small for the run's BAMs and sort files, refused before any task starts.
     problem = disk_problem(outdir, samples)
     if problem:
-        err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"error: {problem}")
         return EXIT_USAGE
     header: dict[str, Any] = {
         "seqstack": "run",
@@ -303,20 +304,18 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
             index: ReferenceIndex = ensure_index(
                 opts.reference,
                 state / "reference",
-                log=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
+                log=lambda m: say(console, m),
             )
         except InputError as exc:  # once, not once per sample: it is the run's input
-            err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+            say(err, f"error: {exc}")
             record.samples = [Outcome(s.id, "failed", "-", str(exc)) for s in samples]
             record.write("Failed")
             console.print(summary_table(record.samples))
             return EXIT_SAMPLE_FAILED
         verb = "built" if index.built else "using"
-        console.print(
+        say(
+            console,
             f"aligner: {index.aligner} {index.version}; index {verb}: {index.where}",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
         )
         header["aligner"] = {"tool": index.aligner, "version": index.version, "index": index.where}
         header["reference"] = str(index.fasta)
@@ -324,23 +323,19 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         from workflows.render import render
 
         # Large inputs take a while to read: say what is being waited for.
-        console.print(
+        say(
+            console,
             f"inputs: checking the FASTQ files of {len(samples)} sample(s)",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
         )
         checked = pair_check()
     bad = checked.problems
     for problem in bad.values():
-        err.print(f"error: {problem}", highlight=False, soft_wrap=True, markup=False)
+        say(err, f"error: {problem}")
     header["inputCheckSeconds"] = round(checked.seconds, 3)
     good = [s for s in samples if s.id not in bad]
-    console.print(
+    say(
+        console,
         f"inputs: {len(good)} of {len(samples)} sample(s) ready ({checked.seconds:.1f} s)",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
     )
 
     roots: list[Node] = []
@@ -353,19 +348,15 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         env = tool_environment()
         hidden = pods.unreachable_path(env.get("PATH", ""))
         if hidden:
-            console.print(
+            say(
+                console,
                 "pods: these PATH folders are closed to the pods' uid, their tools are not used: "
                 + ", ".join(hidden),
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
             )
         if not pods.identities:
-            console.print(
+            say(
+                console,
                 "pods: uids not emulated (not running as root): every step runs as this user",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
             )
         try:
             executor = Executor(
@@ -384,7 +375,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
             progress = Progress(console, live=live, order=_task_order(objs))
             executor.listeners = [record, progress]
         except UnsupportedWorkflowError as exc:
-            err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+            say(err, f"error: {exc}")
             return EXIT_USAGE
         ctx.tasks_started = True
         try:
@@ -398,17 +389,15 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
             shutil.rmtree(state / "work", ignore_errors=True)
             pods.cleanup()
             what = f"terminated ({header['signal']})" if isinstance(exc, Terminated) else "interrupted"
-            err.print(
+            say(
+                err,
                 f"{what}: stopped every task; finished outputs are kept (rerun with --resume)",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
             )
             return exit_code(exc)
         except RunAbortedError as exc:
             shutil.rmtree(state / "work", ignore_errors=True)
             pods.cleanup()
-            err.print(f"error: {exc}; stopped every task", highlight=False, soft_wrap=True, markup=False)
+            say(err, f"error: {exc}; stopped every task")
             with contextlib.suppress(OutdirError):  # say so in run.json if it can be written at all
                 record.write("Failed")
             return EXIT_RUN_FAILED
@@ -421,27 +410,25 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         status = "Failed"
     # Each sample that failed after the input check: its tool's own error and where the log is.
     for line in late_failures(roots, record.samples, bad):
-        err.print(line, highlight=False, soft_wrap=True, markup=False)
+        say(err, line)
     # A failure outside any sample (the report) fails the run too, with its reason.
     run_failures = [
         n for n in walk(roots) if n.kind == "Pod" and n.sample is None and n.phase in ("Failed", "Error")
     ]
     for n in run_failures:
-        err.print(
+        say(
+            err,
             f"error: {n.task} {n.phase.lower()}: {n.message}"
             + (f" (log: {n.attempts[-1].log})" if n.attempts else ""),
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
         )
     header["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record.write(status)
     console.print(summary_table(record.samples))
     report = outdir / REPORT_HTML
     if report.exists():
-        console.print(f"report: {report}", highlight=False, soft_wrap=True, markup=False)
+        say(console, f"report: {report}")
     bams = [o.bam for o in record.samples if o.bam]
     if bams:
-        console.print("BAMs:   " + "\n        ".join(bams), highlight=False, soft_wrap=True, markup=False)
-    console.print(f"record: {outdir / RUN_JSON}", highlight=False, soft_wrap=True, markup=False)
+        say(console, "BAMs:   " + "\n        ".join(bams))
+    say(console, f"record: {outdir / RUN_JSON}")
     return EXIT_SAMPLE_FAILED if run_failures or any(o.failed for o in record.samples) else EXIT_OK
