@@ -67,6 +67,12 @@ def cost(
     reads: Annotated[
         float, typer.Option("--reads-per-sample", help="Read pairs per sample, in millions.", min=0.0)
     ] = 10.0,
+    lanes: Annotated[
+        int,
+        typer.Option(
+            "--lanes-per-sample", help="Lanes (FASTQ pairs) per sample: FastQC and alignment pods.", min=1
+        ),
+    ] = 1,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
 ) -> None:
     """Idle monthly cost of the stack, and the cost of one sample, from list prices.
@@ -97,7 +103,7 @@ def cost(
     inv = declared(stack)
     prices = Prices(load_prices(prices_file), inv.config.cloud, inv.config.region)
     idle = idle_lines(inv, prices)
-    tasks = measured_tasks(run_json) if run_json else default_tasks()
+    tasks = measured_tasks(run_json) if run_json else default_tasks(lanes=lanes)
     per_sample = sample_lines(tasks, pools_of(inv), prices, reads)
     currency = "USD"
     cfg = inv.config
@@ -109,6 +115,7 @@ def cost(
             "stack": stack,
             "pricesDate": prices.date,
             "readPairsPerSampleMillions": reads,
+            "lanesPerSample": lanes,
             "idleMonthly": {"total": sum(x.usd for x in idle), "lines": [asdict(x) for x in idle]},
             "perSample": {"total": sum(x.usd for x in per_sample), "lines": [asdict(x) for x in per_sample]},
             "kubernetes": {
@@ -128,7 +135,7 @@ def cost(
     )
     out.print(
         _table(
-            f"{stack}: one sample of {reads:g} M read pairs",
+            f"{stack}: one sample of {reads:g} M read pairs" + (f" in {lanes} lanes" if lanes > 1 else ""),
             per_sample,
             "per sample",
             currency,

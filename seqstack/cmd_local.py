@@ -20,11 +20,17 @@ from seqstack.run_options import (
     pod_tasks,
 )
 from workflows.console import console
+from workflows.settings import FailedLane
 
 
 def run_command(
     samples: Annotated[
-        Path, typer.Option("--samples", "-s", help="Sample sheet CSV (sample,fastq_1,fastq_2).")
+        Path,
+        typer.Option(
+            "--samples",
+            "-s",
+            help="Sample sheet CSV (sample,fastq_1,fastq_2[,lane]; empty fastq_2: single-end).",
+        ),
     ],
     reference: Annotated[
         Path, typer.Option("--reference", "-r", help="Reference FASTA (indexed if needed).")
@@ -44,6 +50,14 @@ def run_command(
         bool,
         typer.Option("--overwrite", help="Delete an earlier run's outputs in --outdir, then run afresh."),
     ] = False,
+    failed_lane: Annotated[
+        FailedLane,
+        typer.Option(
+            "--failed-lane",
+            help="What a lane that fails the QC gate does: fail-sample (none of the sample's lanes "
+            "is aligned) or drop (align the passing lanes).",
+        ),
+    ] = FailedLane.FAIL_SAMPLE,
     inject_fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -78,6 +92,7 @@ def run_command(
         resume=resume,
         overwrite=overwrite,
         faults=faults,
+        failed_lane=failed_lane.value,
     )
     raise typer.Exit(run_pipeline(opts, out, err=err))
 
@@ -98,7 +113,7 @@ def _check_faults(faults: list[Any], samples: Path, cpus: int, memory_gib: float
     settings = PipelineSettings.local(cpus, memory_gib or default_memory_gib())
     here = Path.cwd()
     objs = render(sheet, str(here / "reference.fa"), str(here), StackOutputs.local(here), settings)
-    check_faults(faults, pod_tasks(objs, [s.id for s in sheet]))
+    check_faults(faults, pod_tasks(objs, {s.id: [s.unit(lane) for lane in s.lanes] for s in sheet}))
 
 
 def demo_command(

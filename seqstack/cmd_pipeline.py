@@ -29,7 +29,7 @@ from workflows.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
 from workflows.errors import UserError
 from workflows.k8s_names import name_problem, subdomain_problem
-from workflows.settings import PipelineSettings, QcRules
+from workflows.settings import FailedLane, PipelineSettings, QcRules
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 from workflows.storage import (
     StorageError,
@@ -57,7 +57,12 @@ OutputsOpt = Annotated[
         "--stack-outputs", help="Saved `pulumi stack output --json --show-secrets` (instead of --stack)."
     ),
 ]
-SamplesOpt = Annotated[Path, typer.Option("--samples", help="Sample sheet CSV: sample,fastq_1,fastq_2.")]
+SamplesOpt = Annotated[
+    Path,
+    typer.Option(
+        "--samples", help="Sample sheet CSV: sample,fastq_1,fastq_2[,lane] (empty fastq_2: single-end)."
+    ),
+]
 ReferenceOpt = Annotated[
     str, typer.Option("--reference", help="Reference FASTA URI; its index sits beside it.")
 ]
@@ -69,6 +74,14 @@ QcOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--qc-fail-on", help="FastQC module whose FAIL fails a sample (repeat; default: the built-in rules)."
+    ),
+]
+FailedLaneOpt = Annotated[
+    FailedLane | None,
+    typer.Option(
+        "--failed-lane",
+        help="What a lane that fails the QC gate does: fail-sample (default: none of its lanes is "
+        "aligned) or drop (align the passing lanes).",
     ),
 ]
 ServerOpt = Annotated[
@@ -132,7 +145,12 @@ def load_stack_outputs(stack: str | None, outputs_file: Path | None) -> StackOut
     return StackOutputs.from_json(data, source=f"stack {stack}")
 
 
-def _settings(stack: StackOutputs, chunk_size: int | None, qc_fail_on: list[str] | None) -> PipelineSettings:
+def _settings(
+    stack: StackOutputs,
+    chunk_size: int | None,
+    qc_fail_on: list[str] | None,
+    failed_lane: FailedLane | None = None,
+) -> PipelineSettings:
     if stack.cloud == "local":
         # The sizes `seqstack run` uses by default, so a rendered local run is the one it runs.
         from workflows.local.run import default_memory_gib
@@ -144,6 +162,8 @@ def _settings(stack: StackOutputs, chunk_size: int | None, qc_fail_on: list[str]
         settings = replace(settings, chunk_size=chunk_size)
     if qc_fail_on:
         settings = replace(settings, qc=QcRules(fail_on_fail=tuple(qc_fail_on)))
+    if failed_lane is not None:
+        settings = replace(settings, failed_lane=failed_lane.value)
     return settings
 
 
@@ -152,10 +172,11 @@ def _inputs(
 ) -> tuple[list[Sample], str, str]:
     samples = read_sample_sheet(samples_file, stack.scheme)
     for sample in samples:
-        for column in ("fastq_1", "fastq_2"):
-            problem = outside_bucket(getattr(sample, column), stack.data_bucket)
-            if problem:
-                raise SampleSheetError(f"{samples_file}: row {sample.row}, column {column}: {problem}")
+        for lane in sample.lanes:
+            for column, location in zip(("fastq_1", "fastq_2"), lane.files, strict=False):
+                problem = outside_bucket(location, stack.data_bucket)
+                if problem:
+                    raise SampleSheetError(f"{samples_file}: row {lane.row}, column {column}: {problem}")
     ref = _reference(stack, reference)
     out = output_prefix(output, stack.scheme)
     problem = outside_bucket(out, stack.data_bucket)
@@ -213,12 +234,12 @@ def check_inputs_exist(
     FASTA, must exist; else one StorageError."""
     from workflows.pipeline import BWA_MEM2_INDEX, index_sets
 
-    wanted = [s.fastq_1 for s in samples] + [s.fastq_2 for s in samples] + [reference]
+    owners = {f: (s, lane) for s in samples for lane in s.lanes for f in lane.files}
+    wanted = [*owners, reference]
     missing = missing_objects(wanted, storage_options)
     if missing:
-        owners = {s.fastq_1: s for s in samples} | {s.fastq_2: s for s in samples}
         first = missing[0]
-        where = f" (sample {owners[first].id}, row {owners[first].row})" if first in owners else ""
+        where = f" (sample {owners[first][0].id}, row {owners[first][1].row})" if first in owners else ""
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise StorageError(f"input not found: {first}{where}{more}; nothing was submitted")
     for index in index_sets(cloud):
@@ -274,12 +295,13 @@ def render_cmd(
     stack_outputs: OutputsOpt = None,
     chunk_size: ChunkOpt = None,
     qc_fail_on: QcOpt = None,
+    failed_lane: FailedLaneOpt = None,
 ) -> None:
     """Print the run's Argo objects as YAML (`---` separated); contacts nothing."""
     from workflows.render import render, to_yaml
 
     outputs = load_stack_outputs(stack, stack_outputs)
-    settings = _settings(outputs, chunk_size, qc_fail_on)
+    settings = _settings(outputs, chunk_size, qc_fail_on, failed_lane)
     sheet, ref, out = _inputs(outputs, samples, reference, output)
     typer.echo(to_yaml(render(sheet, ref, out, outputs, settings)), nl=False)
 
@@ -304,6 +326,7 @@ def submit_cmd(
     stack_outputs: OutputsOpt = None,
     chunk_size: ChunkOpt = None,
     qc_fail_on: QcOpt = None,
+    failed_lane: FailedLaneOpt = None,
     argo_server: ServerOpt = None,
     argo_token: TokenOpt = None,
     insecure: InsecureOpt = False,
@@ -317,7 +340,7 @@ def submit_cmd(
 
     _check_interval(interval)
     outputs = load_stack_outputs(stack, stack_outputs)
-    settings = _settings(outputs, chunk_size, qc_fail_on)
+    settings = _settings(outputs, chunk_size, qc_fail_on, failed_lane)
     sheet, ref, out = _inputs(outputs, samples, reference, output)
     conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
     check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url), outputs.cloud)

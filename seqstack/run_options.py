@@ -88,9 +88,10 @@ class _PodTask:
     attempts: int
 
 
-def pod_tasks(objs: Sequence[Mapping[str, Any]], sample_ids: Sequence[str]) -> list[_PodTask]:
+def pod_tasks(objs: Sequence[Mapping[str, Any]], units: Mapping[str, Sequence[str]]) -> list[_PodTask]:
     """Every process-running task of rendered objects, keyed as the local executor keys its nodes
-    (``<workflow>/samples(0:s1)/align``); a fanned-out task gets one key per sample."""
+    (``<workflow>/samples(0:s1)/align(0:s1)``); ``units`` maps each sample ID to its lanes' units.
+    The fan-out over samples gets one key per sample; a fan-out inside a sample one per lane."""
     templates: dict[str, Mapping[str, Any]] = {}
     for obj in objs:
         for tmpl in (obj.get("spec") or {}).get("templates") or []:
@@ -103,8 +104,9 @@ def pod_tasks(objs: Sequence[Mapping[str, Any]], sample_ids: Sequence[str]) -> l
             name = str(task.get("name"))
             target = str(task.get("template") or (task.get("templateRef") or {}).get("template"))
             fanned = "withParam" in task or "withItems" in task
+            labels = list(units) if sample is None else list(units.get(sample, ()))
             nodes = (
-                [(f"{prefix}/{name}({i}:{sid})", sid) for i, sid in enumerate(sample_ids)]
+                [(f"{prefix}/{name}({i}:{label})", sample or label) for i, label in enumerate(labels)]
                 if fanned
                 else [(f"{prefix}/{name}", sample)]
             )

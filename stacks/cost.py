@@ -307,11 +307,15 @@ def idle_lines(inv: Inventory, prices: Prices) -> list[Line]:
 # CPU per task
 
 
-def default_tasks(path: Path = DEFAULT_TASK_CPU) -> list[TaskCpu]:
-    """The measured default table (benchmarks/cpu_per_read_pair.py on the mtDNA test data).
+def default_tasks(path: Path = DEFAULT_TASK_CPU, lanes: int = 1) -> list[TaskCpu]:
+    """The measured default table (benchmarks/cpu_per_read_pair.py on the mtDNA test data), for
+    samples of ``lanes`` lanes.
 
     Each pipeline step that names measured rows (``Step.measured``) gets their sum, on its pool,
-    times its pods per sample (FastQC runs once per read file; the measurement timed both together).
+    with its pods per sample of that many lanes (``Step.pods_for``: one FastQC per lane over both
+    reads; one ``align`` for one lane, else ``align-lane`` per lane and one ``merge``); a step a
+    sample of that many lanes never runs is left out. The per-read part is per sample: its read
+    pairs are split over its lanes, not repeated.
     """
     doc = json.loads(path.read_text())
     rows = doc["tasks"]
@@ -320,7 +324,7 @@ def default_tasks(path: Path = DEFAULT_TASK_CPU) -> list[TaskCpu]:
         TaskCpu(
             task=step.name,
             pool=step.pool,
-            pods_per_sample=step.pods_per_sample,
+            pods_per_sample=step.pods_for(lanes),
             fixed_cpu_seconds=sum(rows[r]["fixed_cpu_seconds"] for r in step.measured),
             cpu_seconds_per_million_pairs=sum(
                 rows[r]["cpu_seconds_per_million_pairs"] for r in step.measured
@@ -328,7 +332,7 @@ def default_tasks(path: Path = DEFAULT_TASK_CPU) -> list[TaskCpu]:
             basis=basis,
         )
         for step in PIPELINE
-        if step.measured
+        if step.measured and step.pods_for(lanes)
     ]
 
 
@@ -394,7 +398,9 @@ def measured_tasks(run_json: Path, min_pairs: int = MIN_MEASURED_PAIRS) -> list[
     if not cpu:
         raise CostError(f"--run-json {run_json}: no successful pipeline task to measure")
     pairs = {
-        sid: _count_pairs(Path(samples[sid].fastq_1)) for sid in set().union(*ran.values()) if sid in samples
+        sid: sum(_count_pairs(Path(lane.fastq_1)) for lane in samples[sid].lanes)
+        for sid in set().union(*ran.values())
+        if sid in samples
     }
     basis = f"{run_json} ({'wall time x reserved CPUs' if wall_based else 'cpuSeconds'}), {cpus}-CPU machine"
     result = []

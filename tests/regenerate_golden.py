@@ -43,6 +43,13 @@ CASES: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "s3://seqstack-dev-aws-data/refs/hg38.fa",
         "s3://seqstack-dev-aws-data/runs/r1",
     ),
+    # Several lanes per sample (named by a lane column) and a single-end sample, in one sheet.
+    "aws-lanes": lambda: _cloud(
+        "dev-aws.outputs.json",
+        "sheet-s3-lanes.csv",
+        "s3://seqstack-dev-aws-data/refs/hg38.fa",
+        "s3://seqstack-dev-aws-data/runs/r1",
+    ),
     "gcp": lambda: _cloud(
         "dev-gcp.outputs.json",
         "sheet-gs.csv",

@@ -16,9 +16,16 @@ from workflows.local.expr import eval_retry, eval_when, parse_depends
 from workflows.pipeline import RETRY_EXPRESSION
 from workflows.render import render, to_yaml
 from workflows.settings import PipelineSettings
-from workflows.sheet import Sample
+from workflows.sheet import Lane, Sample
 
-POD_TEMPLATES = {"fastqc": "small", "qc-gate": "small", "align": "large", "report": "small"}
+POD_TEMPLATES = {
+    "fastqc": "small",
+    "qc-gate": "small",
+    "align": "large",
+    "align-lane": "large",
+    "merge": "large",
+    "report": "small",
+}
 
 
 def templates(wt: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -32,7 +39,9 @@ def aws() -> StackOutputs:
 def many_samples(n: int) -> list[Sample]:
     return [
         Sample(
-            f"S{i:05d}", f"s3://in/reads/S{i:05d}_R1.fastq.gz", f"s3://in/reads/S{i:05d}_R2.fastq.gz", i + 2
+            f"S{i:05d}",
+            (Lane("1", f"s3://in/reads/S{i:05d}_R1.fastq.gz", f"s3://in/reads/S{i:05d}_R2.fastq.gz", i + 2),),
+            i + 2,
         )
         for i in range(n)
     ]
@@ -120,15 +129,76 @@ def test_the_dag_shape() -> None:
     assert main["samples"]["withParam"] == "{{workflow.parameters.samples}}"
     assert main["report"]["depends"] == "samples.Succeeded || samples.Failed || samples.Errored"
     sample = {task["name"]: task for task in t["sample"]["dag"]["tasks"]}
-    assert "depends" not in sample["fastqc-r1"] and "depends" not in sample["fastqc-r2"]  # in parallel
-    assert sample["qc-gate"]["depends"] == "fastqc-r1 && fastqc-r2"
-    assert sample["align"]["depends"] == "qc-gate"
-    when = sample["align"]["when"]
-    # The executor's govaluate subset agrees with what Argo does after substitution.
-    assert eval_when(when.replace("{{tasks.qc-gate.outputs.parameters.verdict}}", "pass")) is True
-    assert eval_when(when.replace("{{tasks.qc-gate.outputs.parameters.verdict}}", "fail")) is False
-    for expr in ("samples.Succeeded || samples.Failed || samples.Errored", "fastqc-r1 && fastqc-r2"):
+    assert [p["name"] for p in t["sample"]["inputs"]["parameters"]] == ["sample", "lanes"]
+    assert main["samples"]["arguments"]["parameters"] == [
+        {"name": "sample", "value": "{{item.sample}}"},
+        {"name": "lanes", "value": "{{item.lanes}}"},
+    ]
+    # One FastQC per lane, in parallel; the gate after all of them.
+    assert (
+        sample["fastqc"]["withParam"] == "{{inputs.parameters.lanes}}" and "depends" not in sample["fastqc"]
+    )
+    assert sample["qc-gate"]["depends"] == "fastqc"
+    gate_lanes = "{{tasks.qc-gate.outputs.parameters.align-lanes}}"
+    assert sample["align"]["withParam"] == sample["align-lane"]["withParam"] == gate_lanes
+    assert sample["align"]["depends"] == sample["align-lane"]["depends"] == "qc-gate"
+    assert sample["merge"]["depends"] == "align-lane"
+    merge_lanes = {p["name"]: p["value"] for p in sample["merge"]["arguments"]["parameters"]}["lanes"]
+    assert merge_lanes == gate_lanes
+
+    def runs(task: str, verdict: str, layout: str) -> bool:
+        # The executor's govaluate subset agrees with what Argo does after substitution.
+        when = sample[task]["when"]
+        when = when.replace("{{tasks.qc-gate.outputs.parameters.verdict}}", verdict)
+        return eval_when(when.replace("{{tasks.qc-gate.outputs.parameters.layout}}", layout))
+
+    assert [runs(task, "pass", "one") for task in ("align", "align-lane", "merge")] == [True, False, False]
+    assert [runs(task, "pass", "many") for task in ("align", "align-lane", "merge")] == [False, True, True]
+    assert not any(runs(task, "fail", layout) for task in ("align", "merge") for layout in ("one", "many"))
+    for expr in ("samples.Succeeded || samples.Failed || samples.Errored", "fastqc", "align-lane"):
         parse_depends(expr)
+
+
+def test_single_end_lanes_leave_r2_optional_with_an_empty_key() -> None:
+    t = templates(CASES["aws-lanes"]()[0])
+    for name in ("fastqc", "align", "align-lane"):
+        r2 = next(a for a in t[name]["inputs"]["artifacts"] if a["name"] == "r2")
+        assert r2["optional"] is True and r2["s3"]["key"] == "{{inputs.parameters.r2_key}}"
+        r1 = next(a for a in t[name]["inputs"]["artifacts"] if a["name"] == "r1")
+        assert "optional" not in r1
+    assert all(a.get("optional") for a in t["fastqc"]["outputs"]["artifacts"] if a["name"].startswith("r2-"))
+
+
+def test_lanes_travel_as_json_text_inside_each_sample_item() -> None:
+    wf = CASES["aws-lanes"]()[1]
+    params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+    items = json.loads(params["samples"])
+    assert [i["sample"] for i in items] == ["NA12878", "SE1"]
+    assert all(isinstance(i["lanes"], str) for i in items)  # a parameter is a string: Argo's withParam
+    na, se = (json.loads(i["lanes"]) for i in items)
+    bucket = "seqstack-dev-aws-data"
+    assert na == [
+        {
+            "lane": lane,
+            "unit": f"NA12878_{lane}",
+            "r1_bucket": bucket,
+            "r1_key": f"reads/NA12878_{lane}_R1.fastq.gz",
+            "r2_bucket": bucket,
+            "r2_key": f"reads/NA12878_{lane}_R2.fastq.gz",
+        }
+        for lane in ("L001", "L002")
+    ]
+    assert se == [
+        {
+            "lane": "1",
+            "unit": "SE1",
+            "r1_bucket": bucket,
+            "r1_key": "reads/SE1.fastq.gz",
+            "r2_bucket": "",
+            "r2_key": "",
+        }
+    ]
+    assert params["failed-lane"] == "fail-sample"
 
 
 @pytest.mark.parametrize(
@@ -175,27 +245,32 @@ def test_artifacts_per_cloud_are_keyless_and_unarchived() -> None:
                         assert loc["name"] == "seqstack-local"
 
 
-def _resolve(key: str, sample: str, read: str = "R1") -> str:
+def _resolve(key: str, sample: str, unit: str = "") -> str:
     return (
         key.replace("{{workflow.parameters.output-prefix}}", "runs/r1")
         .replace("{{workflow.parameters.run-id}}", "RUN")
         .replace("{{inputs.parameters.sample}}", sample)
-        .replace("{{inputs.parameters.read}}", read)
+        .replace("{{inputs.parameters.unit}}", unit or sample)
     )
 
 
 def test_outputs_land_where_the_issue_says() -> None:
     t = templates(CASES["aws"]()[0])
     keys = set()
-    for name in ("fastqc", "qc-gate", "align", "report"):
+    for name in ("fastqc", "qc-gate", "align", "merge", "report"):
         for art in t[name]["outputs"]["artifacts"]:
             assert art["s3"]["bucket"] == "{{workflow.parameters.output-bucket}}"
             keys.add(_resolve(art["s3"]["key"], "S1"))
+    # A one-lane sample's files keep today's names (its unit is the sample ID).
     assert keys == {
         "runs/r1/samples/S1/fastqc/S1_R1_fastqc.html",
         "runs/r1/samples/S1/fastqc/S1_R1_fastqc.zip",
         "runs/r1/.metrics/RUN/S1_R1_fastqc.zip",
+        "runs/r1/samples/S1/fastqc/S1_R2_fastqc.html",
+        "runs/r1/samples/S1/fastqc/S1_R2_fastqc.zip",
+        "runs/r1/.metrics/RUN/S1_R2_fastqc.zip",
         "runs/r1/samples/S1/S1.qc.json",
+        "runs/r1/.metrics/RUN/S1.qc.json",
         "runs/r1/samples/S1/S1.bam",
         "runs/r1/samples/S1/S1.bam.bai",
         "runs/r1/samples/S1/S1.flagstat.txt",
@@ -205,6 +280,12 @@ def test_outputs_land_where_the_issue_says() -> None:
         "runs/r1/multiqc_report.html",
         "runs/r1/multiqc_data",
     }
+    (lane_bam,) = t["align-lane"]["outputs"]["artifacts"]
+    assert _resolve(lane_bam["s3"]["key"], "S1", "S1_L002") == "runs/r1/samples/S1/lanes/S1_L002.bam"
+    (lanes_in,) = t["merge"]["inputs"]["artifacts"]
+    assert _resolve(lanes_in["s3"]["key"], "S1") == "runs/r1/samples/S1/lanes"
+    (fastqc_in,) = t["qc-gate"]["inputs"]["artifacts"]
+    assert _resolve(fastqc_in["s3"]["key"], "S1") == "runs/r1/samples/S1/fastqc"
     report_in = t["report"]["inputs"]["artifacts"]
     assert [_resolve(a["s3"]["key"], "") for a in report_in] == ["runs/r1/.metrics/RUN"]  # never the BAMs
 
@@ -227,21 +308,21 @@ def test_results_are_written_aside_and_moved_to_the_outputs_only_when_all_are_co
 def test_samples_travel_as_plain_items() -> None:
     wf = CASES["gcp"]()[1]
     params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
-    assert json.loads(params["samples"]) == [
+    assert [{**i, "lanes": json.loads(i["lanes"])} for i in json.loads(params["samples"])] == [
         {
-            "sample": "NA12878",
-            "r1_bucket": "seqstack-dev-gcp-data",
-            "r1_key": "reads/NA12878_R1.fastq.gz",
-            "r2_bucket": "seqstack-dev-gcp-data",
-            "r2_key": "reads/NA12878_R2.fastq.gz",
-        },
-        {
-            "sample": "HG00152",
-            "r1_bucket": "seqstack-dev-gcp-data",
-            "r1_key": "reads/HG00152_R1.fastq.gz",
-            "r2_bucket": "seqstack-dev-gcp-data",
-            "r2_key": "reads/HG00152_R2.fastq.gz",
-        },
+            "sample": sample,
+            "lanes": [
+                {
+                    "lane": "1",
+                    "unit": sample,
+                    "r1_bucket": "seqstack-dev-gcp-data",
+                    "r1_key": f"reads/{sample}_R1.fastq.gz",
+                    "r2_bucket": "seqstack-dev-gcp-data",
+                    "r2_key": f"reads/{sample}_R2.fastq.gz",
+                }
+            ],
+        }
+        for sample in ("NA12878", "HG00152")
     ]
     assert params["output-bucket"] == "seqstack-dev-gcp-data" and params["output-prefix"] == "runs/r1"
     assert json.loads(params["qc-rules"])["fail_on_fail"] == ["Basic Statistics", "Per base sequence quality"]
@@ -294,7 +375,8 @@ def test_local_render_uses_absolute_paths() -> None:
     params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
     assert params["output-prefix"] == "/data/out" and params["reference-key"] == "/data/ref/rCRS.fa"
     for item in json.loads(params["samples"]):
-        assert item["r1_bucket"] == "" and Path(item["r1_key"]).is_absolute()
+        for lane in json.loads(item["lanes"]):
+            assert lane["r1_bucket"] == "" and Path(lane["r1_key"]).is_absolute()
 
 
 def test_index_workflow_stores_the_index_beside_the_fasta() -> None:

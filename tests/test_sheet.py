@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
+from workflows.sheet import Lane, Sample, SampleSheetError, read_sample_sheet
 
 HEADER = "sample,fastq_1,fastq_2\n"
 
@@ -29,23 +29,25 @@ def rejected(tmp_path: Path, text: str, scheme: str = "s3") -> str:
 def test_reads_cloud_uris_in_order(tmp_path: Path) -> None:
     text = HEADER + "S1,s3://b/r/S1_1.fq.gz,s3://b/r/S1_2.fq.gz\nS-2,s3://b/S2_1.fq.gz,s3://b/S2_2.fq.gz\n"
     assert read_sample_sheet(sheet(tmp_path, text), "s3") == [
-        Sample("S1", "s3://b/r/S1_1.fq.gz", "s3://b/r/S1_2.fq.gz", 2),
-        Sample("S-2", "s3://b/S2_1.fq.gz", "s3://b/S2_2.fq.gz", 3),
+        Sample("S1", (Lane("1", "s3://b/r/S1_1.fq.gz", "s3://b/r/S1_2.fq.gz", 2),), 2),
+        Sample("S-2", (Lane("1", "s3://b/S2_1.fq.gz", "s3://b/S2_2.fq.gz", 3),), 3),
     ]
 
 
 def test_extra_columns_blank_lines_and_bom_are_fine(tmp_path: Path) -> None:
     text = "\ufeffsample,fastq_1,fastq_2,strandedness\n\nS1,gs://b/1.fq,gs://b/2.fq,auto\n\n"
-    assert read_sample_sheet(sheet(tmp_path, text), "gs") == [Sample("S1", "gs://b/1.fq", "gs://b/2.fq", 3)]
+    assert read_sample_sheet(sheet(tmp_path, text), "gs") == [
+        Sample("S1", (Lane("1", "gs://b/1.fq", "gs://b/2.fq", 3),), 3)
+    ]
 
 
 def test_local_paths_resolve_against_the_sheet(tmp_path: Path) -> None:
     text = HEADER + f"S1,reads/a_1.fq.gz,{tmp_path}/b_2.fq.gz\nS2,file://{tmp_path}/c_1.fq,d_2.fq\n"
     samples = read_sample_sheet(sheet(tmp_path, text), "file")
-    assert samples[0].fastq_1 == str(tmp_path / "reads" / "a_1.fq.gz")
-    assert samples[0].fastq_2 == str(tmp_path / "b_2.fq.gz")
-    assert samples[1].fastq_1 == str(tmp_path / "c_1.fq")
-    assert samples[1].fastq_2 == str(tmp_path / "d_2.fq")
+    assert samples[0].lanes[0].fastq_1 == str(tmp_path / "reads" / "a_1.fq.gz")
+    assert samples[0].lanes[0].fastq_2 == str(tmp_path / "b_2.fq.gz")
+    assert samples[1].lanes[0].fastq_1 == str(tmp_path / "c_1.fq")
+    assert samples[1].lanes[0].fastq_2 == str(tmp_path / "d_2.fq")
 
 
 def test_missing_header(tmp_path: Path) -> None:
@@ -82,7 +84,7 @@ def test_wrong_number_of_fields(tmp_path: Path) -> None:
     assert "row 2: has 2 fields, the header has 3" in rejected(tmp_path, HEADER + "S1,s3://b/1.fq\n")
 
 
-@pytest.mark.parametrize("column", ["sample", "fastq_1", "fastq_2"])
+@pytest.mark.parametrize("column", ["sample", "fastq_1"])
 def test_empty_field(tmp_path: Path, column: str) -> None:
     values = {"sample": "S1", "fastq_1": "s3://b/1.fq", "fastq_2": "s3://b/2.fq"}
     values[column] = "  "
@@ -90,15 +92,64 @@ def test_empty_field(tmp_path: Path, column: str) -> None:
     assert f"row 3, column {column}: empty field" in rejected(tmp_path, text)
 
 
-def test_duplicate_sample_id_names_both_rows(tmp_path: Path) -> None:
-    text = HEADER + "S1,s3://b/1.fq,s3://b/2.fq\nS2,s3://b/3.fq,s3://b/4.fq\nS1,s3://b/5.fq,s3://b/6.fq\n"
+def test_a_single_end_row_with_its_reads_in_fastq_2_is_named(tmp_path: Path) -> None:
+    message = rejected(tmp_path, HEADER + "S0,s3://b/0_1.fq,\nS1,,s3://b/1.fq\n")
+    assert "row 3, column fastq_1: empty field (single-end rows put their reads in fastq_1)" in message
+
+
+def test_rows_of_one_sample_are_its_lanes_numbered_in_order(tmp_path: Path) -> None:
+    text = HEADER + "S1,s3://b/1.fq,s3://b/2.fq\nS2,s3://b/3.fq,\nS1,s3://b/5.fq,s3://b/6.fq\n"
+    s1, s2 = read_sample_sheet(sheet(tmp_path, text), "s3")
+    assert s1 == Sample(
+        "S1", (Lane("1", "s3://b/1.fq", "s3://b/2.fq", 2), Lane("2", "s3://b/5.fq", "s3://b/6.fq", 4)), 2
+    )
+    assert [s1.unit(lane) for lane in s1.lanes] == ["S1_1", "S1_2"]
+    # Single-end: an empty fastq_2; a one-lane sample's unit is its ID (today's file names).
+    assert s2 == Sample("S2", (Lane("1", "s3://b/3.fq", "", 3),), 3)
+    assert not s2.lanes[0].paired and s1.lanes[0].paired
+    assert s2.unit(s2.lanes[0]) == "S2"
+
+
+def test_the_lane_column_names_lanes_and_an_empty_cell_is_numbered(tmp_path: Path) -> None:
+    text = "sample,lane,fastq_1,fastq_2\nS1,L001,s3://b/1.fq,s3://b/2.fq\nS1,,s3://b/3.fq,\n"
+    (s1,) = read_sample_sheet(sheet(tmp_path, text), "s3")
+    assert [(lane.id, lane.paired) for lane in s1.lanes] == [("L001", True), ("2", False)]
+    assert [s1.unit(lane) for lane in s1.lanes] == ["S1_L001", "S1_2"]
+
+
+def test_a_repeated_lane_names_both_rows(tmp_path: Path) -> None:
+    text = "sample,lane,fastq_1,fastq_2\nS1,1,s3://b/1.fq,s3://b/2.fq\nS1,1,s3://b/3.fq,s3://b/4.fq\n"
     message = rejected(tmp_path, text)
-    assert "row 4, column sample: duplicate sample ID 'S1' (first on row 2" in message
+    assert "row 3, column lane: lane '1' of sample 'S1' repeated (first on row 2)" in message
+
+
+def test_an_explicit_lane_clashing_with_a_numbered_one_is_a_repeat(tmp_path: Path) -> None:
+    text = "sample,lane,fastq_1,fastq_2\nS1,,s3://b/1.fq,s3://b/2.fq\nS1,1,s3://b/3.fq,s3://b/4.fq\n"
+    assert "row 3, column lane: lane '1' of sample 'S1' repeated" in rejected(tmp_path, text)
+
+
+@pytest.mark.parametrize("lane", ["../x", "a b", "-1", "{{x}}", "x" * 64])
+def test_unsafe_lane_id(tmp_path: Path, lane: str) -> None:
+    text = f'sample,lane,fastq_1,fastq_2\nS1,"{lane}",s3://b/1.fq,s3://b/2.fq\n'
+    assert "row 2, column lane: lane ID" in rejected(tmp_path, text)
+
+
+def test_r1_of_one_lane_equal_to_r2_of_another_names_both(tmp_path: Path) -> None:
+    text = HEADER + "S1,s3://b/1.fq,s3://b/2.fq\nS1,s3://b/3.fq,s3://b/1.fq\n"
+    message = rejected(tmp_path, text)
+    assert "row 3, column fastq_2: same file as row 2, column fastq_1 (s3://b/1.fq)" in message
+
+
+def test_a_file_shared_by_two_samples_is_refused(tmp_path: Path) -> None:
+    text = HEADER + "S1,s3://b/1.fq,\nS2,s3://b/1.fq,\n"
+    assert "row 3, column fastq_1: same file as row 2, column fastq_1" in rejected(tmp_path, text)
 
 
 def test_sample_ids_differing_only_in_case_are_duplicates(tmp_path: Path) -> None:
     text = HEADER + "abc,s3://b/1.fq,s3://b/2.fq\nABC,s3://b/3.fq,s3://b/4.fq\n"
-    assert "row 3, column sample: duplicate sample ID 'ABC'" in rejected(tmp_path, text)
+    assert "row 3, column sample: sample ID 'ABC' differs only in case from 'abc' on row 2" in rejected(
+        tmp_path, text
+    )
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from hera.workflows.models import (
 )
 
 from workflows.errors import UserError
-from workflows.steps import SAMPLE_TASKS, align, qc_gate
+from workflows.steps import SAMPLE_TASKS, align, merge, qc_gate
 
 #: Workflow phases after which nothing changes any more.
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
@@ -253,9 +253,11 @@ def _state(sample: str, dag: Mapping[str, Any], steps: Mapping[str, Mapping[str,
         outputs = {p["name"]: p.get("value") for p in (gate.get("outputs") or {}).get("parameters", [])}
         if outputs.get(qc_gate.VERDICT) == "fail":
             return SampleState(sample, "qc_failed", qc_gate.TASK)
-    aligned = steps.get(align.TASK)
-    if aligned and aligned.get("phase") == "Succeeded":
-        return SampleState(sample, "aligned", align.TASK)
+    # One lane to align: `align` writes the sample's BAM; several: `merge` does.
+    for final in (align.TASK, merge.TASK):
+        node = steps.get(final)
+        if node and node.get("phase") == "Succeeded":
+            return SampleState(sample, "aligned", final)
     for name in reversed(STEPS):
         node = steps.get(name)
         if node and node.get("phase") in ("Running", "Pending"):

@@ -5,8 +5,11 @@ Shape (see /work/workflow-design.md):
 * ``main`` DAG: task ``samples`` fans out over ``{{workflow.parameters.samples}}`` (a JSON list)
   into the per-sample DAG ``sample``; task ``report`` (MultiQC) runs once every sample finished,
   whatever its outcome. ``failFast: false``: one sample's failure never stops the others.
-* ``sample`` DAG: ``fastqc-r1`` || ``fastqc-r2`` -> ``qc-gate`` -> ``align`` (only when the
-  gate's verdict is ``pass``; a failed sample is reported, and the run still succeeds).
+* ``sample`` DAG (inputs ``sample`` and ``lanes``, the sample's lane items as JSON): ``fastqc``
+  once per lane (both reads in one FastQC) -> ``qc-gate`` (judges each lane; its ``align-lanes``
+  are the lanes to align, ``[]`` on fail) -> either ``align`` (exactly one lane to align: the
+  sample's files as a one-lane sample always had them) or ``align-lane`` per lane -> ``merge``
+  (several). A QC-failed sample is reported, and the run still succeeds.
 * Data moves as Argo artifacts (no copies inside the containers), keyless through the cluster's
   artifact repository credentials (IRSA / Pod Identity, Workload Identity). Argo's wait container
   uploads whatever exists at an output path even after a failed step, so the scripts put a file
@@ -30,12 +33,12 @@ from hera.workflows import models as m
 
 from workflows.contract import StackOutputs
 from workflows.identity import POD_FS_GROUP, POD_GID, POD_UID
-from workflows.settings import PipelineSettings
+from workflows.settings import FailedLane, PipelineSettings
 from workflows.sheet import Sample
 from workflows.steps import INDEX, PIPELINE
-from workflows.steps.align import BWA_INDEX, BWA_MEM2_INDEX, SAMPLE_PARAMS, index_sets
+from workflows.steps.align import BWA_INDEX, BWA_MEM2_INDEX, index_sets
 from workflows.steps.pod import LABEL_PART_OF, LOCAL_ARTIFACT_PLUGIN, RETRY_EXPRESSION, SAMPLES_PREFIX, WORK
-from workflows.steps.step import MAIN_DAG, SAMPLE_DAG
+from workflows.steps.step import MAIN_DAG, SAMPLE_DAG, SAMPLE_PARAMS
 from workflows.storage import split_uri
 
 __all__ = [
@@ -90,6 +93,7 @@ def workflow_parameter_names() -> tuple[str, ...]:
         "reference-bucket",
         "reference-key",
         "qc-rules",
+        "failed-lane",
     )
 
 
@@ -109,7 +113,9 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
         entrypoint="main",
         arguments=[
             Parameter(
-                name="samples", description="JSON list of {sample, r1_bucket, r1_key, r2_bucket, r2_key}"
+                name="samples",
+                description="JSON list of {sample, lanes}; lanes: JSON text of a list of "
+                "{lane, unit, r1_bucket, r1_key, r2_bucket, r2_key} (r2 empty: single-end)",
             ),
             Parameter(name="run-id", description="ID shared by every chunk of one run (scopes its metrics)"),
             Parameter(
@@ -119,6 +125,12 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             Parameter(name="reference-bucket", value="", description="Bucket of the reference FASTA"),
             Parameter(name="reference-key", description="Key (or local path) of the reference FASTA"),
             Parameter(name="qc-rules", value=s.qc.to_json(), description="QC gate rules (JSON)"),
+            Parameter(
+                name="failed-lane",
+                value=s.failed_lane,
+                enum=[f.value for f in FailedLane],
+                description="What a QC-failed lane does: fail-sample (the sample fails) or drop",
+            ),
         ],
         **_workflow_pod_defaults(stack),
     ) as wt:
@@ -140,26 +152,54 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
     return wt
 
 
-def sample_items(samples: Sequence[Sample]) -> list[dict[str, str]]:
-    """The per-sample items of the fan-out, as plain data (fast for 10,000 samples)."""
+def lane_items(sample: Sample) -> list[dict[str, str]]:
+    """One sample's lane items (what the per-sample DAG fans FastQC and alignment out over)."""
     items = []
-    for sample in samples:
-        b1, k1 = split_uri(sample.fastq_1)
-        b2, k2 = split_uri(sample.fastq_2)
-        items.append({"sample": sample.id, "r1_bucket": b1, "r1_key": k1, "r2_bucket": b2, "r2_key": k2})
+    for lane in sample.lanes:
+        b1, k1 = split_uri(lane.fastq_1)
+        b2, k2 = split_uri(lane.fastq_2) if lane.paired else ("", "")
+        items.append(
+            {
+                "lane": lane.id,
+                "unit": sample.unit(lane),
+                "r1_bucket": b1,
+                "r1_key": k1,
+                "r2_bucket": b2,
+                "r2_key": k2,
+            }
+        )
     return items
 
 
+def sample_items(samples: Sequence[Sample]) -> list[dict[str, str]]:
+    """The per-sample items of the fan-out, as plain data (fast for 10,000 samples): the sample
+    ID and its lane items as a JSON string (an Argo parameter is a string; the per-sample DAG
+    fans out over it with ``withParam``)."""
+    return [
+        {"sample": sample.id, "lanes": json.dumps(lane_items(sample), separators=(",", ":"))}
+        for sample in samples
+    ]
+
+
 def run_id(samples: Sequence[Sample], reference: str, output: str) -> str:
-    """A short stable ID for a run (same inputs -> same ID), used in names and labels."""
-    h = hashlib.sha256(
-        json.dumps([reference, output, [(s.id, s.fastq_1, s.fastq_2) for s in samples]]).encode()
-    )
+    """A short stable ID for a run (same inputs -> same ID), used in names and labels.
+
+    A sheet of one-lane paired samples keeps the ID it had before lanes existed.
+    """
+    rows = [
+        (s.id, lane.fastq_1, lane.fastq_2)
+        if len(s.lanes) == 1
+        else (s.id, [(x.id, *x.files) for x in s.lanes])
+        for s in samples
+        for lane in s.lanes[:1]
+    ]
+    h = hashlib.sha256(json.dumps([reference, output, rows]).encode())
     return h.hexdigest()[:10]
 
 
 def chunks(samples: Sequence[Sample], size: int) -> list[Sequence[Sample]]:
-    """Split the sheet into Workflow-sized chunks, in sheet order."""
+    """Split the sheet into Workflow-sized chunks of samples, in sheet order (a sample's lanes
+    always run in one Workflow: they are merged there)."""
     return [samples[i : i + size] for i in range(0, len(samples), size)]
 
 
@@ -193,6 +233,7 @@ def build_workflows(
                     Parameter(name="reference-bucket", value=ref_bucket),
                     Parameter(name="reference-key", value=ref_key),
                     Parameter(name="qc-rules", value=settings.qc.to_json()),
+                    Parameter(name="failed-lane", value=settings.failed_lane),
                 ],
             )
         )

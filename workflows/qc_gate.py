@@ -1,10 +1,16 @@
-"""The QC gate: pass or fail one sample from its two FastQC reports and the run's rules.
+"""The QC gate: pass or fail each lane of one sample from its FastQC reports, then the sample.
 
 This file is the program the ``qc-gate`` pod runs: the template carries it verbatim as its script
 source (the report image has Python but not seqstack), so it uses the standard library only and
-takes everything from the environment: ``WORK`` (inputs ``in/R1_fastqc.zip``,
-``in/R2_fastqc.zip``; outputs ``out/<sample>.qc.json``, ``out/verdict``), ``QC_SAMPLE`` and
-``QC_RULES`` (``QcRules.to_json()``).
+takes everything from the environment: ``WORK`` (input ``in/fastqc/`` holding
+``<unit>_R1_fastqc.zip`` and, for paired lanes, ``<unit>_R2_fastqc.zip``; outputs under ``out/``),
+``QC_SAMPLE``, ``QC_LANES`` (the sample's lane items, JSON), ``QC_RULES`` (``QcRules.to_json()``)
+and ``QC_FAILED_LANE`` (``fail-sample`` or ``drop``).
+
+Outputs: ``out/<sample>.qc.json``, ``out/verdict`` (``pass``/``fail``), ``out/align-lanes`` (JSON
+list of the lane items to align, ``[]`` on fail) and ``out/layout`` (``one`` when exactly one lane
+is aligned, else ``many``). Only the lanes named in ``QC_LANES`` are judged: a stale report of a
+lane from an earlier run in the same folder is ignored.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ import os
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 READS = ("R1", "R2")
+FAIL_SAMPLE, DROP = "fail-sample", "drop"
 
 
 def summary(zip_path: str) -> dict[str, str]:
@@ -27,7 +35,7 @@ def summary(zip_path: str) -> dict[str, str]:
 
 
 def reasons(modules: Mapping[str, Mapping[str, str]], rules: Mapping[str, Sequence[str]]) -> list[str]:
-    """Why the sample fails (empty: it passes), read by read, in rule order."""
+    """Why a lane fails (empty: it passes), read by read, in rule order."""
     fail_on_fail = list(rules.get("fail_on_fail", []))
     fail_on_warn = list(rules.get("fail_on_warn", []))
     found = []
@@ -43,21 +51,86 @@ def reasons(modules: Mapping[str, Mapping[str, str]], rules: Mapping[str, Sequen
     return found
 
 
+def judge(
+    sample: str,
+    lanes: Sequence[Mapping[str, str]],
+    modules: Sequence[Mapping[str, Mapping[str, str]]],
+    rules: Mapping[str, Sequence[str]],
+    failed_lane: str,
+) -> dict[str, Any]:
+    """The sample's ``qc.json``: each lane judged by ``rules`` (``modules[i]`` are lane i's
+    FastQC results by read), then the sample by the ``failed_lane`` policy."""
+    judged: list[dict[str, Any]] = []
+    for lane, found in zip(lanes, modules, strict=True):
+        lane_why = reasons(found, rules)
+        judged.append(
+            {
+                "lane": lane["lane"],
+                "unit": lane["unit"],
+                "paired": bool(lane.get("r2_key")),
+                "verdict": "fail" if lane_why else "pass",
+                "reasons": lane_why,
+                "modules": {read: dict(results) for read, results in found.items()},
+            }
+        )
+    many = len(judged) > 1
+    # A one-lane sample's reasons read as they always did ("R1: ... FAIL").
+    why = [f"lane {j['lane']}: {r}" if many else r for j in judged for r in j["reasons"]]
+    passing = [lane for lane, j in zip(lanes, judged, strict=True) if j["verdict"] == "pass"]
+    if failed_lane == DROP:
+        verdict = "pass" if passing else "fail"
+        if not passing:
+            why.append("no lane passed QC")
+    else:
+        verdict = "pass" if len(passing) == len(judged) else "fail"
+    aligned = [lane["lane"] for lane in passing] if verdict == "pass" else []
+    return {
+        "sample": sample,
+        "verdict": verdict,
+        "reasons": why,
+        "failed_lane": failed_lane,
+        "rules": dict(rules),
+        "lanes": judged,
+        "aligned_lanes": aligned,
+    }
+
+
 def main() -> int:
-    """Decide, write ``<sample>.qc.json`` and ``verdict`` under ``$WORK/out``, print one line."""
+    """Decide, write the outputs under ``$WORK/out``, print one line."""
     work, sample = os.environ["WORK"], os.environ["QC_SAMPLE"]
     rules = json.loads(os.environ["QC_RULES"])
-    modules = {read: summary(os.path.join(work, "in", f"{read}_fastqc.zip")) for read in READS}
-    why = reasons(modules, rules)
-    verdict = "fail" if why else "pass"
+    lanes = json.loads(os.environ["QC_LANES"])
+    failed_lane = os.environ.get("QC_FAILED_LANE") or FAIL_SAMPLE
+    if failed_lane not in (FAIL_SAMPLE, DROP):
+        print(f"seqstack: failed-lane {failed_lane!r} is not {FAIL_SAMPLE} or {DROP}", file=sys.stderr)
+        return 2
+    folder = os.path.join(work, "in", "fastqc")
+    modules = [
+        {
+            read: summary(os.path.join(folder, f"{lane['unit']}_{read}_fastqc.zip"))
+            for read in READS
+            if read == "R1" or lane.get("r2_key")
+        }
+        for lane in lanes
+    ]
+    report = judge(sample, lanes, modules, rules, failed_lane)
+    chosen = [lane for lane in lanes if lane["lane"] in report["aligned_lanes"]]
     out = os.path.join(work, "out")
     os.makedirs(out, exist_ok=True)
-    report = {"sample": sample, "verdict": verdict, "reasons": why, "rules": rules, "modules": modules}
     with open(os.path.join(out, f"{sample}.qc.json"), "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
-    with open(os.path.join(out, "verdict"), "w") as f:
-        f.write(verdict)
-    print(f"seqstack: {sample} QC {verdict}" + (": " + "; ".join(why) if why else ""))
+    outputs = {
+        "verdict": report["verdict"],
+        "align-lanes": json.dumps(chosen, separators=(",", ":")),
+        "layout": "one" if len(chosen) == 1 else "many",
+    }
+    for name, value in outputs.items():
+        with open(os.path.join(out, name), "w") as f:
+            f.write(value)
+    why = report["reasons"]
+    dropped = [j["lane"] for j in report["lanes"] if j["verdict"] == "fail"] if chosen else []
+    note = f" (lanes dropped: {', '.join(dropped)})" if dropped else ""
+    print(f"seqstack: {sample} QC {report['verdict']}{note}" + (": " + "; ".join(why) if why else ""))
     return 0
 
 

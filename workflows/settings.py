@@ -12,6 +12,7 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import StrEnum
 from typing import Any
 
 from workflows.errors import UserError
@@ -37,6 +38,16 @@ FASTQC_MODULES: tuple[str, ...] = (
     "Overrepresented sequences",
     "Adapter Content",
 )
+
+
+class FailedLane(StrEnum):
+    """What a lane that fails the QC gate does to its sample (``--failed-lane``)."""
+
+    FAIL_SAMPLE = "fail-sample"
+    """The sample fails the gate and none of its lanes is aligned (the default)."""
+    DROP = "drop"
+    """Only the passing lanes are aligned; the sample fails when none passes."""
+
 
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -166,6 +177,10 @@ class PipelineSettings:
     """Samples per Workflow object (keeps objects and their status far below etcd's 1 MB)."""
     qc: QcRules = field(default_factory=QcRules)
     """QC gate rules (a workflow parameter: can change per run without a new template)."""
+    failed_lane: str = FailedLane.FAIL_SAMPLE.value
+    """What a QC-failed lane does: ``fail-sample`` or ``drop`` (:class:`FailedLane`; a workflow
+    parameter, like the rules). A bad lane usually means a bad library, so by default the whole
+    sample fails rather than silently aligning less data than the user sequenced."""
     version: str = PIPELINE_VERSION
     """Pipeline version, part of the WorkflowTemplate name."""
 
@@ -178,6 +193,9 @@ class PipelineSettings:
             if isinstance(size, Resources):
                 size.check(f.name)
         self.retry.check()
+        policies = [f.value for f in FailedLane]
+        if self.failed_lane not in policies:
+            raise SettingsError(f"failed_lane must be one of {', '.join(policies)}, got {self.failed_lane!r}")
         if not _VERSION_RE.match(self.version):
             raise SettingsError(f"version must be MAJOR.MINOR.PATCH, got {self.version!r}")
         if not 1 <= self.chunk_size <= 2000:
@@ -227,8 +245,9 @@ class PipelineSettings:
         return min(10000, self.fastqc.memory_mib - 512)
 
     def template_fingerprint(self) -> str:
-        """Short hash of everything baked into the WorkflowTemplate (not chunking or QC rules)."""
-        data = asdict(replace(self, chunk_size=1, qc=QcRules()))
+        """Short hash of everything baked into the WorkflowTemplate (not chunking, QC rules or the
+        failed-lane policy: those are workflow parameters)."""
+        data = asdict(replace(self, chunk_size=1, qc=QcRules(), failed_lane=FailedLane.FAIL_SAMPLE.value))
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
 
     def template_name(self) -> str:

@@ -64,6 +64,16 @@ def stage_inputs(sources: Sequence[InputSource], local_path: LocalPath, where: s
             continue
         if src is None:
             continue
+        if src == "" and art.get("optional"):
+            # Argo's executor skips an optional input artifact that has no key (argo-workflows
+            # v4.1.2 workflow/executor/executor.go, loadArtifact: `!art.HasLocationOrKey()` ->
+            # "Ignoring optional artifact which was not supplied"; a plugin, S3 or GCS location
+            # needs a non-empty key to count as one): a single-end lane's empty r2_key.
+            continue
+        if src == "":
+            raise TemplateError(
+                f"{where}: input artifact {art['name']}: required artifact not supplied (empty key)"
+            )
         source = Path(src)
         if not source.is_absolute():
             raise TemplateError(f"{where}: input artifact {art['name']}: key {src!r} is not an absolute path")

@@ -40,7 +40,7 @@ from typing import BinaryIO, cast
 from isal import igzip, isal_zlib
 
 from workflows.errors import UserError
-from workflows.sheet import Sample
+from workflows.sheet import Lane, Sample
 
 _BLOCK = 4 << 20
 #: R1 and R2 read names are compared as digests of runs of this many names.
@@ -389,28 +389,42 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
         last = (err.strip().splitlines() or out.strip().splitlines() or ["no message"])[-1]
         return f"sample {sample}: {label} {path}: the check failed (exit code {child.returncode}: {last})"
 
-    def problem(s: Sample, one: FileSummary | str | None, two: FileSummary | str | None) -> str | None:
+    def problem(
+        s: Sample, lane: Lane, one: FileSummary | str | None, two: FileSummary | str | None
+    ) -> str | None:
         if isinstance(one, str):
             return one
         if isinstance(two, str):
             return two
+        if not lane.paired:  # single-end: the one file's own checks are all there is
+            return None
         if one is None or two is None:  # stopped
             return None
         try:
-            compare_pair(s.id, Path(s.fastq_1), Path(s.fastq_2), one, two)
+            compare_pair(s.id, Path(lane.fastq_1), Path(lane.fastq_2), one, two)
         except InputError as exc:
             return str(exc)
         return None
 
-    def answer(futures: list[tuple[Sample, _Read, _Read]]) -> PairCheck:
-        problems = {s.id: p for s, one, two in futures if (p := problem(s, one.result(), two.result()))}
+    def answer(futures: list[tuple[Sample, Lane, _Read, _Read | None]]) -> PairCheck:
+        problems: dict[str, str] = {}
+        for s, lane, one, two in futures:
+            p = problem(s, lane, one.result(), two.result() if two is not None else None)
+            if p and s.id not in problems:
+                problems[s.id] = p
         return PairCheck(problems, max(ended, default=started) - started)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, 2 * len(samples))))
+    lanes = [(s, lane) for s in samples for lane in s.lanes]
+    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, 2 * len(lanes))))
     try:
         futures = [
-            (s, pool.submit(read, s.id, "R1", s.fastq_1), pool.submit(read, s.id, "R2", s.fastq_2))
-            for s in samples
+            (
+                s,
+                lane,
+                pool.submit(read, s.id, "R1", lane.fastq_1),
+                pool.submit(read, s.id, "R2", lane.fastq_2) if lane.paired else None,
+            )
+            for s, lane in lanes
         ]
         yield lambda: answer(futures)
     finally:

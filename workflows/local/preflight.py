@@ -30,15 +30,14 @@ def memory_problem(requested_gib: float, machine_gib: float) -> str | None:
 def estimated_bytes(samples: Sequence[Sample]) -> int:
     """Bytes the run will need on the output folder's disk at its peak (see module docstring)."""
     total = 0
-    for s in samples:
-        for path in (Path(s.fastq_1), Path(s.fastq_2)):
-            try:
-                size = path.stat().st_size
-                with path.open("rb") as f:
-                    gzipped = f.read(2) == b"\x1f\x8b"
-            except OSError:
-                continue  # the FASTQ check names it
-            total += size if gzipped else size // 4
+    for path in (Path(f) for s in samples for lane in s.lanes for f in lane.files):
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as f:
+                gzipped = f.read(2) == b"\x1f\x8b"
+        except OSError:
+            continue  # the FASTQ check names it
+        total += size if gzipped else size // 4
     return 2 * total
 
 

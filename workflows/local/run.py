@@ -33,7 +33,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ from workflows.local.stopping import Terminated, exit_code, stop_signals_interru
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
 from workflows.steps import align as align_step
+from workflows.steps import merge as merge_step
 from workflows.steps import qc_gate
 
 #: Exit codes of ``seqstack run`` (stopped by a signal: :func:`workflows.local.stopping.exit_code`).
@@ -95,6 +96,8 @@ class RunOptions:
     overwrite: bool = False
     """Delete an earlier run's outputs in ``outdir`` first (see :mod:`workflows.local.outdir`)."""
     faults: Sequence[Fault] = ()
+    failed_lane: str = "fail-sample"
+    """What a QC-failed lane does to its sample (``--failed-lane``: ``fail-sample`` or ``drop``)."""
     executor_security_context: Mapping[str, Any] | None = None
     """Argo's ``executor.securityContext`` the pods are emulated with (as root); None: the one
     the stack installs (``workflows.identity``). Tests put the old mismatched uid back here."""
@@ -158,7 +161,9 @@ def outcomes(
         verdict = "-"
         if gate is not None and gate.phase == SUCCEEDED:
             verdict = gate.parameters.get(qc_gate.VERDICT, "-")
-        align = tasks.get(align_step.TASK)
+        # One lane to align: `align` writes the sample's BAM; several: `merge` does.
+        finals = [t for t in (tasks.get(align_step.TASK), tasks.get(merge_step.TASK)) if t is not None]
+        align = next((t for t in finals if t.phase == SUCCEEDED), finals[0] if finals else None)
         bam = sample_dir(outdir, s.id) / f"{s.id}.bam"
         if align is not None and align.phase == SUCCEEDED and bam.exists():
             result.append(Outcome(s.id, "aligned", verdict, "", str(bam)))
@@ -264,7 +269,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
 
     memory = opts.memory_gib or default_memory_gib()
     try:
-        settings = PipelineSettings.local(opts.cpus, memory)
+        settings = replace(PipelineSettings.local(opts.cpus, memory), failed_lane=opts.failed_lane)
     except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
         say(err, f"error: {exc}")
         return EXIT_USAGE

@@ -75,16 +75,22 @@ def input_values(inputs: Mapping[str, str]) -> dict[str, str]:
 
 
 def item_label(item: Any) -> str:
-    """How a fan-out child is named in its key: ``samples(0:s1)``."""
+    """How a fan-out child is named in its key: ``samples(0:s1)``, ``fastqc(1:s1_2)`` (a lane
+    item is named by its unit)."""
     if isinstance(item, Mapping):
-        for k in ("sample", "id", "name"):
+        for k in ("sample", "id", "name", "unit"):
             if isinstance(item.get(k), str):
                 return item[k]
     return string_value(item)
 
 
 def item_values(item: Any) -> dict[str, str]:
-    """``item`` and ``item.<key>`` of one ``withItems``/``withParam`` element."""
+    """``item`` and ``item.<key>`` of one ``withItems``/``withParam`` element.
+
+    A map item's string values pass as they are, so a field holding JSON text (a sample's
+    ``lanes``) reaches the inner DAG verbatim, as in Argo (argo-workflows v4.1.2
+    ``workflow/controller/operator.go``, ``processItem``: ``item.<key>`` is
+    ``fmt.Sprintf("%v", itemVal)``), where a ``withParam`` over it fans out again."""
     values = {"item": string_value(item)}
     if isinstance(item, Mapping):
         for k, v in item.items():

@@ -7,16 +7,17 @@ the Argo client's per-sample states and the local run's outcomes all read this t
 
 from __future__ import annotations
 
-from workflows.steps import align, fastqc, index, qc_gate, report
+from workflows.steps import align, fastqc, index, merge, qc_gate, report
 from workflows.steps.step import SAMPLE_DAG, Step
 
 #: The steps of the pipeline WorkflowTemplate, in the order their templates and tasks appear.
-PIPELINE: tuple[Step, ...] = (fastqc.STEP, qc_gate.STEP, align.STEP, report.STEP)
+PIPELINE: tuple[Step, ...] = (fastqc.STEP, qc_gate.STEP, align.STEP, align.LANE_STEP, merge.STEP, report.STEP)
 
 #: The aligner index, run as a Workflow of its own by ``seqstack index``.
 INDEX: Step = index.STEP
 
-#: The per-sample DAG's task names, in order (one pod each).
+#: The per-sample DAG's task names, in order (``fastqc``, ``align`` and ``align-lane`` run one
+#: pod per lane item; see ``Step.pods_for``).
 SAMPLE_TASKS: tuple[str, ...] = tuple(t for s in PIPELINE if s.dag == SAMPLE_DAG for t in s.tasks)
 
 

@@ -1,4 +1,11 @@
-"""``align``: bwa-mem2 (or bwa) | samtools sort, index, flagstat, stats (large pool)."""
+"""``align`` and ``align-lane``: bwa-mem2 (or bwa) | samtools sort per lane (large pool).
+
+A sample with one lane to align runs ``align``: the lane aligned and finished (index, flagstat,
+stats) into the sample's files, exactly the names a one-lane sample always had. A sample with
+several runs ``align-lane`` per lane (a sorted lane BAM under ``samples/<sample>/lanes/``) and
+then ``merge`` (:mod:`workflows.steps.merge`). Every lane gets its own read group
+``ID:<sample>.<lane> SM:<sample> LB:<sample> PL:ILLUMINA PU:<lane>``.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +26,20 @@ from workflows.steps.pod import (
     bash,
     output,
 )
-from workflows.steps.step import Step
+from workflows.steps.step import LANE_PARAMS, Step
 
 #: Index files bwa-mem2 and bwa put beside the FASTA.
 BWA_MEM2_INDEX = (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac")
 BWA_INDEX = (".amb", ".ann", ".bwt", ".pac", ".sa")
 
-#: The align task in the per-sample DAG.
+#: The align tasks in the per-sample DAG.
 TASK = "align"
+LANE_TASK = "align-lane"
 
-#: The per-sample DAG's inputs, which align takes whole.
-SAMPLE_PARAMS = ("sample", "r1_bucket", "r1_key", "r2_bucket", "r2_key")
+#: Where a sample's lane BAMs go (under its folder), for ``merge``.
+LANES_DIR = "lanes"
+LANE = "{{inputs.parameters.lane}}"
+UNIT = "{{inputs.parameters.unit}}"
 
 
 def index_sets(cloud: str) -> tuple[tuple[str, ...], ...]:
@@ -46,11 +56,23 @@ def index_sets(cloud: str) -> tuple[tuple[str, ...], ...]:
 
 
 def script(settings: PipelineSettings) -> str:
-    """The bash body: align, sort, then index/flagstat/stats side by side; publish only at the end."""
-    t = settings.align.threads
-    per_thread = settings.sort_mib_per_thread
+    """The bash body of ``align``: align one lane, sort, then index/flagstat/stats side by side;
+    publish only at the end."""
     return f"""s="{SAMPLE}"
 ref="$WORK/ref/ref.fa"
+{choose_aligner()}
+{read_group()}
+# Argo's wait container uploads output artifacts even when the step failed (argo-workflows
+# issues 3761, 14986): every result is written under tmp/ and moved into out/ only once all of
+# them are complete, so a failed attempt never publishes a partial BAM or metrics file.
+part="$WORK/tmp/$s"
+{align_sort(settings)}
+{finish(settings)}"""
+
+
+def choose_aligner() -> str:
+    """Shell lines setting ``aligner`` from what is installed and indexed (or exiting 3)."""
+    return """\
 # bwa-mem2 when it and its index are there (the cloud image), else bwa (a laptop with Debian's bwa).
 if command -v bwa-mem2 >/dev/null 2>&1 && [ -s "$ref.bwt.2bit.64" ] && [ -s "$ref.0123" ]; then
   aligner=bwa-mem2
@@ -60,15 +82,32 @@ else
   echo "seqstack: no aligner index beside the reference: run 'seqstack index' first" >&2
   exit 3
 fi
-echo "seqstack: aligner=$aligner" >&2
-# Argo's wait container uploads output artifacts even when the step failed (argo-workflows
-# issues 3761, 14986): every result is written under tmp/ and moved into out/ only once all of
-# them are complete, so a failed attempt never publishes a partial BAM or metrics file.
-part="$WORK/tmp/$s"
+echo "seqstack: aligner=$aligner" >&2"""
+
+
+def read_group() -> str:
+    """Shell lines setting ``rg`` (the lane's read group) and ``reads`` (R1, and R2 when the lane
+    is paired: the optional R2 input is absent for single-end lanes)."""
+    return f"""lane="{LANE}"
+rg="@RG\\tID:$s.$lane\\tSM:$s\\tLB:$s\\tPL:ILLUMINA\\tPU:$lane"
+reads=("$WORK/in/R1")
+if [ -e "$WORK/in/R2" ]; then reads+=("$WORK/in/R2"); fi"""
+
+
+def align_sort(settings: PipelineSettings) -> str:
+    """The aligner streamed into a coordinate sort: ``$part.bam`` from ``reads`` with ``rg``."""
+    t = settings.align.threads
+    per_thread = settings.sort_mib_per_thread
+    return f"""\
 # Stream SAM straight into sort (no SAM on disk); {t} x {per_thread} MiB + the aligner fits the limit.
-"$aligner" mem -t {t} -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" "$ref" "$WORK/in/R1" "$WORK/in/R2" \\
-  | samtools sort -@ {t} -m {per_thread}M -T "$part.sort" -O bam -o "$part.bam" -
-# index, flagstat and stats each only read the finished BAM: run them side by side, and fail
+"$aligner" mem -t {t} -R "$rg" "$ref" "${{reads[@]}}" \\
+  | samtools sort -@ {t} -m {per_thread}M -T "$part.sort" -O bam -o "$part.bam" -"""
+
+
+def finish(settings: PipelineSettings) -> str:
+    """From ``$part.bam`` (coordinate-sorted) to the sample's final files in ``out/``."""
+    t = settings.align.threads
+    return f"""# index, flagstat and stats each only read the finished BAM: run them side by side, and fail
 # the step if any of them fails (`wait PID` returns that job's status; set -e acts on it).
 samtools index -@ {t} "$part.bam" "$part.bam.bai" & index_pid=$!
 samtools flagstat -@ {t} "$part.bam" > "$part.flagstat.txt" & flagstat_pid=$!
@@ -77,6 +116,19 @@ wait "$index_pid"
 wait "$flagstat_pid"
 wait "$stats_pid"
 mv "$part.bam" "$part.bam.bai" "$part.flagstat.txt" "$part.stats.txt" "$WORK/out/"
+"""
+
+
+def lane_script(settings: PipelineSettings) -> str:
+    """The bash body of ``align-lane``: one lane aligned and sorted to ``out/lane.bam``, to be
+    merged with the sample's other lanes."""
+    return f"""s="{SAMPLE}"
+ref="$WORK/ref/ref.fa"
+{choose_aligner()}
+{read_group()}
+part="$WORK/tmp/{UNIT}"
+{align_sort(settings)}
+mv "$part.bam" "$WORK/out/lane.bam"
 """
 
 
@@ -91,49 +143,91 @@ def reference_inputs(stack: StackOutputs) -> list[Artifact]:
     return arts
 
 
+#: The sample's final files: output name -> suffix after the sample ID.
+FILES = {"bam": ".bam", "bai": ".bam.bai", "flagstat": ".flagstat.txt", "stats": ".stats.txt"}
+
+
+def lane_inputs(stack: StackOutputs) -> list[Parameter | Artifact]:
+    """One lane item's parameters and reads (R2 optional: empty key for single-end lanes)."""
+    return [
+        Parameter(name="sample"),
+        *(Parameter(name=n) for n in LANE_PARAMS),
+        artifact(stack, "r1", f"{WORK}/in/R1", arg("r1_bucket"), arg("r1_key")),
+        artifact(stack, "r2", f"{WORK}/in/R2", arg("r2_bucket"), arg("r2_key"), optional=True),
+    ]
+
+
+def sample_outputs(stack: StackOutputs) -> list[Artifact]:
+    """The sample's final BAM, index and metrics (and the metrics' copies for the report)."""
+    return [
+        *(
+            output(stack, name, f"{WORK}/out/{SAMPLE}{ext}", SAMPLE_DIR, f"{SAMPLE}{ext}")
+            for name, ext in FILES.items()
+        ),
+        *(
+            output(
+                stack,
+                f"metrics-{name}",
+                f"{WORK}/out/{SAMPLE}{FILES[name]}",
+                METRICS,
+                f"{SAMPLE}{FILES[name]}",
+            )
+            for name in ("flagstat", "stats")
+        ),
+    ]
+
+
 def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
-    """The ``align`` template: both reads and the reference in, BAM + index + metrics out."""
-    files = {"bam": ".bam", "bai": ".bam.bai", "flagstat": ".flagstat.txt", "stats": ".stats.txt"}
+    """The ``align`` template: one lane's reads and the reference in, the sample's BAM + index +
+    metrics out (a sample with one lane to align)."""
     return Container(
         name=STEP.name,
         image=stack.images[STEP.image],
-        inputs=[
-            Parameter(name="sample"),
-            *(Parameter(name=n) for n in ("r1_bucket", "r1_key", "r2_bucket", "r2_key")),
-            artifact(stack, "r1", f"{WORK}/in/R1", arg("r1_bucket"), arg("r1_key")),
-            artifact(stack, "r2", f"{WORK}/in/R2", arg("r2_bucket"), arg("r2_key")),
-            *reference_inputs(stack),
-        ],
-        outputs=[
-            *(
-                output(stack, name, f"{WORK}/out/{SAMPLE}{ext}", SAMPLE_DIR, f"{SAMPLE}{ext}")
-                for name, ext in files.items()
-            ),
-            *(
-                output(
-                    stack,
-                    f"metrics-{name}",
-                    f"{WORK}/out/{SAMPLE}{files[name]}",
-                    METRICS,
-                    f"{SAMPLE}{files[name]}",
-                )
-                for name in ("flagstat", "stats")
-            ),
-        ],
+        inputs=[*lane_inputs(stack), *reference_inputs(stack)],
+        outputs=sample_outputs(stack),
         **bash(script(settings)),
         **STEP.pod(stack, settings),
     )
 
 
-def wire(align: Container) -> None:
-    """``align`` after the gate, only when its verdict is ``pass``."""
-    Task(
-        name=STEP.tasks[0],
-        template=align,
-        arguments={n: arg(n) for n in SAMPLE_PARAMS},
-        depends=qc_gate.TASK,
-        when=f"'{{{{tasks.{qc_gate.TASK}.outputs.parameters.{qc_gate.VERDICT}}}}}' == 'pass'",
+def lane_template(stack: StackOutputs, settings: PipelineSettings) -> Container:
+    """The ``align-lane`` template: one lane's reads and the reference in, its sorted BAM out to
+    ``samples/<sample>/lanes/<unit>.bam`` (a sample with several lanes to align)."""
+    return Container(
+        name=LANE_STEP.name,
+        image=stack.images[LANE_STEP.image],
+        inputs=[*lane_inputs(stack), *reference_inputs(stack)],
+        outputs=[output(stack, "lane-bam", f"{WORK}/out/lane.bam", SAMPLE_DIR, LANES_DIR, f"{UNIT}.bam")],
+        **bash(lane_script(settings)),
+        **LANE_STEP.pod(stack, settings),
     )
+
+
+def _when(layout: str) -> str:
+    verdict = qc_gate.output_parameter(qc_gate.VERDICT)
+    return f"'{verdict}' == 'pass' && '{qc_gate.output_parameter(qc_gate.LAYOUT)}' == '{layout}'"
+
+
+def _lane_task(name: str, template: Container, layout: str) -> None:
+    Task(
+        name=name,
+        template=template,
+        with_param=qc_gate.output_parameter(qc_gate.ALIGN_LANES),
+        arguments={"sample": arg("sample"), **{n: f"{{{{item.{n}}}}}" for n in LANE_PARAMS}},
+        depends=qc_gate.TASK,
+        when=_when(layout),
+    )
+
+
+def wire(align: Container) -> None:
+    """``align`` after the gate, over its one lane to align, only when the verdict is ``pass``
+    and the layout ``one``."""
+    _lane_task(STEP.tasks[0], align, "one")
+
+
+def wire_lanes(align_lane: Container) -> None:
+    """``align-lane`` after the gate, once per lane to align, when the layout is ``many``."""
+    _lane_task(LANE_STEP.tasks[0], align_lane, "many")
 
 
 STEP = Step(
@@ -147,4 +241,20 @@ STEP = Step(
     tasks=(TASK,),
     wire=wire,
     measured=("align", "index"),
+    pods=lambda lanes: 1 if lanes == 1 else 0,
+)
+
+#: ``align-lane``: one pod per lane of a sample with several lanes to align.
+LANE_STEP = Step(
+    name="align-lane",
+    pool="large",
+    image="align",
+    size=lambda s: s.align,
+    deadline=lambda s: s.align_deadline_seconds,
+    build=lane_template,
+    outputs=("lane-bam",),
+    tasks=(LANE_TASK,),
+    wire=wire_lanes,
+    measured=("align",),
+    pods=lambda lanes: lanes if lanes > 1 else 0,
 )

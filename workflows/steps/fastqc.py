@@ -1,4 +1,11 @@
-"""``fastqc``: FastQC on one FASTQ file, once per read of each sample (small pool)."""
+"""``fastqc``: one FastQC per lane over both its reads (or its one read, single-end), small pool.
+
+One JVM reads both files with ``--threads 2`` (as nf-core's fastqc module does) instead of one
+pod per read file. The R2 input is optional with the lane's ``r2_key`` as its key: Argo's
+executor skips an optional input artifact whose key is empty (argo-workflows v4.1.2
+``workflow/executor/executor.go``, ``loadArtifact``: ``!art.HasLocationOrKey()`` -> "Ignoring
+optional artifact which was not supplied"), and so does the local artifact plugin.
+"""
 
 from __future__ import annotations
 
@@ -6,79 +13,87 @@ from hera.workflows import Container, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
-from workflows.steps.pod import METRICS, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, bash, output
-from workflows.steps.step import Step
+from workflows.steps.pod import METRICS, SAMPLE_DIR, WORK, arg, artifact, bash, output
+from workflows.steps.step import LANE_PARAMS, Step
 
-READ = "{{inputs.parameters.read}}"
+UNIT = "{{inputs.parameters.unit}}"
+#: The reads a lane may have; R2 is absent for single-end lanes.
+READS = ("R1", "R2")
 
 
 def script(settings: PipelineSettings) -> str:
     """The bash body: FastQC with a heap that fits the pod, outputs under fixed names."""
     heap = settings.fastqc_heap_mib
-    threads = settings.fastqc.threads
-    per_thread = min(10000, heap // threads)  # FastQC 0.12's --memory is per thread
-    return f"""name="{SAMPLE}_{READ}"
-# FastQC picks gzip by file name: name the input by its content.
-magic="$(head -c2 "$WORK/in/reads" | od -An -tx1 | tr -d ' \\n')"
-if [ "$magic" = "1f8b" ]; then ext=fastq.gz; else ext=fastq; fi
-ln -sf "$WORK/in/reads" "$WORK/in/$name.$ext"
+    return f"""unit="{UNIT}"
+# FastQC picks gzip by file name, and MultiQC names a report after it: name each input
+# <unit>_R1.fastq[.gz] (<unit>_R2...) by its content.
+files=()
+for read in R1 R2; do
+  [ -e "$WORK/in/$read" ] || continue
+  magic="$(head -c2 "$WORK/in/$read" | od -An -tx1 | tr -d ' \\n')"
+  if [ "$magic" = "1f8b" ]; then ext=fastq.gz; else ext=fastq; fi
+  ln -sf "$WORK/in/$read" "$WORK/in/${{unit}}_$read.$ext"
+  files+=("$WORK/in/${{unit}}_$read.$ext")
+done
+threads=${{#files[@]}}
 # FastQC 0.12 takes --memory (MB per thread); 0.11.9 does not: give its JVM the whole heap directly.
 # (No `fastqc --help | grep -q`: under pipefail grep's early exit can SIGPIPE fastqc.)
 usage="$(fastqc --help 2>&1 || true)"
 if [[ "$usage" == *--memory* ]]; then
-  mem=(--memory {per_thread})
+  per_thread=$(( {heap} / threads )); [ "$per_thread" -le 10000 ] || per_thread=10000
+  mem=(--memory "$per_thread")
 else
   mem=()
   export _JAVA_OPTIONS="-Xmx{heap}m -Djava.io.tmpdir=$WORK/tmp"
 fi
 # ${{mem[@]+...}}: an empty array under `set -u` is an error in bash < 4.4 (macOS's /bin/bash).
-fastqc --quiet --threads {threads} ${{mem[@]+"${{mem[@]}}"}} \\
-  --dir "$WORK/tmp" --outdir "$WORK/out" "$WORK/in/$name.$ext"
-mv "$WORK/out/${{name}}_fastqc.html" "$WORK/out/fastqc.html"
-mv "$WORK/out/${{name}}_fastqc.zip" "$WORK/out/fastqc.zip"
+fastqc --quiet --threads "$threads" ${{mem[@]+"${{mem[@]}}"}} \\
+  --dir "$WORK/tmp" --outdir "$WORK/tmp" "${{files[@]}}"
+# Publish only complete reports (Argo uploads whatever exists at an output path).
+for read in R1 R2; do
+  [ -e "$WORK/in/$read" ] || continue
+  mv "$WORK/tmp/${{unit}}_${{read}}_fastqc.html" "$WORK/out/${{read}}_fastqc.html"
+  mv "$WORK/tmp/${{unit}}_${{read}}_fastqc.zip" "$WORK/out/${{read}}_fastqc.zip"
+done
 """
 
 
 def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
-    """The ``fastqc`` template: one read file in, its report out (and a copy for MultiQC)."""
+    """The ``fastqc`` template: one lane's reads in, a report per read out (and copies for MultiQC)."""
+    outputs = []
+    for read in READS:
+        optional = {"optional": True} if read == "R2" else {}
+        name = f"{UNIT}_{read}_fastqc"
+        src = f"{WORK}/out/{read}_fastqc"
+        r = read.lower()
+        outputs += [
+            output(stack, f"{r}-html", f"{src}.html", SAMPLE_DIR, "fastqc", f"{name}.html", **optional),
+            output(stack, f"{r}-zip", f"{src}.zip", SAMPLE_DIR, "fastqc", f"{name}.zip", **optional),
+            output(stack, f"{r}-metrics-zip", f"{src}.zip", METRICS, f"{name}.zip", **optional),
+        ]
     return Container(
         name=STEP.name,
         image=stack.images[STEP.image],
         inputs=[
             Parameter(name="sample"),
-            Parameter(name="read"),
-            Parameter(name="bucket"),
-            Parameter(name="key"),
-            artifact(stack, "reads", f"{WORK}/in/reads", arg("bucket"), arg("key")),
+            *(Parameter(name=n) for n in LANE_PARAMS),
+            artifact(stack, "r1", f"{WORK}/in/R1", arg("r1_bucket"), arg("r1_key")),
+            artifact(stack, "r2", f"{WORK}/in/R2", arg("r2_bucket"), arg("r2_key"), optional=True),
         ],
-        outputs=[
-            output(
-                stack, "html", f"{WORK}/out/fastqc.html", SAMPLE_DIR, "fastqc", f"{SAMPLE}_{READ}_fastqc.html"
-            ),
-            output(
-                stack, "zip", f"{WORK}/out/fastqc.zip", SAMPLE_DIR, "fastqc", f"{SAMPLE}_{READ}_fastqc.zip"
-            ),
-            output(stack, "metrics-zip", f"{WORK}/out/fastqc.zip", METRICS, f"{SAMPLE}_{READ}_fastqc.zip"),
-        ],
+        outputs=outputs,
         **bash(script(settings)),
         **STEP.pod(stack, settings),
     )
 
 
 def wire(fastqc: Container) -> None:
-    """``fastqc-r1`` || ``fastqc-r2`` in the per-sample DAG."""
-    for task in STEP.tasks:
-        read = task.removeprefix("fastqc-").upper()
-        Task(
-            name=task,
-            template=fastqc,
-            arguments={
-                "sample": arg("sample"),
-                "read": read,
-                "bucket": arg(f"{read.lower()}_bucket"),
-                "key": arg(f"{read.lower()}_key"),
-            },
-        )
+    """``fastqc`` in the per-sample DAG, once per lane of the sample."""
+    Task(
+        name=STEP.tasks[0],
+        template=fastqc,
+        with_param=arg("lanes"),
+        arguments={"sample": arg("sample"), **{n: f"{{{{item.{n}}}}}" for n in LANE_PARAMS}},
+    )
 
 
 STEP = Step(
@@ -88,8 +103,9 @@ STEP = Step(
     size=lambda s: s.fastqc,
     deadline=lambda s: s.step_deadline_seconds,
     build=template,
-    outputs=("html", "zip", "metrics-zip"),
-    tasks=("fastqc-r1", "fastqc-r2"),
+    outputs=tuple(f"{r.lower()}-{kind}" for r in READS for kind in ("html", "zip", "metrics-zip")),
+    tasks=("fastqc",),
     wire=wire,
     measured=("fastqc",),
+    pods=lambda lanes: lanes,
 )

@@ -1,4 +1,4 @@
-"""``qc-gate``: the sample's verdict from its two FastQC reports (small pool, report image).
+"""``qc-gate``: each lane's and the sample's verdict from its FastQC reports (small pool, report image).
 
 The pod runs :mod:`workflows.qc_gate` itself: its file is the script source, so the program the
 cluster runs, the program the local executor runs and the module the unit tests import are one.
@@ -15,11 +15,16 @@ from workflows import qc_gate
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
 from workflows.steps import fastqc
-from workflows.steps.pod import OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, output
+from workflows.steps.pod import METRICS, OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, output
 from workflows.steps.step import Step
 
 #: The output parameter holding ``pass`` or ``fail``.
 VERDICT = "verdict"
+#: The output parameter holding the JSON list of lane items to align (``[]`` on fail).
+ALIGN_LANES = "align-lanes"
+#: The output parameter holding ``one`` (one lane to align: ``align`` writes the sample's
+#: outputs) or ``many`` (``align-lane`` per lane, then ``merge``).
+LAYOUT = "layout"
 #: The gate's task in the per-sample DAG.
 TASK = "qc-gate"
 
@@ -29,13 +34,21 @@ def source() -> str:
     return Path(qc_gate.__file__).read_text(encoding="utf-8")
 
 
+def output_parameter(name: str) -> str:
+    """A reference, in the per-sample DAG, to one of the gate's output parameters."""
+    return f"{{{{tasks.{TASK}.outputs.parameters.{name}}}}}"
+
+
 def template(stack: StackOutputs, settings: PipelineSettings) -> Script:
-    """The ``qc-gate`` template: both FastQC zips in, the verdict and ``<sample>.qc.json`` out."""
+    """The ``qc-gate`` template: the sample's FastQC folder in, the verdict, the lanes to align,
+    their layout and ``<sample>.qc.json`` out."""
     pod = STEP.pod(stack, settings)
     pod["env"] = [
         *pod["env"],
         Env(name="QC_RULES", value="{{workflow.parameters.qc-rules}}"),
+        Env(name="QC_FAILED_LANE", value="{{workflow.parameters.failed-lane}}"),
         Env(name="QC_SAMPLE", value=SAMPLE),
+        Env(name="QC_LANES", value=arg("lanes")),
     ]
     return Script(
         name=STEP.name,
@@ -44,32 +57,29 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Script:
         source=source(),
         inputs=[
             Parameter(name="sample"),
-            *(
-                artifact(
-                    stack,
-                    f"{read.lower()}-zip",
-                    f"{WORK}/in/{read}_fastqc.zip",
-                    OUT_BUCKET,
-                    f"{OUT}/{SAMPLE_DIR}/fastqc/{SAMPLE}_{read}_fastqc.zip",
-                )
-                for read in qc_gate.READS
-            ),
+            Parameter(name="lanes"),
+            # The whole folder: the program reads only the reports of the lanes it is given.
+            artifact(stack, "fastqc", f"{WORK}/in/fastqc", OUT_BUCKET, f"{OUT}/{SAMPLE_DIR}/fastqc"),
         ],
         outputs=[
-            Parameter(name=VERDICT, value_from=m.ValueFrom(path=f"{WORK}/out/verdict")),
+            *(
+                Parameter(name=name, value_from=m.ValueFrom(path=f"{WORK}/out/{name}"))
+                for name in (VERDICT, ALIGN_LANES, LAYOUT)
+            ),
             output(stack, "qc-json", f"{WORK}/out/{SAMPLE}.qc.json", SAMPLE_DIR, f"{SAMPLE}.qc.json"),
+            output(stack, "metrics-qc-json", f"{WORK}/out/{SAMPLE}.qc.json", METRICS, f"{SAMPLE}.qc.json"),
         ],
         **pod,
     )
 
 
 def wire(gate: Script) -> None:
-    """``qc-gate`` after both FastQC tasks."""
+    """``qc-gate`` after every lane's FastQC."""
     Task(
         name=STEP.tasks[0],
         template=gate,
-        arguments={"sample": arg("sample")},
-        depends=" && ".join(fastqc.STEP.tasks),
+        arguments={"sample": arg("sample"), "lanes": arg("lanes")},
+        depends=fastqc.STEP.tasks[0],
     )
 
 
@@ -80,7 +90,7 @@ STEP = Step(
     size=lambda s: s.qc_gate,
     deadline=lambda s: s.step_deadline_seconds,
     build=template,
-    outputs=(VERDICT, "qc-json"),
+    outputs=(VERDICT, ALIGN_LANES, LAYOUT, "qc-json", "metrics-qc-json"),
     tasks=(TASK,),
     wire=wire,
 )

@@ -18,6 +18,11 @@ SAMPLE_DAG = "sample"
 MAIN_DAG = "main"
 OWN_WORKFLOW = ""
 
+#: The per-sample DAG's inputs: the sample ID and its lane items as a JSON string.
+SAMPLE_PARAMS = ("sample", "lanes")
+#: The fields of one lane item (``workflows.pipeline.lane_items``), which per-lane templates take.
+LANE_PARAMS = ("lane", "unit", "r1_bucket", "r1_key", "r2_bucket", "r2_key")
+
 
 @dataclass(frozen=True)
 class Step:
@@ -50,11 +55,20 @@ class Step:
     measured: tuple[str, ...] = ()
     """Rows of ``stacks/data/task_cpu.json`` whose CPU this step's pods use (empty: not priced
     from the default table)."""
+    pods: Callable[[int], int] | None = None
+    """Pods one sample of N aligned lanes runs of this step (None: one per task)."""
+
+    def pods_for(self, lanes: int) -> int:
+        """Pods one sample with ``lanes`` lanes (all passing QC) runs of this step (0 for
+        run-level steps)."""
+        if self.dag != SAMPLE_DAG:
+            return 0
+        return self.pods(lanes) if self.pods is not None else len(self.tasks)
 
     @property
     def pods_per_sample(self) -> int:
-        """Pods one sample runs of this step (0 for run-level steps)."""
-        return len(self.tasks) if self.dag == SAMPLE_DAG else 0
+        """Pods a one-lane sample runs of this step (0 for run-level steps)."""
+        return self.pods_for(1)
 
     def pod(self, stack: StackOutputs, settings: PipelineSettings) -> dict[str, Any]:
         """The step's pod fields (placement on its pool, its size, retries, deadline...)."""

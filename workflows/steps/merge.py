@@ -1,0 +1,89 @@
+"""``merge``: a sample's aligned lanes merged into its one sorted BAM, then finished as ``align``
+finishes (index, flagstat, stats), large pool.
+
+Runs only for samples with several lanes to align, after every ``align-lane``. Its input is the
+sample's ``lanes/`` folder; it merges exactly the lanes the QC gate chose (its ``align-lanes``),
+so a lane BAM left there by an earlier run (or a dropped lane) never enters the merge.
+"""
+
+from __future__ import annotations
+
+from hera.workflows import Container, Env, Parameter, Task
+
+from workflows.contract import StackOutputs
+from workflows.settings import PipelineSettings
+from workflows.steps import align, qc_gate
+from workflows.steps.pod import OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, bash
+from workflows.steps.step import Step
+
+TASK = "merge"
+
+
+def script(settings: PipelineSettings) -> str:
+    """The bash body: ``samtools merge`` of the chosen lane BAMs, then :func:`align.finish`."""
+    t = settings.align.threads
+    return f"""s="{SAMPLE}"
+# The units to merge, from the gate's JSON lane items in $LANES (an environment variable, so no
+# file name in them is ever shell text; units themselves are [A-Za-z0-9_-], no JSON escapes).
+units=($(printf '%s' "$LANES" | grep -o '"unit": *"[^"]*"' | sed 's/.*"\\([^"]*\\)"$/\\1/'))
+if [ "${{#units[@]}}" -lt 2 ]; then
+  echo "seqstack: merge needs at least two lanes, got ${{#units[@]}}" >&2
+  exit 2
+fi
+bams=()
+for unit in "${{units[@]}}"; do
+  bams+=("$WORK/in/lanes/$unit.bam")
+done
+part="$WORK/tmp/$s"
+# Each lane BAM is coordinate-sorted with its own @RG: the merge is sorted and keeps every @RG.
+samtools merge -@ {t} -o "$part.bam" "${{bams[@]}}"
+{align.finish(settings)}"""
+
+
+def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
+    """The ``merge`` template: the sample's lane BAMs in, its BAM + index + metrics out."""
+    pod = STEP.pod(stack, settings)
+    pod["env"] = [*pod["env"], Env(name="LANES", value=arg("lanes"))]
+    return Container(
+        name=STEP.name,
+        image=stack.images[STEP.image],
+        inputs=[
+            Parameter(name="sample"),
+            Parameter(name="lanes"),
+            artifact(
+                stack, "lanes-dir", f"{WORK}/in/lanes", OUT_BUCKET, f"{OUT}/{SAMPLE_DIR}/{align.LANES_DIR}"
+            ),
+        ],
+        outputs=align.sample_outputs(stack),
+        **bash(script(settings)),
+        **pod,
+    )
+
+
+def wire(merge: Container) -> None:
+    """``merge`` after every ``align-lane``, when the gate chose several lanes."""
+    Task(
+        name=STEP.tasks[0],
+        template=merge,
+        arguments={"sample": arg("sample"), "lanes": qc_gate.output_parameter(qc_gate.ALIGN_LANES)},
+        depends=align.LANE_TASK,
+        when=(
+            f"'{qc_gate.output_parameter(qc_gate.VERDICT)}' == 'pass' && "
+            f"'{qc_gate.output_parameter(qc_gate.LAYOUT)}' == 'many'"
+        ),
+    )
+
+
+STEP = Step(
+    name="merge",
+    pool="large",
+    image="align",
+    size=lambda s: s.align,
+    deadline=lambda s: s.align_deadline_seconds,
+    build=template,
+    outputs=align.STEP.outputs,
+    tasks=(TASK,),
+    wire=wire,
+    measured=("index",),
+    pods=lambda lanes: 1 if lanes > 1 else 0,
+)
