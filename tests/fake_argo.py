@@ -170,32 +170,41 @@ class FakeArgo:
                 "inputs": {"parameters": [{"name": "sample", "value": sample}]},
             }
 
+            # fastqc, align and align-lane fan out over lanes: Argo shows each as a TaskGroup node
+            # (displayName = the task) over its children.
             steps: list[tuple[str, str, dict[str, Any]]] = []
             if not final:
-                steps.append(("fastqc-r1", "Running", {}))
+                steps.append(("fastqc", "Running", {}))
             else:
                 verdict = "fail" if outcome == "qc_failed" else "pass"
+                layout = "many" if outcome == "merged" else "one"
+                gate = {"verdict": verdict, "layout": layout, "align-lanes": "[]"}
                 steps += [
-                    ("fastqc-r1", "Succeeded", {}),
-                    ("fastqc-r2", "Succeeded", {}),
+                    ("fastqc", "Succeeded", {}),
                     (
                         "qc-gate",
                         "Succeeded",
-                        {"outputs": {"parameters": [{"name": "verdict", "value": verdict}]}},
+                        {"outputs": {"parameters": [{"name": k, "value": v} for k, v in gate.items()]}},
                     ),
                 ]
                 if outcome == "aligned":
                     steps.append(("align", "Succeeded", {}))
+                elif outcome == "merged":
+                    steps += [
+                        ("align", "Skipped", {"message": "when 'many' == 'one' evaluated false"}),
+                        ("align-lane", "Succeeded", {}),
+                        ("merge", "Succeeded", {}),
+                    ]
                 elif outcome == "failed":
                     steps.append(("align", "Failed", {"message": "Error (exit code 1)"}))
                 else:
-                    steps.append(("align", "Skipped", {"message": "when 'fail == pass' evaluated false"}))
+                    steps.append(("align", "Skipped", {"message": "Skipped, empty params"}))
             for step, phase, extra in steps:
                 nodes[f"{dag}-{step}"] = {
                     "id": f"{dag}-{step}",
                     "name": f"{name}.samples({i}:{sample}).{step}",
                     "displayName": step,
-                    "type": "Retry",
+                    "type": "TaskGroup" if step in ("fastqc", "align", "align-lane") else "Retry",
                     "templateName": step,
                     "phase": phase,
                     "boundaryID": dag,

@@ -139,13 +139,19 @@ def test_sample_states_from_node_statuses(argo: FakeArgo) -> None:
 
     assert [s.state for s in sample_states(get_workflow(c, name))] == ["pending", "pending"]
     assert [(s.sample, s.state, s.step) for s in sample_states(get_workflow(c, name))] == [
-        ("NA12878", "running", "fastqc-r1"),
-        ("HG00152", "running", "fastqc-r1"),
+        ("NA12878", "running", "fastqc"),
+        ("HG00152", "running", "fastqc"),
     ]
     assert sample_states(get_workflow(c, name)) == [
         SampleState("NA12878", "qc_failed", "qc-gate"),
         SampleState("HG00152", "failed", "align", "Error (exit code 1)"),
     ]
+    argo.outcomes = {"NA12878": "merged", "SE1": "aligned"}
+    (lanes,) = submit(conn(argo), CASES["aws-lanes"]())
+    for _ in range(3):
+        states = sample_states(get_workflow(c, lanes))
+    # A sample of several lanes is aligned once its merge succeeded (its `align` was skipped).
+    assert states == [SampleState("NA12878", "aligned", "merge"), SampleState("SE1", "aligned", "align")]
 
 
 # --- the command line, end to end (local stack: inputs are files, checked with fsspec) ---------

@@ -57,15 +57,17 @@ def run_objects(case: str) -> tuple[list[tuple[str, bool, str]], set[str], str]:
         for suffix in (*BWA_MEM2_INDEX, *BWA_INDEX):
             used.add(fasta + suffix)
         for item in json.loads(params["samples"]):
-            for read in ("R1", "R2"):
-                n = read[1]
-                values = {**item, "read": read, "bucket": item[f"r{n}_bucket"], "key": item[f"r{n}_key"]}
+            for lane in json.loads(item["lanes"]):
+                values = {"sample": item["sample"], "lanes": item["lanes"], **lane}
                 for t in template["spec"]["templates"]:
                     for io in ("inputs", "outputs"):
                         for a in (t.get(io) or {}).get("artifacts", []):
-                            if "{{inputs.parameters.read}}" not in json.dumps(a) and read == "R2":
-                                continue  # the same object as for R1
                             store = {k: _fill(v, params, values) for k, v in _store(a).items()}
+                            if not store["key"]:
+                                # Argo skips an optional input with an empty key (a single-end
+                                # lane's R2) before any driver lists anything.
+                                assert a.get("optional"), (t["name"], a["name"])
+                                continue
                             where = f"{store['bucket']}/{store['key']}"
                             used.add(where)
                             if io == "inputs":
@@ -73,7 +75,7 @@ def run_objects(case: str) -> tuple[list[tuple[str, bool, str]], set[str], str]:
     return inputs, used, fasta
 
 
-@pytest.mark.parametrize("case", ["aws", "gcp"])
+@pytest.mark.parametrize("case", ["aws", "aws-lanes", "gcp"])
 def test_no_input_key_is_a_plain_prefix_of_another_object_of_the_run(case: str) -> None:
     inputs, used, fasta = run_objects(case)
     assert any(name == "align.ref-bwt-2bit-64" for name, _, _ in inputs)  # the index is read at all
@@ -86,15 +88,17 @@ def test_no_input_key_is_a_plain_prefix_of_another_object_of_the_run(case: str) 
     )
     assert not clashes, "\n".join(clashes)
     # The FASTA is the one exception, and it is required (never an absent optional key).
-    assert {(name, optional) for name, optional, key in inputs if key == fasta} == {("align.ref-fa", False)}
+    fasta_inputs = {(name, optional) for name, optional, key in inputs if key == fasta}
+    assert fasta_inputs == {("align.ref-fa", False), ("align-lane.ref-fa", False)}
 
 
-@pytest.mark.parametrize("case", ["aws", "gcp"])
-def test_only_the_metrics_folder_is_read_as_a_folder(case: str) -> None:
-    """A file input with objects under ``key/`` would be fetched as a folder on both clouds."""
+@pytest.mark.parametrize("case", ["aws", "aws-lanes", "gcp"])
+def test_only_the_designated_folders_are_read_as_folders(case: str) -> None:
+    """A file input with objects under ``key/`` would be fetched as a folder on both clouds: only
+    the report's metrics, the gate's FastQC folder and merge's lane BAMs are meant to be."""
     inputs, used, _ = run_objects(case)
     folders = {name for name, _, key in inputs if any(o.startswith(key + "/") for o in used)}
-    assert folders == {"report.metrics"}
+    assert folders == {"report.metrics", "qc-gate.fastqc", "merge.lanes-dir"}
 
 
 def test_a_classic_bwa_key_would_be_caught() -> None:

@@ -418,7 +418,7 @@ def test_cpus_above_the_machine_are_capped_and_good_faults_accepted(tmp_path: Pa
             "run", "-s", str(sheet), "-r", str(tmp_path / "r.fa"), "-o", str(tmp_path / "o"),
             "--cpus", "100000",
             "--inject-fault", "kill:align@3",
-            "--inject-fault", "kill:s2/fastqc-r*@1:after=2",
+            "--inject-fault", "kill:s2/fastqc*@1:after=2",
             "--inject-fault", "kill:samples(*:s1)/qc-gate@2",
             "--inject-fault", "kill:report@1",
         ]

@@ -280,11 +280,17 @@ def rendered_templates() -> list[tuple[str, dict]]:
     from workflows import render  # written: a broken import must fail here, not skip
     from workflows.contract import StackOutputs
     from workflows.settings import PipelineSettings
-    from workflows.sheet import Sample
+    from workflows.sheet import Lane, Sample
 
     images = {name: f"registry.example/seqstack/{name}@sha256:{i:064x}" for i, name in enumerate(IMAGE_NAMES)}
     stack = StackOutputs.local(Path("/tmp/seqstack-out"), images=images)
-    samples = [Sample(id="s1", fastq_1="/data/s1_1.fq.gz", fastq_2="/data/s1_2.fq.gz", row=2)]
+    # One lane, several lanes and single-end: every template (align, align-lane, merge) is rendered.
+    samples = [
+        Sample(id="s1", lanes=(Lane("1", "/data/s1_1.fq.gz", "/data/s1_2.fq.gz", 2),), row=2),
+        Sample(
+            id="s2", lanes=(Lane("1", "/data/s2a.fq.gz", "", 3), Lane("2", "/data/s2b.fq.gz", "", 4)), row=3
+        ),
+    ]
     settings = PipelineSettings.local(4, 8.0)
     objs = render.render(samples, "/ref/genome.fa", "/tmp/seqstack-out", stack, settings)
     by_ref = {ref: name for name, ref in images.items()}

@@ -123,11 +123,16 @@ def _write_fastq(path: Path, pairs: int) -> None:
             out.write(f"@r{i}\nACGT\n+\nIIII\n")
 
 
-def _run_record(tmp_path: Path, pairs: int, tasks: list[dict[str, Any]]) -> Path:
-    for read in ("1", "2"):
-        _write_fastq(tmp_path / f"s_{read}.fastq.gz", pairs)
+def _run_record(tmp_path: Path, pairs: int, tasks: list[dict[str, Any]], lanes: int = 1) -> Path:
+    """A run record of sample s1 with ``pairs`` read pairs split evenly over ``lanes`` lanes."""
+    rows = []
+    for lane in range(1, lanes + 1):
+        r1, r2 = (tmp_path / f"s_L{lane}_{read}.fastq.gz" for read in ("1", "2"))
+        _write_fastq(r1, pairs // lanes)
+        _write_fastq(r2, pairs // lanes)
+        rows.append(f"s1,{r1},{r2}\n")
     sheet = tmp_path / "sheet.csv"
-    sheet.write_text(f"sample,fastq_1,fastq_2\ns1,{tmp_path / 's_1.fastq.gz'},{tmp_path / 's_2.fastq.gz'}\n")
+    sheet.write_text("sample,fastq_1,fastq_2\n" + "".join(rows))
     record = {"seqstack": "run", "sheet": str(sheet), "cpus": 4, "memoryGiB": 8.0, "tasks": tasks}
     path = tmp_path / "run.json"
     path.write_text(json.dumps(record))
@@ -140,9 +145,11 @@ def _task(template: str, sample: str | None, **attempt: Any) -> dict[str, Any]:
 
 
 def test_run_record_cpu_seconds_become_cpu_per_million_pairs(tmp_path: Path) -> None:
+    # A sample of two lanes: one FastQC pod per lane; its pairs are counted over both lanes.
     run_json = _run_record(
         tmp_path,
         pairs=2000,
+        lanes=2,
         tasks=[
             _task("fastqc", "s1", cpuSeconds=10.0, durationSeconds=99.0),
             _task("fastqc", "s1", cpuSeconds=12.0, durationSeconds=99.0),

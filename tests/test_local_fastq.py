@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.sheets import paired
 from tests.testdata import MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.local import fastq
 from workflows.local.demo import DemoSample, generate
@@ -22,7 +23,6 @@ from workflows.local.fastq import (
     summarize,
 )
 from workflows.local.reference import check_fasta
-from workflows.sheet import Sample
 
 
 def records(n: int, start: int = 1, suffix: str = "", mate: int = 1) -> bytes:
@@ -169,7 +169,7 @@ def check_in_children(tmp_path: Path, r2_data: bytes, compress: bool = True) -> 
         write(tmp_path / "bad_R1.fastq.gz", records(3000)),
         write(tmp_path / "bad_R2.fastq.gz", r2_data, compress),
     )
-    samples = [Sample("good", str(good[0]), str(good[1]), 2), Sample("bad", str(bad[0]), str(bad[1]), 3)]
+    samples = [paired("good", str(good[0]), str(good[1]), 2), paired("bad", str(bad[0]), str(bad[1]), 3)]
     with fastq.checking_pairs(samples, cpus=2) as answer:
         return answer().problems
 

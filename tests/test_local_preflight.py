@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seqstack.cli import app
+from tests.sheets import paired
 from workflows.local import preflight
 from workflows.local.preflight import disk_problem, estimated_bytes, memory_problem
 from workflows.local.run import machine_memory_gib
@@ -22,7 +23,7 @@ def pair(tmp_path: Path, name: str, data: bytes, compress: bool) -> Sample:
         p = tmp_path / f"{name}_{read}.fastq{'.gz' if compress else ''}"
         p.write_bytes(gzip.compress(data) if compress else data)
         paths.append(str(p))
-    return Sample(name, paths[0], paths[1], 2)
+    return paired(name, paths[0], paths[1], 2)
 
 
 def test_memory_above_the_machines_is_refused_and_up_to_it_is_not() -> None:
@@ -33,9 +34,9 @@ def test_memory_above_the_machines_is_refused_and_up_to_it_is_not() -> None:
 def test_the_disk_estimate_counts_gzipped_reads_whole_and_plain_ones_at_a_quarter(tmp_path: Path) -> None:
     gz = pair(tmp_path, "a", b"@r\nACGT\n+\nIIII\n" * 1000, compress=True)
     plain = pair(tmp_path, "b", b"@r\nACGT\n+\nIIII\n" * 1000, compress=False)
-    gz_size = 2 * Path(gz.fastq_1).stat().st_size
+    gz_size = 2 * Path(gz.lanes[0].fastq_1).stat().st_size
     assert estimated_bytes([gz]) == 2 * gz_size
-    assert estimated_bytes([plain]) == 2 * (2 * (Path(plain.fastq_1).stat().st_size // 4))
+    assert estimated_bytes([plain]) == 2 * (2 * (Path(plain.lanes[0].fastq_1).stat().st_size // 4))
     assert disk_problem(tmp_path, [gz], free=2 * gz_size) is None
     message = disk_problem(tmp_path, [gz, plain], free=100)
     assert message is not None and message.startswith(
@@ -48,7 +49,7 @@ def test_run_refuses_both_in_one_line_before_reading_anything(
 ) -> None:
     s = pair(tmp_path, "a", b"@r\nACGT\n+\nIIII\n" * 1000, compress=True)
     sheet = tmp_path / "s.csv"
-    sheet.write_text(f"sample,fastq_1,fastq_2\na,{s.fastq_1},{s.fastq_2}\n")
+    sheet.write_text(f"sample,fastq_1,fastq_2\na,{s.lanes[0].fastq_1},{s.lanes[0].fastq_2}\n")
     base = ["run", "-s", str(sheet), "-r", str(tmp_path / "absent.fa"), "-o", str(tmp_path / "out")]
     too_much = f"{machine_memory_gib() * 2 + 1:.0f}"
     result = CliRunner().invoke(app, [*base, "--memory", too_much])

@@ -14,6 +14,9 @@ from workflows.sheet import SAMPLE_ID_RE
 
 OUT = "{{workflow.parameters.output-prefix}}/"
 SAMPLE = "{{inputs.parameters.sample}}"
+#: A lane's file-name stem: the sample ID, or ``<sample>_<lane>`` (``Sample.unit``), so it starts
+#: with the sample ID too; the sheet refuses two lanes with the same unit (tests/test_sheet.py).
+UNIT = "{{inputs.parameters.unit}}"
 METRICS = ".metrics/{{workflow.parameters.run-id}}/"
 
 
@@ -40,7 +43,7 @@ def test_sample_and_run_outputs_live_in_separate_namespaces(case: str) -> None:
         # skips folders named like its outputs, and multiqc_data is a valid sample ID).
         assert key.startswith(f"{SAMPLES_PREFIX}/{SAMPLE}/") or (
             key.startswith(METRICS)
-            and key[len(METRICS) :].startswith(SAMPLE)
+            and key[len(METRICS) :].startswith((SAMPLE, UNIT))
             and "/" not in key[len(METRICS) :]
         ), key
     for key in run_level:

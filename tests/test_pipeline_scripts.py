@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from tests.sheets import paired
 from tests.testdata import MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.contract import StackOutputs
 from workflows.render import render, render_index
 from workflows.settings import PipelineSettings
-from workflows.sheet import Sample
 
 R1, R2, FASTA = MTDNA_R1, MTDNA_R2, MTDNA_FASTA
 
@@ -40,7 +40,7 @@ def _templates(tmp: Path) -> tuple[dict[str, Any], dict[str, str], Path]:
     ref = tmp / "ref" / "ref.fa"
     ref.parent.mkdir()
     shutil.copy(FASTA, ref)
-    samples = [Sample("HG00152", str(R1), str(R2), 2)]
+    samples = [paired("HG00152", str(R1), str(R2), 2)]
     wt, wf = render(samples, str(ref), str(out), StackOutputs.local(out), PipelineSettings.local(2, 4))
     params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
     return {t["name"]: t for t in wt["spec"]["templates"]}, params, ref

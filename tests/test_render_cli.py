@@ -64,9 +64,9 @@ def test_render_qc_rules_option_reaches_the_workflow() -> None:
 
 def test_bad_sheet_is_one_line(tmp_path: Path) -> None:
     sheet = tmp_path / "s.csv"
-    sheet.write_text("sample,fastq_1,fastq_2\nS1,s3://b/1.fq,\n")
+    sheet.write_text("sample,fastq_1,fastq_2\nS1,,s3://b/2.fq\n")
     line = one_error_line(run("render", "--stack-outputs", str(AWS), *ARGS[2:], "--samples", str(sheet)))
-    assert "row 2, column fastq_2: empty field" in line
+    assert "row 2, column fastq_1: empty field (single-end rows put their reads in fastq_1)" in line
 
 
 def test_bad_stack_outputs_name_the_key(tmp_path: Path) -> None:

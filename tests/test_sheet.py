@@ -202,3 +202,18 @@ def test_unreadable_sheet(tmp_path: Path) -> None:
 
 def test_header_only(tmp_path: Path) -> None:
     assert "no samples" in rejected(tmp_path, HEADER)
+
+
+def test_a_lane_whose_files_would_clash_with_another_sample_is_refused(tmp_path: Path) -> None:
+    # Sample A's lane 2 writes A_2_R1_fastqc.zip, as sample A_2 would.
+    text = "sample,lane,fastq_1,fastq_2\nA,1,s3://b/1.fq,\nA,2,s3://b/2.fq,\nA_2,,s3://b/3.fq,\n"
+    assert "row 4, column sample: its files would be named 'A_2', as those of row 3 are" in rejected(
+        tmp_path, text
+    )
+
+
+def test_every_unit_starts_with_its_sample_id(tmp_path: Path) -> None:
+    # What keeps a sample's metrics files in its own namespace (tests/test_output_namespaces.py).
+    text = "sample,lane,fastq_1,fastq_2\nA,L1,s3://b/1.fq,\nA,L2,s3://b/2.fq,\nB,,s3://b/3.fq,\n"
+    for s in read_sample_sheet(sheet(tmp_path, text), "s3"):
+        assert all(s.unit(lane).startswith(s.id) for lane in s.lanes)

@@ -43,7 +43,7 @@ def test_each_step_renders_on_its_pool_with_its_size_image_and_outputs(settings:
 def test_the_dags_hold_each_steps_tasks_in_table_order() -> None:
     templates = _templates(PipelineSettings.cloud_defaults())
     sample = [t["name"] for t in templates[SAMPLE_DAG]["dag"]["tasks"]]
-    assert sample == list(SAMPLE_TASKS) == ["fastqc-r1", "fastqc-r2", "qc-gate", "align"]
+    assert sample == list(SAMPLE_TASKS) == ["fastqc", "qc-gate", "align", "align-lane", "merge"]
     main = [t["name"] for t in templates[MAIN_DAG]["dag"]["tasks"]]
     assert main == ["samples", *(t for s in PIPELINE if s.dag == MAIN_DAG for t in s.tasks)]
     for dag in (SAMPLE_DAG, MAIN_DAG):
@@ -72,13 +72,41 @@ def test_every_step_size_is_a_setting_and_every_setting_size_is_checked() -> Non
 
 
 def test_the_cost_models_default_tasks_come_from_the_table() -> None:
+    # A one-lane sample: one FastQC (both reads in one JVM) and one align, as the DAG runs them.
     tasks = {t.task: t for t in default_tasks()}
-    measured = [s for s in PIPELINE if s.measured]
-    assert list(tasks) == [s.name for s in measured] == ["fastqc", "align"]
-    for step in measured:
-        assert tasks[step.name].pool == step.pool
-        assert tasks[step.name].pods_per_sample == len(step.tasks)
-    assert tasks["fastqc"].pods_per_sample == 2
+    assert list(tasks) == ["fastqc", "align"]
+    for step in PIPELINE:
+        if step.name in tasks:
+            assert tasks[step.name].pool == step.pool
+            assert tasks[step.name].pods_per_sample == step.pods_for(1)
+    assert {t: tasks[t].pods_per_sample for t in tasks} == {"fastqc": 1, "align": 1}
+
+
+def test_pods_per_sample_follow_its_lanes() -> None:
+    """A sample of N lanes: N FastQC pods and either one align (N = 1) or N align-lane and one
+    merge; the per-read work is the same reads split over lanes, so only pods multiply."""
+    tasks = {t.task: t for t in default_tasks(lanes=3)}
+    assert {t: tasks[t].pods_per_sample for t in tasks} == {"fastqc": 3, "align-lane": 3, "merge": 1}
+    one = {t.task: t for t in default_tasks()}
+    # Aligning per lane then finishing once (merge: index/flagstat/stats) is the one-lane align's
+    # per-read work split in two (samtools merge itself is not in the measured table).
+    per_read = [tasks[t].cpu_seconds_per_million_pairs for t in ("align-lane", "merge")]
+    assert sum(per_read) == one["align"].cpu_seconds_per_million_pairs
+    by = by_name()
+    assert [by[n].pods_for(4) for n in ("fastqc", "qc-gate", "align", "align-lane", "merge")] == [
+        4,
+        1,
+        0,
+        4,
+        1,
+    ]
+    assert [by[n].pods_for(1) for n in ("fastqc", "qc-gate", "align", "align-lane", "merge")] == [
+        1,
+        1,
+        1,
+        0,
+        0,
+    ]
 
 
 def test_the_argo_client_follows_the_sample_tasks() -> None:

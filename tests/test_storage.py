@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from seqstack.cmd_pipeline import check_inputs_exist
 from tests.regenerate_golden import FIXTURES
+from tests.sheets import paired
 from workflows.fasta import bwa_file_sizes
-from workflows.sheet import Sample
 from workflows.storage import StorageError, missing_objects, normalise_uri, output_prefix, split_uri
 
 #: A 100-base reference (60 per line) and the .ann bwa writes for it.
@@ -69,14 +69,14 @@ def test_missing_bucket_counts_as_missing(s3: dict[str, Any]) -> None:
 
 
 def test_inputs_present_pass_the_check(s3: dict[str, Any]) -> None:
-    samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
+    samples = [paired("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
     check_inputs_exist(samples, "s3://data/refs/hg38.fa", s3["options"], "aws")
 
 
 def test_a_missing_read_names_sample_and_row(s3: dict[str, Any]) -> None:
     samples = [
-        Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2),
-        Sample("B", "s3://data/reads/B_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 3),
+        paired("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2),
+        paired("B", "s3://data/reads/B_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 3),
     ]
     with pytest.raises(
         StorageError, match=r"input not found: s3://data/reads/B_R1.fq.gz \(sample B, row 3\)"
@@ -85,7 +85,7 @@ def test_a_missing_read_names_sample_and_row(s3: dict[str, Any]) -> None:
 
 
 def test_a_missing_reference_or_index_is_an_error(s3: dict[str, Any]) -> None:
-    samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
+    samples = [paired("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
     with pytest.raises(StorageError, match=re.escape("input not found: s3://data/refs/hg19.fa")):
         check_inputs_exist(samples, "s3://data/refs/hg19.fa", s3["options"], "aws")
     s3["client"].put_object(Bucket="data", Key="refs/noindex.fa", Body=b">x\nA\n")
@@ -96,7 +96,7 @@ def test_a_missing_reference_or_index_is_an_error(s3: dict[str, Any]) -> None:
 def test_a_classic_bwa_index_is_enough_locally_but_not_on_a_cloud(s3: dict[str, Any]) -> None:
     """The cloud template reads only bwa-mem2's index (GCS fetches absent keys by prefix), so a
     reference with only a classic bwa index is refused before submit, not failed in every pod."""
-    samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
+    samples = [paired("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
     s3["client"].put_object(Bucket="data", Key="refs/classic.fa", Body=REF)
     s3["client"].put_object(Bucket="data", Key="refs/classic.fa.ann", Body=REF_ANN)
     s3["client"].put_object(Bucket="data", Key="refs/classic.fa.amb", Body=b"x")
@@ -150,7 +150,7 @@ def test_an_index_of_another_fasta_stops_submit_and_is_rebuilt_by_index(
     client.put_object(Bucket="data", Key="refs/other.fa.ann", Body=REF_ANN)
     longer = REF + b">chr2\nACGT\n"  # the index lacks chr2: same first contig, another size
     client.put_object(Bucket="data", Key="refs/other.fa", Body=longer)
-    samples = [Sample("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
+    samples = [paired("A", "s3://data/reads/A_R1.fq.gz", "s3://data/reads/A_R2.fq.gz", 2)]
     expected = (
         f"reference s3://data/refs/other.fa: its index s3://data/refs/other.fa.ann does not match it "
         f"(the FASTA is {len(longer)} bytes, {len(REF)} for the contigs in the index"

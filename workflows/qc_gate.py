@@ -61,7 +61,9 @@ def judge(
     """The sample's ``qc.json``: each lane judged by ``rules`` (``modules[i]`` are lane i's
     FastQC results by read), then the sample by the ``failed_lane`` policy."""
     judged: list[dict[str, Any]] = []
-    for lane, found in zip(lanes, modules, strict=True):
+    if len(lanes) != len(modules):
+        raise ValueError(f"{len(lanes)} lanes but FastQC results of {len(modules)}")
+    for lane, found in ((lanes[i], modules[i]) for i in range(len(lanes))):
         lane_why = reasons(found, rules)
         judged.append(
             {
@@ -76,7 +78,7 @@ def judge(
     many = len(judged) > 1
     # A one-lane sample's reasons read as they always did ("R1: ... FAIL").
     why = [f"lane {j['lane']}: {r}" if many else r for j in judged for r in j["reasons"]]
-    passing = [lane for lane, j in zip(lanes, judged, strict=True) if j["verdict"] == "pass"]
+    passing = [lanes[i] for i, j in enumerate(judged) if j["verdict"] == "pass"]
     if failed_lane == DROP:
         verdict = "pass" if passing else "fail"
         if not passing:
@@ -104,7 +106,7 @@ def main() -> int:
     if failed_lane not in (FAIL_SAMPLE, DROP):
         print(f"seqstack: failed-lane {failed_lane!r} is not {FAIL_SAMPLE} or {DROP}", file=sys.stderr)
         return 2
-    folder = os.path.join(work, "in", "fastqc")
+    folder = os.path.join(work, "in/fastqc")
     modules = [
         {
             read: summary(os.path.join(folder, f"{lane['unit']}_{read}_fastqc.zip"))

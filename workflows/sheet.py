@@ -198,6 +198,19 @@ def read_sample_sheet(path: Path, scheme: str) -> list[Sample]:
             used[locations[name]] = (row_number, name)
         mine.append(Lane(lane_id, locations["fastq_1"], locations["fastq_2"], row_number))
     samples = [Sample(sid, tuple(found), found[0].row) for sid, found in lanes.items()]
+    # Lane outputs are named by unit (<sample>_<lane>): sample A's lane 2 and a sample A_2 would
+    # write the same files (compared ignoring case, as sample IDs are).
+    units: dict[str, Lane] = {}
+    for sample in samples:
+        for lane in sample.lanes:
+            unit = sample.unit(lane)
+            other = units.setdefault(unit.lower(), lane)
+            if other is not lane:
+                column = "lane" if "lane" in index and len(sample.lanes) > 1 else "sample"
+                raise SampleSheetError(
+                    f"{path}: row {max(lane.row, other.row)}, column {column}: its files would be named "
+                    f"{unit!r}, as those of row {min(lane.row, other.row)} are (rename the sample or lane)"
+                )
     if not samples:
         raise SampleSheetError(f"{path}: row 2: no samples after the header")
     return samples
