@@ -203,7 +203,7 @@ def test_run_json_records_the_cpu_time_of_every_attempt_and_cost_uses_it(demo: R
     assert recorded <= demo.children_cpu + 0.05, (recorded, demo.children_cpu)
     assert recorded >= 0.5 * demo.children_cpu, (recorded, demo.children_cpu)
     # align is `bwa mem | samtools sort` under bash: the tools' time is counted, not bash's alone.
-    assert attempts["samples(demo-good)/align"]["cpuSeconds"] > 0.05
+    assert attempts["samples(demo-good)/align(demo-good)"]["cpuSeconds"] > 0.05
     tasks = {t.task: t for t in measured_tasks(demo.outdir / "run.json", min_pairs=1)}
     assert tasks["align"].basis.endswith("(cpuSeconds), 2-CPU machine")
 
@@ -211,12 +211,12 @@ def test_run_json_records_the_cpu_time_of_every_attempt_and_cost_uses_it(demo: R
 def test_run_json_records_every_task(demo: Result) -> None:
     keys = {t["key"]: t for t in demo.record["tasks"]}
     for sample in ("demo-good", "demo-lowq"):
-        for task in ("fastqc-r1", "fastqc-r2", "qc-gate"):
+        for task in (f"fastqc({sample})", "qc-gate"):
             t = keys[f"samples({sample})/{task}"]
             assert t["status"] == "Succeeded" and t["attempts"][0]["exitCode"] == 0
             assert t["attempts"][0]["command"][0] in ("bash", "python3") and t["attempts"][0]["started"]
     assert keys["samples(demo-lowq)/align"]["status"] == "Skipped"
-    align = keys["samples(demo-good)/align"]
+    align = keys["samples(demo-good)/align(demo-good)"]
     bam = align["outputs"]["artifacts"]["bam"]
     assert bam["path"].endswith("samples/demo-good/demo-good.bam") and len(bam["files"][0][2]) == 64
     assert demo.record["aligner"]["tool"] in ("bwa", "bwa-mem2")
@@ -231,7 +231,7 @@ def test_preempted_align_is_retried_and_gives_the_same_bam(demo: Result, tmp_pat
         sheet, data / "demo_reference.fa", tmp_path / "out", faults=[Fault.parse("kill:align@1:after=0.1")]
     )
     assert faulted.code == 0, faulted.err
-    attempts = faulted.task("samples(demo-good)/align")["attempts"]
+    attempts = faulted.task("samples(demo-good)/align(demo-good)")["attempts"]
     assert [(a["status"], a["message"]) for a in attempts] == [("Error", "pod deleted"), ("Succeeded", "")]
     bam = tmp_path / "out" / "samples" / "demo-good" / "demo-good.bam"
     assert sam_body(bam) == sam_body(demo.outdir / "samples" / "demo-good" / "demo-good.bam")
@@ -250,8 +250,8 @@ def test_resume_skips_complete_tasks_and_redoes_a_half_written_output(demo: Resu
         f.truncate(bam.stat().st_size // 2)
     third = run(data / "samples.csv", data / "demo_reference.fa", demo.outdir, resume=True)
     assert third.code == 0, third.err
-    assert third.task("samples(demo-good)/align")["cached"] is False
-    assert third.task("samples(demo-good)/fastqc-r1")["cached"] is True
+    assert third.task("samples(demo-good)/align(demo-good)")["cached"] is False
+    assert third.task("samples(demo-good)/fastqc(demo-good)")["cached"] is True
     assert sam_body(bam) == before
 
 
@@ -345,7 +345,8 @@ def test_bad_reference_fails_every_sample_in_one_line_naming_it(tmp_path: Path, 
     assert not list((tmp_path / "results").glob("samples/*/*.bam"))
 
 
-def test_duplicate_sample_ids_stop_before_anything_runs(tmp_path: Path) -> None:
+def test_a_fastq_listed_twice_stops_before_anything_runs(tmp_path: Path) -> None:
+    """Rows of one sample are its lanes, but the same files twice are a mistake, not two lanes."""
     data = generate(tmp_path / "data", samples=[DemoSample("a", 50, 38, 31)])
     r1, r2 = data.reads["a"]
     sheet = tmp_path / "dup.csv"
@@ -360,7 +361,7 @@ def test_duplicate_sample_ids_stop_before_anything_runs(tmp_path: Path) -> None:
     assert code == 2
     assert (
         str(sheet) in err.getvalue()
-        and "duplicate sample ID 'a'" in err.getvalue()
+        and "row 3, column fastq_1: same file as row 2, column fastq_1" in err.getvalue()
         and len(err.getvalue().strip().splitlines()) == 1
     )
     assert not (tmp_path / "results" / "run.json").exists()
@@ -437,7 +438,7 @@ def test_ctrl_c_stops_every_child_and_leaves_no_partial_output(tmp_path: Path) -
     data = generate(tmp_path / "data", samples=[DemoSample("big", 100_000, 38, 31)])
     out = tmp_path / "results"
     proc = _start(data.sheet, data.reference, out)
-    seen = _wait_for(proc, "fastqc-r1: running")
+    seen = _wait_for(proc, "fastqc: running")
     # Interrupt FastQC mid-run (100k pairs take it seconds): once its JVM is up, however slow
     # the machine is, rather than after a fixed wait.
     deadline = time.monotonic() + 30
@@ -549,7 +550,7 @@ def test_a_tool_failure_is_not_retried_and_fails_its_sample_with_the_reason(
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
     result = run(data.sheet, data.reference, tmp_path / "results")
     assert result.code == 1
-    align = result.task("samples(s1)/align")
+    align = result.task("samples(s1)/align(s1)")
     # One attempt (a non-zero exit is not a preemption); the pipeline's status is sort's, which
     # then had no input (pipefail reports the last failing command).
     assert [a["status"] for a in align["attempts"]] == ["Failed"] and align["attempts"][0]["exitCode"] != 0

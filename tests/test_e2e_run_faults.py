@@ -98,7 +98,7 @@ def test_a_reused_outdir_is_refused_then_overwritten_or_resumed(
     resumed = run(only_b, data.reference, out, resume=True)
     assert resumed.code == 0, resumed.err
     assert resumed.record["samples"]["a"]["earlierRun"] is True and bam_a.exists()
-    assert resumed.task("samples(a)/align")["status"] == "Succeeded"
+    assert resumed.task("samples(a)/align(a)")["status"] == "Succeeded"
     assert resumed.record["samples"]["b"]["status"] == "aligned"
     assert "earlierRun" not in resumed.record["samples"]["b"]
 
@@ -120,7 +120,7 @@ def test_a_sample_failing_after_the_input_check_is_one_line_with_the_tools_error
     result = run(data.sheet, data.reference, tmp_path / "out")
     assert result.code == 1
     (line,) = result.err.strip().splitlines()
-    log = result.task("samples(s1)/align")["attempts"][0]["log"]
+    log = result.task("samples(s1)/align(s1)")["attempts"][0]["log"]
     # The cause (bwa's [E::...] line), not the last symptom (sort's "failed to read header").
     assert line == (
         "error: sample s1: align failed: Error (exit code 1): "
@@ -139,7 +139,7 @@ def test_sigterm_and_sighup_stop_every_child_like_ctrl_c(
     data = generate(tmp_path / "data", samples=[DemoSample("big", 60_000, 38, 31)])
     out = tmp_path / "results"
     proc = _start(data.sheet, data.reference, out)
-    seen = _wait_for(proc, "fastqc-r1: running" if tool == "java" else "align: running", timeout=180)
+    seen = _wait_for(proc, "fastqc: running" if tool == "java" else "align: running", timeout=180)
     deadline = time.monotonic() + 60
     while not _named(_descendants(proc.pid), tool) and time.monotonic() < deadline:
         time.sleep(0.02)

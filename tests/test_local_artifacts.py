@@ -71,3 +71,15 @@ def test_stage_inputs_links_files_writes_raw_and_refuses_relative_keys(tmp_path:
     assert not (work / "opt").exists()
     with pytest.raises(TemplateError, match="key 'rel/x' is not an absolute path"):
         stage_inputs([({"name": "x", "path": "/work/x"}, "rel/x")], _local(work), "w", pod)
+
+
+def test_an_optional_input_with_an_empty_key_is_skipped_and_a_required_one_refused(tmp_path: Path) -> None:
+    """A single-end lane's R2 has an empty key: Argo's executor ignores an optional artifact
+    without a key ("Ignoring optional artifact which was not supplied") and refuses a required
+    one; staging must not take "" for the current folder."""
+    pod = PodEmulation(identities=False).pod("k", "k", tmp_path / "state", None, None, "w")
+    work = tmp_path / "work"
+    stage_inputs([({"name": "r2", "path": "/work/in/R2", "optional": True}, "")], _local(work), "w", pod)
+    assert not (work / "in" / "R2").exists()
+    with pytest.raises(TemplateError, match="input artifact r2: required artifact not supplied"):
+        stage_inputs([({"name": "r2", "path": "/work/in/R2"}, "")], _local(work), "w", pod)

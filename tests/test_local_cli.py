@@ -31,6 +31,28 @@ def test_a_memory_budget_below_1_gib_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+def test_an_unknown_failed_lane_policy_is_a_usage_error(tmp_path: Path) -> None:
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("sample,fastq_1,fastq_2\na,x.fq,y.fq\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "-s",
+            str(sheet),
+            "-r",
+            str(tmp_path / "r.fa"),
+            "-o",
+            str(tmp_path / "o"),
+            "--failed-lane",
+            "x",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--failed-lane" in result.output and "fail-sample" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_fault_syntax_and_matching() -> None:
     fault = Fault.parse("kill:s1/al*@2:after=1.5")
     assert fault == Fault(glob="s1/al*", attempt=2, after=1.5)

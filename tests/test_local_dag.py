@@ -229,3 +229,58 @@ def test_a_dependency_cycle_fails_the_dag_naming_its_tasks(tmp_path: Path) -> No
     }
     root, _nodes = run([workflow([main, sh("t", "true")])], tmp_path)
     assert root.phase == ERROR and "dependency cycle among ['a', 'b']" in root.message
+
+
+def test_json_text_in_an_item_fans_out_again_and_an_empty_list_is_one_skipped_node(tmp_path: Path) -> None:
+    """As the pipeline's samples carry their lanes: ``item.lanes`` is JSON text passed verbatim
+    (Argo's processItem), an inner ``withParam`` over it fans out, and an empty list gives one
+    Skipped node (Argo's "Skipped, empty params"), recorded like any skipped task."""
+    samples = [
+        {"sample": "s1", "lanes": json.dumps([{"unit": "s1_A"}, {"unit": "s1_B"}])},
+        {"sample": "s2", "lanes": "[]"},
+    ]
+    main = {
+        "name": "main",
+        "dag": {
+            "tasks": [
+                {
+                    "name": "samples",
+                    "template": "per-sample",
+                    "withItems": samples,
+                    "arguments": {
+                        "parameters": [
+                            {"name": "sample", "value": "{{item.sample}}"},
+                            {"name": "lanes", "value": "{{item.lanes}}"},
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+    per_sample = {
+        "name": "per-sample",
+        "inputs": {"parameters": [{"name": "sample"}, {"name": "lanes"}]},
+        "dag": {
+            "tasks": [
+                {
+                    "name": "lane",
+                    "template": "echo",
+                    "withParam": "{{inputs.parameters.lanes}}",
+                    "arguments": {"parameters": [{"name": "s", "value": "{{item.unit}}"}]},
+                }
+            ]
+        },
+    }
+    echo = sh(
+        "echo",
+        'echo -n "{{inputs.parameters.s}}" > "$WORK/o"',
+        inputs={"parameters": [{"name": "s"}]},
+        outputs={"parameters": [{"name": "o", "valueFrom": {"path": "/work/o"}}]},
+    )
+    root, nodes = run([workflow([main, per_sample, echo])], tmp_path)
+    assert root.phase == SUCCEEDED, root.message
+    assert nodes["samples(0:s1)/lane(0:s1_A)"].parameters["o"] == "s1_A"
+    assert nodes["samples(0:s1)/lane(1:s1_B)"].sample == "s1"
+    empty = nodes["samples(1:s2)/lane"]
+    assert (empty.kind, empty.phase, empty.message) == ("Pod", SKIPPED, "Skipped, empty params")
+    assert not [k for k in nodes if k.startswith("samples(1:s2)/lane(")]

@@ -356,7 +356,7 @@ def test_a_real_run_fails_with_permission_denied_when_the_executor_uid_differs(
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["pods"].startswith("uids emulated")
     tasks = {t["key"]: t for t in record["tasks"]}
-    fastqc = tasks["samples(good)/fastqc-r1"]
+    fastqc = tasks["samples(good)/fastqc(good)"]
     if executor_uid is not None:
         assert code == 1, out.getvalue()
         assert fastqc["status"] == FAILED

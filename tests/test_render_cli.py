@@ -62,6 +62,20 @@ def test_render_qc_rules_option_reaches_the_workflow() -> None:
     assert json.loads(rules)["fail_on_fail"] == ["Adapter Content"]
 
 
+def test_render_failed_lane_option_reaches_the_workflow_not_the_template() -> None:
+    result = run("render", "--stack-outputs", str(AWS), *ARGS, "--failed-lane", "drop")
+    assert result.exit_code == 0, result.output
+    wt, wf = list(yaml.safe_load_all(result.output))
+    assert (
+        next(p["value"] for p in wf["spec"]["arguments"]["parameters"] if p["name"] == "failed-lane")
+        == "drop"
+    )
+    # A workflow parameter: the installed template (and its name) stays the same.
+    assert wt == CASES["aws"]()[0]
+    bad = run("render", "--stack-outputs", str(AWS), *ARGS, "--failed-lane", "skip")
+    assert bad.exit_code == 2 and "fail-sample" in bad.output and "drop" in bad.output
+
+
 def test_bad_sheet_is_one_line(tmp_path: Path) -> None:
     sheet = tmp_path / "s.csv"
     sheet.write_text("sample,fastq_1,fastq_2\nS1,,s3://b/2.fq\n")

@@ -127,7 +127,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             Parameter(name="qc-rules", value=s.qc.to_json(), description="QC gate rules (JSON)"),
             Parameter(
                 name="failed-lane",
-                value=s.failed_lane,
+                value=FailedLane.FAIL_SAMPLE.value,  # a run sets its own: the template stays one
                 enum=[f.value for f in FailedLane],
                 description="What a QC-failed lane does: fail-sample (the sample fails) or drop",
             ),

@@ -214,6 +214,15 @@ class DagRun:
         if items is None:
             self.execute_dag_task(task, node, values, where)
             return
+        if not items:
+            # One Skipped node, not a TaskGroup (argo-workflows v4.1.2 workflow/controller/dag.go,
+            # executeDAGTask: an empty withParam list -> NodeTypeSkipped "Skipped, empty params"):
+            # a QC-failed sample's empty align-lanes. A leaf, so run.json records it.
+            node.template = str(task.get("template") or (task.get("templateRef") or {}).get("template"))
+            node.phase, node.message = SKIPPED, "Skipped, empty params"
+            node.finished = time.time()
+            self.ex.emit(node, "finished")
+            return
         node.kind = "TaskGroup"
         node.phase = RUNNING
         node.template = str(task.get("template") or (task.get("templateRef") or {}).get("template"))
