@@ -401,19 +401,21 @@ class Task:
 
 def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
     size = {
-        "fastqc-r1": settings.fastqc.cpu,
-        "fastqc-r2": settings.fastqc.cpu,
+        "fastqc": settings.fastqc.cpu,
         "qc-gate": settings.qc_gate.cpu,
         "align": float(settings.align.threads),
+        "align-lane": float(settings.align.threads),
+        "merge": float(settings.align.threads),
         "report": settings.report.cpu,
     }.get(task, 1.0)
     return min(float(size), float(cpus))
 
 
 def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task]:
-    """The tasks that ran, with the dependencies of the DAG (fastqc x2 -> gate -> align; report
-    after every sample's tasks). A task runs from its first attempt's start (when the executor
-    had booked its cores) to its last attempt's end; before that it was waiting for cores."""
+    """The tasks that ran, with the dependencies of the DAG (fastqc per lane -> gate -> align, or
+    align-lane per lane -> merge; report after every sample's tasks). A task runs from its first
+    attempt's start (when the executor had booked its cores) to its last attempt's end; before
+    that it was waiting for cores."""
     raw = json.loads(run_json.read_text())["tasks"]
     tasks = []
     for t in raw:
@@ -421,15 +423,14 @@ def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task
         if tries:
             start, end = _epoch(tries[0]["started"]), _epoch(tries[-1]["finished"])
             tasks.append(Task(t["task"], t.get("sample"), start, end, _cores(t["task"], settings, cpus)))
-    by_sample: dict[str | None, dict[str, Task]] = {}
+    by_sample: dict[str | None, dict[str, list[Task]]] = {}
     for t in tasks:
-        by_sample.setdefault(t.sample, {})[t.name] = t
+        by_sample.setdefault(t.sample, {}).setdefault(t.name, []).append(t)
+    after = {"qc-gate": "fastqc", "align": "qc-gate", "align-lane": "qc-gate", "merge": "align-lane"}
     for t in tasks:
         mine = by_sample.get(t.sample, {})
-        if t.name == "qc-gate":
-            t.deps = [mine[n] for n in ("fastqc-r1", "fastqc-r2") if n in mine]
-        elif t.name == "align":
-            t.deps = [mine[n] for n in ("qc-gate",) if n in mine]
+        if t.name in after:
+            t.deps = list(mine.get(after[t.name], []))
         elif t.sample is None:
             t.deps = [o for o in tasks if o.sample is not None]
     return tasks
