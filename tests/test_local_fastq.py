@@ -257,3 +257,25 @@ def test_demo_data_is_deterministic_and_realistic(tmp_path: Path) -> None:
     last = sorted(q[-1] for q in quals)[len(quals) // 2]
     assert first >= 30 and last < 20
     assert any("N" in s for s in lines[1::4])
+
+
+def test_every_lane_is_checked_and_a_single_end_lane_alone(tmp_path: Path) -> None:
+    """Lanes of one sample are checked pair by pair; a single-end lane has no R2 to compare; a
+    bad lane fails its sample (named once), the other samples run."""
+    from workflows.sheet import Lane, Sample
+
+    f = {
+        name: write(tmp_path / f"{name}.fastq.gz", data)
+        for name, data in {
+            "a1": records(300),
+            "a2": records(300, mate=2),
+            "b1": records(200),
+            "b2": records(199, mate=2),
+            "se": records(100),
+        }.items()
+    }
+    lanes = (Lane("1", str(f["a1"]), str(f["a2"]), 2), Lane("2", str(f["b1"]), str(f["b2"]), 3))
+    samples = [Sample("two", lanes, 2), Sample("se", (Lane("1", str(f["se"]), "", 4),), 4)]
+    with fastq.checking_pairs(samples, cpus=2) as answer:
+        problems = answer().problems
+    assert list(problems) == ["two"] and "R1 has 200 reads but R2 has 199" in problems["two"]
