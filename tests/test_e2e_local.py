@@ -274,14 +274,18 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Result:
     (d / "pair_R1.fastq.gz").write_bytes(gzip.compress(_records(300)))
     (d / "step_R2.fastq.gz").write_bytes(gzip.compress(_records(5) + _records(1, 7) + _records(294, 6)))
     (d / "empty_R1.fastq.gz").write_bytes(gzip.compress(b""))
+    # Each FASTQ belongs to one lane of the sheet: the rows get copies of the shared files.
+    for copy in ("truncated", "empty", "notfastq", "missing"):
+        shutil.copy(good2, d / f"{copy}_good_R2.fastq.gz")
+    shutil.copy(d / "pair_R1.fastq.gz", d / "pair2_R1.fastq.gz")
     rows = {
         "good": (good1.name, good2.name),
-        "truncated": ("trunc_R1.fastq.gz", good2.name),
+        "truncated": ("trunc_R1.fastq.gz", "truncated_good_R2.fastq.gz"),
         "mismatch": ("pair_R1.fastq.gz", "short_R2.fastq.gz"),
-        "outofstep": ("pair_R1.fastq.gz", "step_R2.fastq.gz"),
-        "empty": ("empty_R1.fastq.gz", good2.name),
-        "notfastq": ("demo_reference.fa", good2.name),
-        "missing": ("nowhere_R1.fastq.gz", good2.name),
+        "outofstep": ("pair2_R1.fastq.gz", "step_R2.fastq.gz"),
+        "empty": ("empty_R1.fastq.gz", "empty_good_R2.fastq.gz"),
+        "notfastq": ("demo_reference.fa", "notfastq_good_R2.fastq.gz"),
+        "missing": ("nowhere_R1.fastq.gz", "missing_good_R2.fastq.gz"),
     }
     sheet = d / "bad.csv"
     sheet.write_text("sample,fastq_1,fastq_2\n" + "".join(f"{s},{a},{b}\n" for s, (a, b) in rows.items()))

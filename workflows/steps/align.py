@@ -13,7 +13,7 @@ from hera.workflows import Artifact, Container, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
-from workflows.steps import qc_gate
+from workflows.steps import fastqc, qc_gate
 from workflows.steps.pod import (
     METRICS,
     REF,
@@ -87,11 +87,13 @@ echo "seqstack: aligner=$aligner" >&2"""
 
 def read_group() -> str:
     """Shell lines setting ``rg`` (the lane's read group) and ``reads`` (R1, and R2 when the lane
-    is paired: the optional R2 input is absent for single-end lanes)."""
+    has an R2 key, ``$R2_KEY`` from the environment: the optional R2 input is absent for
+    single-end lanes, and required to be there for paired ones, never guessed from whether it
+    can be seen)."""
     return f"""lane="{LANE}"
 rg="@RG\\tID:$s.$lane\\tSM:$s\\tLB:$s\\tPL:ILLUMINA\\tPU:$lane"
 reads=("$WORK/in/R1")
-if [ -e "$WORK/in/R2" ]; then reads+=("$WORK/in/R2"); fi"""
+if [ -n "$R2_KEY" ]; then reads+=("$WORK/in/R2"); fi"""
 
 
 def align_sort(settings: PipelineSettings) -> str:
@@ -186,7 +188,7 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
         inputs=[*lane_inputs(stack), *reference_inputs(stack)],
         outputs=sample_outputs(stack),
         **bash(script(settings)),
-        **STEP.pod(stack, settings),
+        **fastqc.lane_pod(STEP.pod(stack, settings)),
     )
 
 
@@ -199,7 +201,7 @@ def lane_template(stack: StackOutputs, settings: PipelineSettings) -> Container:
         inputs=[*lane_inputs(stack), *reference_inputs(stack)],
         outputs=[output(stack, "lane-bam", f"{WORK}/out/lane.bam", SAMPLE_DIR, LANES_DIR, f"{UNIT}.bam")],
         **bash(lane_script(settings)),
-        **LANE_STEP.pod(stack, settings),
+        **fastqc.lane_pod(LANE_STEP.pod(stack, settings)),
     )
 
 

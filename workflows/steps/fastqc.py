@@ -9,7 +9,9 @@ optional artifact which was not supplied"), and so does the local artifact plugi
 
 from __future__ import annotations
 
-from hera.workflows import Container, Parameter, Task
+from typing import Any
+
+from hera.workflows import Container, Env, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
@@ -27,9 +29,13 @@ def script(settings: PipelineSettings) -> str:
     return f"""unit="{UNIT}"
 # FastQC picks gzip by file name, and MultiQC names a report after it: name each input
 # <unit>_R1.fastq[.gz] (<unit>_R2...) by its content.
+# Paired when the lane has an R2 key ($R2_KEY: in the environment, so no file name is ever shell
+# text); its R2 input must then be there: never judged by whether the file can be seen, which
+# would quietly make a paired lane single-end.
+reads=(R1)
+if [ -n "$R2_KEY" ]; then reads+=(R2); fi
 files=()
-for read in R1 R2; do
-  [ -e "$WORK/in/$read" ] || continue
+for read in "${{reads[@]}}"; do
   magic="$(head -c2 "$WORK/in/$read" | od -An -tx1 | tr -d ' \\n')"
   if [ "$magic" = "1f8b" ]; then ext=fastq.gz; else ext=fastq; fi
   ln -sf "$WORK/in/$read" "$WORK/in/${{unit}}_$read.$ext"
@@ -50,12 +56,16 @@ fi
 fastqc --quiet --threads "$threads" ${{mem[@]+"${{mem[@]}}"}} \\
   --dir "$WORK/tmp" --outdir "$WORK/tmp" "${{files[@]}}"
 # Publish only complete reports (Argo uploads whatever exists at an output path).
-for read in R1 R2; do
-  [ -e "$WORK/in/$read" ] || continue
+for read in "${{reads[@]}}"; do
   mv "$WORK/tmp/${{unit}}_${{read}}_fastqc.html" "$WORK/out/${{read}}_fastqc.html"
   mv "$WORK/tmp/${{unit}}_${{read}}_fastqc.zip" "$WORK/out/${{read}}_fastqc.zip"
 done
 """
+
+
+def lane_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """A per-lane step's pod fields with ``R2_KEY`` (empty: single-end) in its environment."""
+    return {**pod, "env": [*pod["env"], Env(name="R2_KEY", value=arg("r2_key"))]}
 
 
 def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
@@ -82,7 +92,7 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
         ],
         outputs=outputs,
         **bash(script(settings)),
-        **STEP.pod(stack, settings),
+        **lane_pod(STEP.pod(stack, settings)),
     )
 
 
