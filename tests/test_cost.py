@@ -101,6 +101,35 @@ def test_per_sample_cost_scales_with_reads_and_uses_spot_prices() -> None:
     assert align["usd"] == pytest.approx(cpu_seconds / 3600 * 0.68 / 32)  # m6i.8xlarge spot / 32 vCPU
 
 
+def test_lanes_per_sample_add_pods_not_reads() -> None:
+    """Four lanes: four FastQC and four align-lane pods and one merge, over the same reads: the
+    start-up of the extra pods is all that is added."""
+    one = _cost("--stack", "dev-aws", "--reads-per-sample", "10")
+    four = _cost("--stack", "dev-aws", "--reads-per-sample", "10", "--lanes-per-sample", "4")
+    assert four["lanesPerSample"] == 4
+    assert [line["item"].split(" ")[0] for line in four["perSample"]["lines"]] == [
+        "fastqc",
+        "align-lane",
+        "merge",
+    ]
+    table = json.loads(cost.DEFAULT_TASK_CPU.read_text())["tasks"]
+
+    def hours(doc: dict[str, Any]) -> dict[str, float]:
+        return {d["item"].split(" ")[0]: float(d["quantity"].split()[0]) for d in doc["perSample"]["lines"]}
+
+    h1, h4 = hours(one), hours(four)
+    # FastQC: the same reads, three more JVM start-ups.
+    assert h4["fastqc"] - h1["fastqc"] == pytest.approx(
+        3 * table["fastqc"]["fixed_cpu_seconds"] / 3600, abs=2e-4
+    )
+    # Alignment: per lane, then one finishing pass; the per-read work is the one-lane align's.
+    per_read = 10 * (
+        table["align"]["cpu_seconds_per_million_pairs"] + table["index"]["cpu_seconds_per_million_pairs"]
+    )
+    fixed = 4 * table["align"]["fixed_cpu_seconds"] + table["index"]["fixed_cpu_seconds"]
+    assert h4["align-lane"] + h4["merge"] == pytest.approx((per_read + fixed) / 3600, abs=2e-4)
+
+
 def test_prices_file_overrides_one_entry(tmp_path: Path) -> None:
     override = {"clouds": {"aws": {"eu-west-1": {"natGatewayHour": {"price": 1.0, "source": "test"}}}}}
     (tmp_path / "p.json").write_text(json.dumps(override))
