@@ -15,7 +15,7 @@ from workflows import qc_gate
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
 from workflows.steps import fastqc
-from workflows.steps.pod import OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, output
+from workflows.steps.pod import METRICS, OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, output
 from workflows.steps.step import Step
 
 #: The output parameter holding ``pass`` or ``fail``.
@@ -58,6 +58,8 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Script:
         outputs=[
             Parameter(name=VERDICT, value_from=m.ValueFrom(path=f"{WORK}/out/verdict")),
             output(stack, "qc-json", f"{WORK}/out/{SAMPLE}.qc.json", SAMPLE_DIR, f"{SAMPLE}.qc.json"),
+            # The report's copy: the report reads only the run's metrics folder.
+            output(stack, "metrics-qc-json", f"{WORK}/out/{SAMPLE}.qc.json", METRICS, f"{SAMPLE}.qc.json"),
         ],
         **pod,
     )
@@ -80,7 +82,7 @@ STEP = Step(
     size=lambda s: s.qc_gate,
     deadline=lambda s: s.step_deadline_seconds,
     build=template,
-    outputs=(VERDICT, "qc-json"),
+    outputs=(VERDICT, "qc-json", "metrics-qc-json"),
     tasks=(TASK,),
     wire=wire,
 )
