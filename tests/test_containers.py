@@ -308,7 +308,8 @@ def tools_called(template: dict) -> set[str]:
         # A word on its own: not part of a path (…/fastqc/), a file name (x_fastqc.zip) or a name.
         # A Python program runs a tool as the first word of a command list (["multiqc", ...]);
         # its other strings name things ("fastqc" is also a MultiQC module).
-        word = rf"\[\s*[\"']{re.escape(tool)}[\"']" if python else rf"(?<![\w./-]){re.escape(tool)}(?![\w./-])"
+        name = re.escape(tool)
+        word = rf"\[\s*[\"']{name}[\"']" if python else rf"(?<![\w./-]){name}(?![\w./-])"
         if re.search(word, text):
             called.add(tool)
     return called
