@@ -2,9 +2,9 @@
 
 This file is the program the ``report`` pod runs: the template carries it verbatim as its script
 source (the report image has Python and MultiQC but not seqstack), so it uses the standard library
-only and takes everything from the environment:
+only and takes everything from ``$WORK``, the pod's work folder:
 
-* ``WORK``: inputs under ``in/metrics/`` (the run's metrics folder, possibly absent), outputs
+* inputs under ``in/metrics/`` (the run's metrics folder, possibly absent), outputs
   ``out/multiqc_report.html``, ``out/multiqc_report_data/`` and ``out/samples.json``;
 * ``in/samples.json``: the workflow's ``samples`` parameter (JSON), so a sample that never reached
   the QC gate is listed too. Both shapes are read: ``{"sample", "lanes": "<JSON list of lane
