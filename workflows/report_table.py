@@ -250,6 +250,11 @@ def config() -> dict[str, Any]:
     """
     return {
         "title": TITLE,
+        "intro_text": (
+            "The seqstack section says what the pipeline decided for each sample: the QC gate's"
+            " verdict and why, and whether it was aligned. FastQC rows are grouped per sample"
+            " (per lane when a sample has several): expand a row for its R1 and R2."
+        ),
         "show_analysis_paths": False,
         "no_version_check": True,
         "module_order": ["custom_content", "fastqc", "samtools"],
