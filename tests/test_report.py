@@ -28,6 +28,7 @@ needs_tools = pytest.mark.skipif(
     any(shutil.which(t) is None for t in TOOLS), reason="fastqc, bwa and samtools must be on PATH"
 )
 MULTIQC_BIN = Path(sys.executable).parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _lanes(sample: str, *lanes: str) -> str:
@@ -56,6 +57,7 @@ SAMPLES = [
 ]
 
 QC_FAIL_REASON = "R1: Per base sequence quality FAIL"
+REFERENCE = "s3://refs/rCRS.fa"
 
 
 def _qc_new(sample: str, verdicts: dict[str, str]) -> dict[str, Any]:
@@ -142,6 +144,7 @@ def run_report(work: Path, samples: list[dict[str, Any]] | None) -> subprocess.C
         (work / "in").mkdir(parents=True, exist_ok=True)
         (work / "in" / "samples.json").write_text(json.dumps(samples, separators=(",", ":")))
     env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "WORK": str(work), "LANG": "C.UTF-8"}
+    env["REPORT_REFERENCE"] = REFERENCE
     return subprocess.run(
         [sys.executable, "-I", str(script)], env=env, cwd="/", capture_output=True, text=True, timeout=600
     )
@@ -196,6 +199,15 @@ def test_the_report_pod_runs_this_module_with_every_sample_of_its_chunk() -> Non
     assert outputs["samples"]["path"] == "/work/out/samples.json"
     assert outputs["samples"]["plugin"]["key"].endswith("/seqstack.samples.{{workflow.name}}.json")
     assert t["synchronization"] == {"mutexes": [{"name": "seqstack-report"}]}  # kept
+    env = {e["name"]: e["value"] for e in t["script"]["env"]}
+    assert env["REPORT_REFERENCE"] == "{{workflow.parameters.reference-key}}"  # a local path
+    aws = StackOutputs.load(FIXTURES / "dev-aws.outputs.json")
+    cloud = build_template(aws, PipelineSettings.cloud_defaults()).to_dict()
+    (t,) = (t for t in cloud["spec"]["templates"] if t["name"] == "report")
+    env = {e["name"]: e["value"] for e in t["script"]["env"]}
+    assert env["REPORT_REFERENCE"] == (
+        "s3://{{workflow.parameters.reference-bucket}}/{{workflow.parameters.reference-key}}"
+    )
 
 
 # --------------------------------------------------------------------------- real MultiQC
@@ -244,6 +256,7 @@ def test_the_seqstack_section_lists_every_sample_with_what_seqstack_decided(repo
 def test_the_seqstack_section_comes_first_and_fastqc_rows_group_under_their_unit(report: Path) -> None:
     data = json.loads((_data(report) / "multiqc_data.json").read_text())
     assert next(iter(data["report_plot_data"])) == "seqstack_table"  # the first section's plot
+    assert data["config_report_header_info"] == [{"Reference": REFERENCE}]
     fastqc = data["report_general_stats_data"]["fastqc"]
     for unit in ("S1", "S2_1", "S2_2", "A_qual2", "runs_lowq"):
         assert {unit, f"{unit} R1", f"{unit} R2"} <= set(fastqc), sorted(fastqc)

@@ -2,7 +2,8 @@
 
 This file is the program the ``report`` pod runs: the template carries it verbatim as its script
 source (the report image has Python and MultiQC but not seqstack), so it uses the standard library
-only and takes everything from ``$WORK``, the pod's work folder:
+only and takes everything from ``$WORK``, the pod's work folder, and ``$REPORT_REFERENCE`` (the
+reference FASTA as the user named it, shown in the report's header):
 
 * inputs under ``in/metrics/`` (the run's metrics folder, possibly absent), outputs
   ``out/multiqc_report.html``, ``out/multiqc_report_data/`` and ``out/samples.json``;
@@ -241,15 +242,17 @@ def custom_content(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def config() -> dict[str, Any]:
+def config(reference: str = "") -> dict[str, Any]:
     """MultiQC's config: the seqstack section first, FastQC's R1/R2 grouped, exact names, no paths.
 
     Sample names: seqstack names every file ``<sample or unit>.<what>`` or ``<unit>_R1/_R2.fastq[.gz]``
     (IDs are ``[A-Za-z0-9][A-Za-z0-9_-]*``), so only those endings are cleaned, anchored at the end;
     MultiQC's own list would cut IDs such as ``A_qual2`` (at ``_qual``) or ``runs_A`` (``runs_``).
     """
+    header = [{"Reference": reference}] if reference else []
     return {
         "title": TITLE,
+        "report_header_info": header,
         "intro_text": (
             "The seqstack section says what the pipeline decided for each sample: the QC gate's"
             " verdict and why, and whether it was aligned. FastQC rows are grouped per sample"
@@ -331,7 +334,9 @@ def main() -> int:
         json.dump(custom_content(rows), f, indent=1)
     conf = os.path.join(work, CONFIG)
     with open(conf, "w") as f:
-        json.dump(config(), f, indent=1)  # JSON is YAML: no PyYAML needed here
+        json.dump(
+            config(os.environ.get("REPORT_REFERENCE", "")), f, indent=1
+        )  # JSON is YAML: no PyYAML needed here
     # Paths relative to $WORK: the command MultiQC records names no scratch folder. (Its data
     # folder still records each source's absolute path; the HTML shows none of them.)
     cmd = ["multiqc", "--force", "--filename", REPORT, "--outdir", "out", "--config", CONFIG]

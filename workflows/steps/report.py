@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hera.workflows import RawArtifact, Script, Task
+from hera.workflows import Env, RawArtifact, Script, Task
 from hera.workflows import models as m
 
 from workflows import report_table
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
-from workflows.steps.pod import METRICS, OUT, OUT_BUCKET, WORK, artifact, output
+from workflows.steps.pod import METRICS, OUT, OUT_BUCKET, REF, REF_BUCKET, WORK, artifact, output
 from workflows.steps.step import MAIN_DAG, Step
 
 
@@ -24,8 +24,17 @@ def source() -> str:
     return Path(report_table.__file__).read_text(encoding="utf-8")
 
 
+def reference(stack: StackOutputs) -> str:
+    """The run's reference FASTA as the user named it (a URI on clouds, a path locally)."""
+    if stack.scheme == "file":
+        return REF
+    return f"{stack.scheme}://{REF_BUCKET}/{REF}"
+
+
 def template(stack: StackOutputs, settings: PipelineSettings) -> Script:
     """The ``report`` template: the run's metrics folder and sample list in, the report out."""
+    pod = STEP.pod(stack, settings)
+    pod["env"] = [*pod["env"], Env(name="REPORT_REFERENCE", value=reference(stack))]
     return Script(
         name=STEP.name,
         image=stack.images[STEP.image],
@@ -55,7 +64,7 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Script:
         ],
         # Chunks of one run share the report key: one report at a time, the last sees all samples.
         synchronization=m.Synchronization(mutexes=[m.Mutex(name="seqstack-report")]),
-        **STEP.pod(stack, settings),
+        **pod,
     )
 
 
