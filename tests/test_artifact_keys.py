@@ -62,6 +62,8 @@ def run_objects(case: str) -> tuple[list[tuple[str, bool, str]], set[str], str]:
                 for t in template["spec"]["templates"]:
                     for io in ("inputs", "outputs"):
                         for a in (t.get(io) or {}).get("artifacts", []):
+                            if "raw" in a:
+                                continue  # written into the pod, never fetched from storage
                             store = {k: _fill(v, params, values) for k, v in _store(a).items()}
                             if not store["key"]:
                                 # Argo skips an optional input with an empty key (a single-end

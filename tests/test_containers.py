@@ -309,9 +309,14 @@ def tools_called(template: dict) -> set[str]:
     body = template.get("container") or template.get("script")
     text = " ".join([*body.get("command", []), *body.get("args", []), body.get("source", "")])
     called = {body["command"][0]} if body.get("command") else set()
+    python = bool(called) and body["command"][0].startswith("python")
     for tool in NON_BASE_TOOLS:
         # A word on its own: not part of a path (…/fastqc/), a file name (x_fastqc.zip) or a name.
-        if re.search(rf"(?<![\w./-]){re.escape(tool)}(?![\w./-])", text):
+        # A Python program runs a tool as the first word of a command list (["multiqc", ...]);
+        # its other strings name things ("fastqc" is also a MultiQC module).
+        name = re.escape(tool)
+        word = rf"\[\s*[\"']{name}[\"']" if python else rf"(?<![\w./-]){name}(?![\w./-])"
+        if re.search(word, text):
             called.add(tool)
     return called
 

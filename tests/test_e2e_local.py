@@ -180,6 +180,30 @@ def test_demo_aligns_the_good_sample_and_stops_the_low_quality_one(demo: Result)
     assert_no_partial_outputs(out, demo.record)
 
 
+def test_demo_report_shows_what_seqstack_decided_for_every_sample(demo: Result) -> None:
+    """The report's seqstack section (from MultiQC's data folder) lists the QC-failed sample with
+    the gate's reasons; FastQC's R1/R2 rows are grouped; the page names no local scratch path."""
+    data = demo.outdir / "multiqc_data"
+    lines = (data / "multiqc_seqstack_table.txt").read_text().splitlines()
+    rows = {r[0]: dict(zip(lines[0].split("\t"), r, strict=True)) for r in (x.split("\t") for x in lines[1:])}
+    assert set(rows) == {"demo-good", "demo-lowq"}
+    good, lowq = rows["demo-good"], rows["demo-lowq"]
+    assert (good["qc"], good["aligned"], good["status"], float(good["reads"])) == (
+        "pass",
+        "yes",
+        "aligned",
+        8000,
+    )
+    qc = json.loads((demo.outdir / "samples" / "demo-lowq" / "demo-lowq.qc.json").read_text())
+    assert (lowq["qc"], lowq["aligned"], lowq["status"]) == ("fail", "no", "qc-failed")
+    assert lowq["why"] == "; ".join(qc["reasons"]) and qc["reasons"]
+    assert demo.record["samples"]["demo-lowq"]["status"] == lowq["status"]  # run.json agrees
+    general = json.loads((data / "multiqc_data.json").read_text())["report_general_stats_data"]["fastqc"]
+    assert {"demo-good", "demo-good R1", "demo-good R2", "demo-lowq", "demo-lowq R1"} <= set(general)
+    html = (demo.outdir / "multiqc_report.html").read_text()
+    assert str(demo.outdir) not in html and ".seqstack/work" not in html
+
+
 def test_demo_counts_equal_the_tools_run_by_hand(demo: Result, tmp_path: Path) -> None:
     data = demo.outdir.parent / "data"
     bam = direct_bam(

@@ -25,6 +25,21 @@ def test_fingerprint_changes_with_command_script_and_inputs(tmp_path: Path) -> N
     assert base != fingerprint(["bash", "-c", "x"], {"source": "s"}, True, inputs, OUTPUTS)
 
 
+def test_a_task_own_output_inside_its_input_folder_does_not_change_its_fingerprint(tmp_path: Path) -> None:
+    """The report publishes its chunk's sample list into the metrics folder it reads."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "S1.flagstat.txt").write_text("1 + 0 in total\n")
+    own = folder / "seqstack.samples.wf.json"
+    outputs = {"artifacts": [{"name": "samples", "plugin": {"name": "seqstack-local", "key": str(own)}}]}
+    inputs = [({"name": "metrics"}, str(folder))]
+    before = fingerprint(["python3"], {"source": "s"}, True, inputs, outputs)
+    own.write_text("[]")
+    assert fingerprint(["python3"], {"source": "s"}, True, inputs, outputs) == before
+    (folder / "S2.flagstat.txt").write_text("1 + 0 in total\n")  # anything else still counts
+    assert fingerprint(["python3"], {"source": "s"}, True, inputs, outputs) != before
+
+
 def _earlier(out: Path, fp: str) -> EarlierTask:
     return EarlierTask(SUCCEEDED, fp, {"p": "1"}, {"bam": (str(out), file_digests(out))})
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.regenerate_golden import CASES
 from workflows.pipeline import SAMPLES_PREFIX
+from workflows.report_table import SAMPLES_PREFIX as SAMPLES_LIST
 from workflows.sheet import SAMPLE_ID_RE
 
 OUT = "{{workflow.parameters.output-prefix}}/"
@@ -48,6 +49,17 @@ def test_sample_and_run_outputs_live_in_separate_namespaces(case: str) -> None:
         ), key
     for key in run_level:
         top = key.split("/")[0]
+        if key.startswith(METRICS):
+            # The report's list of its chunk's samples, for the reports of later chunks: a dot
+            # right after a fixed word, where every sample's metrics file has its ID then `.` or
+            # `_R`: no ID (no dots) and no step's file name can make it.
+            name = key[len(METRICS) :]
+            assert name == f"{SAMPLES_LIST}{{{{workflow.name}}}}.json", key
+            word, rest = SAMPLES_LIST.split(".", 1)
+            endings = [k[len(METRICS) + len(SAMPLE) :] for k in per_sample if k.startswith(METRICS)]
+            assert endings and not any(e.startswith("." + rest) for e in endings), endings
+            assert "." not in word and not any(c in word for c in "/{}")
+            continue
         assert top != SAMPLES_PREFIX and not top.startswith(".metrics") and SAMPLE not in key, key
     # The run-level names may be valid sample IDs (multiqc_data is): the namespaces keep them apart.
     assert any(SAMPLE_ID_RE.match(key.split("/")[0]) for key in run_level)

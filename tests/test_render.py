@@ -232,6 +232,9 @@ def test_artifacts_per_cloud_are_keyless_and_unarchived() -> None:
         for t in wt["spec"]["templates"]:
             for io in ("inputs", "outputs"):
                 for art in t.get(io, {}).get("artifacts", []):
+                    if "raw" in art:  # data written into the pod: no storage, no credentials
+                        assert set(art) == {"name", "path", "raw"}, art
+                        continue
                     assert art["archive"] == {"none": {}}
                     assert kind in art, (case, t["name"], art["name"])
                     loc = art[kind]
@@ -279,6 +282,7 @@ def test_outputs_land_where_the_issue_says() -> None:
         "runs/r1/.metrics/RUN/S1.stats.txt",
         "runs/r1/multiqc_report.html",
         "runs/r1/multiqc_data",
+        "runs/r1/.metrics/RUN/seqstack.samples.{{workflow.name}}.json",
     }
     (lane_bam,) = t["align-lane"]["outputs"]["artifacts"]
     assert _resolve(lane_bam["s3"]["key"], "S1", "S1_L002") == "runs/r1/samples/S1/lanes/S1_L002.bam"
@@ -287,7 +291,10 @@ def test_outputs_land_where_the_issue_says() -> None:
     (fastqc_in,) = t["qc-gate"]["inputs"]["artifacts"]
     assert _resolve(fastqc_in["s3"]["key"], "S1") == "runs/r1/samples/S1/fastqc"
     report_in = t["report"]["inputs"]["artifacts"]
-    assert [_resolve(a["s3"]["key"], "") for a in report_in] == ["runs/r1/.metrics/RUN"]  # never the BAMs
+    stored = [_resolve(a["s3"]["key"], "") for a in report_in if "s3" in a]
+    assert stored == ["runs/r1/.metrics/RUN"]  # never the BAMs
+    raw = [a["raw"]["data"] for a in report_in if "raw" in a]
+    assert raw == ["{{workflow.parameters.samples}}"]  # every sample, even those with no metrics
 
 
 def test_results_are_written_aside_and_moved_to_the_outputs_only_when_all_are_complete() -> None:
@@ -436,7 +443,9 @@ def test_a_later_run_into_the_same_prefix_reports_only_its_own_samples() -> None
             if "/.metrics/" in _resolve(a["s3"]["key"], s.id)
         }
         read = [
-            _resolve(a["s3"]["key"], "").replace("RUN", run_id) for a in t["report"]["inputs"]["artifacts"]
+            _resolve(a["s3"]["key"], "").replace("RUN", run_id)
+            for a in t["report"]["inputs"]["artifacts"]
+            if "s3" in a
         ]
         return run_id, written, read
 

@@ -16,14 +16,23 @@ from workflows.local.nodes import SUCCEEDED, Node
 from workflows.local.record import EarlierTask
 
 
-def _stat_signature(path: Path) -> list[Any]:
-    """Cheap identity of an input (size, mtime) so a changed input invalidates a cached task."""
+def _stat_signature(path: Path, own: frozenset[Path] = frozenset()) -> list[Any]:
+    """Cheap identity of an input (size, mtime) so a changed input invalidates a cached task.
+    Files in an input folder that are the task's ``own`` outputs do not count: the report writes
+    its chunk's sample list into the metrics folder it reads, and must still resume."""
     if not path.exists():
         return [str(path), None]
     if path.is_file():
         st = path.stat()
         return [str(path), st.st_size, st.st_mtime_ns]
-    return [str(path), [_stat_signature(p)[1:] for p in sorted(path.rglob("*")) if p.is_file()]]
+    files = [p for p in sorted(path.rglob("*")) if p.is_file() and p not in own]
+    return [str(path), [_stat_signature(p)[1:] for p in files]]
+
+
+def _output_paths(outputs: Any) -> frozenset[Path]:
+    """The local files a task's (resolved) output artifacts publish to."""
+    arts = outputs.get("artifacts", []) if isinstance(outputs, Mapping) else []
+    return frozenset(Path(a["plugin"]["key"]) for a in arts if isinstance(a.get("plugin"), Mapping))
 
 
 def fingerprint(
@@ -38,7 +47,7 @@ def fingerprint(
         "command": list(command),
         "source": body.get("source") if is_script else None,
         "env": body.get("env"),
-        "inputs": [_stat_signature(Path(src)) if src else None for _, src in sources],
+        "inputs": [_stat_signature(Path(src), _output_paths(outputs)) if src else None for _, src in sources],
         "outputs": outputs,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -67,6 +67,7 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Script:
                 for name in (VERDICT, ALIGN_LANES, LAYOUT)
             ),
             output(stack, "qc-json", f"{WORK}/out/{SAMPLE}.qc.json", SAMPLE_DIR, f"{SAMPLE}.qc.json"),
+            # The report's copy: the report reads only the run's metrics folder.
             output(stack, "metrics-qc-json", f"{WORK}/out/{SAMPLE}.qc.json", METRICS, f"{SAMPLE}.qc.json"),
         ],
         **pod,

@@ -1,0 +1,381 @@
+"""The report (:mod:`workflows.report_table`): the seqstack section lists every sample of the run
+with what seqstack decided, FastQC's R1/R2 rows are grouped under their unit, and the page shows
+no scratch path. Real MultiQC on real FastQC and samtools outputs of the mtDNA reads; the report
+is checked through MultiQC's data folder, not by scraping the HTML."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.testdata import MTDNA_FASTA, MTDNA_R1, MTDNA_R2
+from workflows import report_table
+from workflows.contract import StackOutputs
+from workflows.pipeline import build_template
+from workflows.settings import PipelineSettings
+from workflows.steps import report as report_step
+
+TOOLS = ("fastqc", "bwa", "samtools")
+needs_tools = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in TOOLS), reason="fastqc, bwa and samtools must be on PATH"
+)
+MULTIQC_BIN = Path(sys.executable).parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _lanes(sample: str, *lanes: str) -> str:
+    """A sample item's ``lanes`` field as the design has it (a JSON string of lane items)."""
+    units = [sample] if len(lanes) == 1 else [f"{sample}_{lane}" for lane in lanes]
+    items = [
+        {"lane": lane, "unit": unit, "r1_bucket": "", "r1_key": f"/d/{unit}_1.fq.gz", "r2_bucket": ""}
+        | {"r2_key": f"/d/{unit}_2.fq.gz"}
+        for lane, unit in zip(lanes, units, strict=True)
+    ]
+    return json.dumps(items)
+
+
+def _old_item(sample: str) -> dict[str, str]:
+    """Today's one-lane item."""
+    return {"sample": sample, "r1_bucket": "", "r1_key": "/d/1.fq", "r2_bucket": "", "r2_key": "/d/2.fq"}
+
+
+#: The run: sheet order. New-shape and old-shape items mixed, as during the LANES change.
+SAMPLES = [
+    {"sample": "S1", "lanes": _lanes("S1", "1")},  # passes, aligned, duplicates marked
+    {"sample": "S2", "lanes": _lanes("S2", "1", "2")},  # lane 2 fails QC: the sample fails
+    {"sample": "S3", "lanes": _lanes("S3", "1")},  # never reached the gate: no file at all
+    _old_item("A_qual2"),  # today's shapes; MultiQC's own cleaning would cut the name at _qual
+    _old_item("runs_lowq"),  # today's shapes, QC-failed; MultiQC's cleaning would drop runs_
+]
+
+QC_FAIL_REASON = "R1: Per base sequence quality FAIL"
+REFERENCE = "s3://refs/rCRS.fa"
+
+
+def _qc_new(sample: str, verdicts: dict[str, str]) -> dict[str, Any]:
+    units = {lane: sample if len(verdicts) == 1 else f"{sample}_{lane}" for lane in verdicts}
+    lanes = [
+        {
+            "lane": lane,
+            "unit": units[lane],
+            "paired": True,
+            "verdict": v,
+            "reasons": [] if v == "pass" else [QC_FAIL_REASON],
+            "modules": {"R1": {}, "R2": {}},
+        }
+        for lane, v in verdicts.items()
+    ]
+    failed = any(v == "fail" for v in verdicts.values())
+    return {
+        "sample": sample,
+        "verdict": "fail" if failed else "pass",
+        "reasons": [f"lane {lane}: {QC_FAIL_REASON}" for lane, v in verdicts.items() if v == "fail"],
+        "failed_lane": "fail-sample",
+        "rules": {},
+        "lanes": lanes,
+        "aligned_lanes": [] if failed else list(verdicts),
+    }
+
+
+def _qc_old(sample: str, why: list[str]) -> dict[str, Any]:
+    return {
+        "sample": sample,
+        "verdict": "fail" if why else "pass",
+        "reasons": why,
+        "rules": {},
+        "modules": {"R1": {}, "R2": {}},
+    }
+
+
+def _fastqc(folder: Path, units: list[str]) -> None:
+    """Real FastQC on the mtDNA reads, named ``<unit>_R1/_R2.fastq.gz`` as the fastqc pod names them."""
+    reads = folder / "reads"
+    reads.mkdir()
+    files = []
+    for unit in units:
+        for read, src in (("R1", MTDNA_R1), ("R2", MTDNA_R2)):
+            link = reads / f"{unit}_{read}.fastq.gz"
+            link.symlink_to(src)
+            files.append(str(link))
+    subprocess.run(
+        ["fastqc", "--quiet", "--threads", "2", "--outdir", str(folder), *files], check=True, timeout=600
+    )
+    shutil.rmtree(reads)
+    for html in folder.glob("*_fastqc.html"):
+        html.unlink()
+
+
+def _align(tmp: Path, metrics: Path, sample: str, markdup: bool) -> None:
+    """bwa mem | samtools, then flagstat (and markdup -f stats) as the align pod writes them."""
+    ref = tmp / "ref.fa"
+    if not ref.exists():
+        shutil.copy(MTDNA_FASTA, ref)
+        subprocess.run(["bwa", "index", str(ref)], check=True, capture_output=True)
+    bam = tmp / f"{sample}.bam"
+    mem = f"bwa mem -t 2 -K 100000000 -Y -R '@RG\\tID:{sample}\\tSM:{sample}' {ref} {MTDNA_R1} {MTDNA_R2}"
+    if markdup:
+        pipe = (
+            f"{mem} 2>/dev/null | samtools fixmate -m - - | samtools sort -o - - "
+            f"| samtools markdup -f {metrics}/{sample}.markdup.txt - {bam}"
+        )
+    else:
+        pipe = f"{mem} 2>/dev/null | samtools sort -o {bam} -"
+    subprocess.run(pipe, shell=True, check=True, executable="/bin/bash")
+    with open(metrics / f"{sample}.flagstat.txt", "w") as f:
+        subprocess.run(["samtools", "flagstat", str(bam)], stdout=f, check=True)
+    with open(metrics / f"{sample}.stats.txt", "w") as f:
+        subprocess.run(["samtools", "stats", str(bam)], stdout=f, check=True)
+
+
+def run_report(work: Path, samples: list[dict[str, Any]] | None) -> subprocess.CompletedProcess[str]:
+    """The report's program as the pod runs it: its source alone (``python3 -I``, outside the
+    repository), ``$WORK`` set, MultiQC on PATH."""
+    script = work.parent / f"{work.name}-report.py"
+    script.write_text(report_step.source())
+    if samples is not None:
+        (work / "in").mkdir(parents=True, exist_ok=True)
+        (work / "in" / "samples.json").write_text(json.dumps(samples, separators=(",", ":")))
+    env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "WORK": str(work), "LANG": "C.UTF-8"}
+    env["REPORT_REFERENCE"] = REFERENCE
+    return subprocess.run(
+        [sys.executable, "-I", str(script)], env=env, cwd="/", capture_output=True, text=True, timeout=600
+    )
+
+
+def _tsv(path: Path) -> dict[str, dict[str, str]]:
+    with path.open() as f:
+        return {row["Sample"]: row for row in csv.DictReader(f, delimiter="\t")}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished report over real metrics: ``$WORK`` of the report pod after it ran."""
+    tmp = tmp_path_factory.mktemp("report")
+    work = tmp / "work"
+    metrics = work / "in" / "metrics"
+    metrics.mkdir(parents=True)
+    _fastqc(metrics, ["S1", "S2_1", "S2_2", "A_qual2", "runs_lowq"])
+    _align(tmp, metrics, "S1", markdup=True)
+    _align(tmp, metrics, "A_qual2", markdup=False)
+    qc = {
+        "S1": _qc_new("S1", {"1": "pass"}),
+        "S2": _qc_new("S2", {"1": "pass", "2": "fail"}),
+        "A_qual2": _qc_old("A_qual2", []),
+        "runs_lowq": _qc_old("runs_lowq", [QC_FAIL_REASON, "R2: Per base sequence quality FAIL"]),
+    }
+    for sample, verdict in qc.items():
+        (metrics / f"{sample}.qc.json").write_text(json.dumps(verdict))
+    proc = run_report(work, SAMPLES)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "seqstack: 5 samples, 2 aligned" in proc.stdout
+    return work
+
+
+def _data(work: Path) -> Path:
+    return work / "out" / "multiqc_report_data"
+
+
+# --------------------------------------------------------------------------- the pod runs this
+
+
+def test_the_report_pod_runs_this_module_with_every_sample_of_its_chunk() -> None:
+    settings = PipelineSettings.local(2, 4)
+    wt = build_template(StackOutputs.local(Path("/data/out")), settings).to_dict()
+    (t,) = (t for t in wt["spec"]["templates"] if t["name"] == "report")
+    assert t["script"]["command"] == ["python3"]
+    assert t["script"]["source"] == Path(report_table.__file__).read_text()
+    raw = {a["name"]: a for a in t["inputs"]["artifacts"] if "raw" in a}
+    assert raw["samples"]["raw"]["data"] == "{{workflow.parameters.samples}}"
+    assert raw["samples"]["path"] == "/work/in/samples.json"
+    outputs = {a["name"]: a for a in t["outputs"]["artifacts"]}
+    assert outputs["samples"]["path"] == "/work/out/samples.json"
+    assert outputs["samples"]["plugin"]["key"].endswith("/seqstack.samples.{{workflow.name}}.json")
+    assert t["synchronization"] == {"mutexes": [{"name": "seqstack-report"}]}  # kept
+    env = {e["name"]: e["value"] for e in t["script"]["env"]}
+    assert env["REPORT_REFERENCE"] == "{{workflow.parameters.reference-key}}"  # a local path
+    aws = StackOutputs.load(FIXTURES / "dev-aws.outputs.json")
+    cloud = build_template(aws, PipelineSettings.cloud_defaults()).to_dict()
+    (t,) = (t for t in cloud["spec"]["templates"] if t["name"] == "report")
+    env = {e["name"]: e["value"] for e in t["script"]["env"]}
+    assert env["REPORT_REFERENCE"] == (
+        "s3://{{workflow.parameters.reference-bucket}}/{{workflow.parameters.reference-key}}"
+    )
+
+
+# --------------------------------------------------------------------------- real MultiQC
+
+
+@pytest.mark.slow
+@needs_tools
+def test_the_seqstack_section_lists_every_sample_with_what_seqstack_decided(report: Path) -> None:
+    rows = _tsv(_data(report) / "multiqc_seqstack_table.txt")  # MultiQC writes it sorted
+    assert set(rows) == {"S1", "S2", "S3", "A_qual2", "runs_lowq"}  # every sample, exact IDs
+    given = json.loads((report / "tmp" / "seqstack" / "seqstack_mqc.json").read_text())
+    assert list(given["data"]) == ["S1", "S2", "S3", "A_qual2", "runs_lowq"]  # the page: sheet order
+    s1, s2, s3, a, lowq = (rows[s] for s in given["data"])
+    assert (s1["lanes"], s1["qc"], s1["aligned"], s1["status"], s1["why"]) == (
+        "1",
+        "pass",
+        "yes",
+        "aligned",
+        "",
+    )
+    assert (s2["lanes"], s2["qc"], s2["aligned"], s2["status"]) == ("2", "fail", "no", "qc-failed")
+    assert s2["why"] == f"lane 2: {QC_FAIL_REASON}"
+    assert (s3["qc"], s3["aligned"], s3["status"]) == ("-", "no", "failed")
+    assert "no QC verdict" in s3["why"]
+    assert (lowq["qc"], lowq["status"]) == ("fail", "qc-failed")
+    assert lowq["why"] == f"{QC_FAIL_REASON}; R2: Per base sequence quality FAIL"
+    assert (a["qc"], a["aligned"], a["duplicates"]) == ("pass", "yes", "")  # not marked: empty
+    # Reads: the BAM's primary reads, as samtools flagstat counts them (5,053 pairs, all kept).
+    assert int(float(s1["reads"])) == int(float(a["reads"])) == 10106
+    assert s2["reads"] == s3["reads"] == lowq["reads"] == ""
+    # Duplicates: samtools markdup's own stats, by hand, and MultiQC's samtools module agree.
+    stats = dict(
+        (k.strip(), v.strip())
+        for k, _, v in (line.partition(":") for line in (report / "in/metrics/S1.markdup.txt").open())
+    )
+    by_hand = 100 * int(stats["DUPLICATE TOTAL"]) / (int(stats["PAIRED"]) + int(stats["SINGLE"]))
+    assert 0 < by_hand < 100
+    assert float(s1["duplicates"]) == pytest.approx(by_hand, abs=0.01)
+    general = json.loads((_data(report) / "multiqc_data.json").read_text())["report_general_stats_data"]
+    (marked,) = (rows for rows in general.values() if "duplicate_fraction" in rows.get("S1", {}))
+    assert 100 * marked["S1"]["duplicate_fraction"] == pytest.approx(by_hand, abs=0.01)
+
+
+@pytest.mark.slow
+@needs_tools
+def test_the_seqstack_section_comes_first_and_fastqc_rows_group_under_their_unit(report: Path) -> None:
+    data = json.loads((_data(report) / "multiqc_data.json").read_text())
+    assert next(iter(data["report_plot_data"])) == "seqstack_table"  # the first section's plot
+    assert data["config_report_header_info"] == [{"Reference": REFERENCE}]
+    fastqc = data["report_general_stats_data"]["fastqc"]
+    for unit in ("S1", "S2_1", "S2_2", "A_qual2", "runs_lowq"):
+        assert {unit, f"{unit} R1", f"{unit} R2"} <= set(fastqc), sorted(fastqc)
+    assert not [name for name in fastqc if "fastq" in name or name.endswith(("_R1", "_R2"))]
+    # samtools' rows keep the sample's exact ID (MultiQC's own cleaning would cut A_qual2 at _qual).
+    assert set(_tsv(_data(report) / "multiqc_samtools_flagstat.txt")) == {"S1", "A_qual2"}
+
+
+@pytest.mark.slow
+@needs_tools
+def test_the_page_shows_no_scratch_path(report: Path) -> None:
+    html = (report / "out" / report_table.REPORT).read_text()
+    assert "seqstack_table" in html and "runs_lowq" in html  # the page is the real report
+    for leak in (str(report), str(report.parent), "in/metrics", "tmp/seqstack", "based on data in"):
+        assert leak not in html, leak
+
+
+@pytest.mark.slow
+@needs_tools
+def test_later_chunks_list_the_samples_of_earlier_ones(report: Path, tmp_path: Path) -> None:
+    """Chunk 1's samples all failed before FastQC (no metrics: the plain page, with the table);
+    its list goes to the metrics folder; chunk 2's report lists chunk 1's samples too."""
+    chunk1 = tmp_path / "chunk1"
+    proc = run_report(chunk1, [_old_item("E1"), {"sample": "E2", "lanes": _lanes("E2", "L1", "L2")}])
+    assert proc.returncode == 0, proc.stderr
+    assert "no sample produced metrics" in proc.stderr
+    page = (chunk1 / "out" / report_table.REPORT).read_text()
+    assert "<td>E1</td>" in page and "<td>E2</td>" in page and "no QC verdict" in page
+    chunk2 = tmp_path / "chunk2"
+    shutil.copytree(report / "in" / "metrics", chunk2 / "in" / "metrics")
+    shutil.copy(
+        chunk1 / "out" / "samples.json",
+        chunk2 / "in" / "metrics" / "seqstack.samples.seqstack-x-1of2-ab.json",
+    )
+    proc = run_report(chunk2, SAMPLES[:1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _tsv(_data(chunk2) / "multiqc_seqstack_table.txt")
+    given = json.loads((chunk2 / "tmp" / "seqstack" / "seqstack_mqc.json").read_text())
+    # Chunk 1's first, then this chunk's, then the samples the gate judged that no list names.
+    assert (
+        list(given["data"])
+        == ["E1", "E2", "S1", "A_qual2", "S2", "runs_lowq"]
+        == sorted(rows, key=list(given["data"]).index)
+    )
+    assert rows["E2"]["lanes"] == "2" and rows["E2"]["status"] == "failed"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_flagstat_counts_primary_reads_and_falls_back_to_the_total(tmp_path: Path) -> None:
+    new = tmp_path / "new.txt"
+    new.write_text(
+        "10111 + 0 in total (QC-passed reads + QC-failed reads)\n10106 + 0 primary\n"
+        "10111 + 0 mapped (100.00% : N/A)\n9000 + 6 primary mapped (89.12% : N/A)\n"
+    )
+    assert report_table.flagstat(str(new)) == {"reads": 10106, "mapped": round(100 * 9006 / 10106, 2)}
+    old = tmp_path / "old.txt"  # samtools < 1.13: no primary lines
+    old.write_text("200 + 0 in total (QC-passed reads + QC-failed reads)\n150 + 0 mapped (75.00% : N/A)\n")
+    assert report_table.flagstat(str(old)) == {"reads": 200, "mapped": 75.0}
+    assert report_table.flagstat(str(tmp_path / "absent.txt")) == {}
+
+
+def test_duplicate_rate_is_duplicates_over_examined_reads(tmp_path: Path) -> None:
+    stats = tmp_path / "m.txt"
+    stats.write_text(
+        "COMMAND: samtools markdup -f m.txt - out.bam\nREAD: 110\nEXAMINED: 100\nPAIRED: 80\nSINGLE: 20\n"
+        "DUPLICATE PAIR: 8\nDUPLICATE SINGLE: 2\nDUPLICATE TOTAL: 10\n"
+    )
+    assert report_table.duplicate_rate(str(stats)) == 10.0
+    assert report_table.duplicate_rate(str(tmp_path / "absent.txt")) is None
+
+
+def test_both_shapes_of_the_samples_parameter() -> None:
+    found = report_table.samples_of(
+        json.dumps([_old_item("A"), {"sample": "B", "lanes": _lanes("B", "1", "2")}])
+    )
+    assert list(found) == ["A", "B"]
+    assert [lane["unit"] for lane in found["A"]] == ["A"]
+    assert [lane["unit"] for lane in found["B"]] == ["B_1", "B_2"]
+
+
+def test_a_sample_aligned_without_a_dropped_lane_says_which_lanes_were_dropped(tmp_path: Path) -> None:
+    qc = _qc_new("D", {"1": "pass", "2": "fail", "3": "pass"})
+    qc.update(verdict="pass", failed_lane="drop", aligned_lanes=["1", "3"])
+    (tmp_path / "D.qc.json").write_text(json.dumps(qc))
+    (tmp_path / "D.flagstat.txt").write_text("20 + 0 in total (QC-passed reads + QC-failed reads)\n")
+    row = report_table.row(str(tmp_path), "D", json.loads(_lanes("D", "1", "2", "3")))
+    assert (row["lanes"], row["qc"], row["status"], row["reads"]) == (3, "pass", "aligned", 20)
+    assert row["why"] == f"lanes dropped: 2 (lane 2: {QC_FAIL_REASON})"
+
+
+def test_a_sample_that_passed_but_has_no_alignment_metrics_failed_to_align(tmp_path: Path) -> None:
+    (tmp_path / "P.qc.json").write_text(json.dumps(_qc_old("P", [])))
+    row = report_table.row(str(tmp_path), "P", [{"lane": "1", "unit": "P"}])
+    assert (row["qc"], row["aligned"], row["status"]) == ("pass", "no", "failed")
+
+
+def test_seqstack_own_files_are_not_metrics(tmp_path: Path) -> None:
+    (tmp_path / "seqstack.samples.wf-1of1-x.json").write_text("[]")
+    (tmp_path / "S.qc.json").write_text("{}")
+    assert not report_table.has_metrics(str(tmp_path))
+    (tmp_path / "S_R1_fastqc.zip").write_bytes(b"")
+    assert report_table.has_metrics(str(tmp_path))
+
+
+def test_the_config_is_json_that_multiqc_reads_as_yaml() -> None:
+    import yaml
+
+    conf = report_table.config()
+    assert yaml.safe_load(json.dumps(conf)) == conf
+    assert conf["show_analysis_paths"] is False
+
+
+def test_main_without_samples_or_metrics_writes_the_plain_page(tmp_path: Path) -> None:
+    env = {**os.environ, "WORK": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-I", report_table.__file__], env=env, capture_output=True, text=True, check=True
+    )
+    assert "no sample produced metrics" in proc.stderr
+    assert "No sample produced metrics" in (tmp_path / "out" / report_table.REPORT).read_text()
+    assert (tmp_path / "out" / "samples.json").read_text() == "[]"

@@ -1,0 +1,347 @@
+"""The run's report: what seqstack decided for every sample, then MultiQC over the run's metrics.
+
+This file is the program the ``report`` pod runs: the template carries it verbatim as its script
+source (the report image has Python and MultiQC but not seqstack), so it uses the standard library
+only and takes everything from ``$WORK``, the pod's work folder, and ``$REPORT_REFERENCE`` (the
+reference FASTA as the user named it, shown in the report's header):
+
+* inputs under ``in/metrics/`` (the run's metrics folder, possibly absent), outputs
+  ``out/multiqc_report.html``, ``out/multiqc_report_data/`` and ``out/samples.json``;
+* ``in/samples.json``: the workflow's ``samples`` parameter (JSON), so a sample that never reached
+  the QC gate is listed too. Both shapes are read: ``{"sample", "lanes": "<JSON list of lane
+  items>"}`` and the one-lane ``{"sample", "r1_bucket", "r1_key", "r2_bucket", "r2_key"}``.
+
+``out/samples.json`` (a copy of ``in/samples.json``) goes to the metrics folder as
+``seqstack.samples.<workflow>.json`` (no sample's file has that name: IDs have no dot, and no step
+writes ``<ID>.samples.*``): the chunks of one run share that folder and their reports
+take turns, so the last one lists the samples of every chunk, not only its own.
+
+The seqstack section is MultiQC custom content (a table, one row per sample: lanes, QC verdict and
+why, aligned or not, reads, mapped, duplicates when marked), read from ``<sample>.qc.json`` (the
+gate's verdict, either shape), ``<sample>.flagstat.txt`` and ``<sample>.markdup.txt`` (``samtools
+markdup -f``). MultiQC runs with a config that puts the section first, groups FastQC's
+``<unit>_R1``/``<unit>_R2`` rows under ``<unit>``, names every row exactly by seqstack's sample or
+unit ID, and never prints the pod's scratch paths. With no metrics at all (no sample got as far as
+FastQC) the report is a plain page with the same table.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: The custom content's ID (MultiQC section anchor and ``multiqc_data`` file stem).
+SECTION = "seqstack"
+#: Per-chunk sample lists in the metrics folder (see the module docstring).
+SAMPLES_PREFIX = "seqstack.samples."
+#: The samples parameter's file, in ``in/`` and (this chunk's copy) in ``out/``.
+SAMPLES_FILE = "samples.json"
+TITLE = "seqstack run"
+REPORT = "multiqc_report.html"
+#: MultiQC's config, relative to $WORK (JSON, which YAML reads: no PyYAML needed).
+CONFIG = "tmp/multiqc_config.yaml"
+
+
+def _column(title: str, description: str, **more: Any) -> dict[str, Any]:
+    return {"title": title, "description": description, "scale": False, **more}
+
+
+_PERCENT = {"suffix": "%", "format": "{:,.2f}", "min": 0, "max": 100}
+
+#: The table's columns, in order: MultiQC header config.
+HEADERS: dict[str, dict[str, Any]] = {
+    "lanes": _column("Lanes", "Lanes (FASTQ pairs or single-end files) in the sheet", format="{:,.0f}"),
+    "qc": _column("QC", "The QC gate's verdict: pass, fail, or - when the gate did not run"),
+    "aligned": _column("Aligned", "Whether the sample was aligned"),
+    "status": _column("Status", "aligned, qc-failed (reported, not aligned) or failed"),
+    "why": _column("Why", "Why the sample failed the QC gate or did not finish"),
+    "reads": _column("Reads", "Primary reads in the sample's BAM (samtools flagstat)", format="{:,.0f}"),
+    "mapped": _column("Mapped", "Primary reads mapped (samtools flagstat)", **_PERCENT),
+    "duplicates": _column(
+        "Duplicates",
+        "Duplicates among the reads samtools markdup examined (as MultiQC's samtools module counts"
+        " them); empty when duplicates were not marked",
+        **_PERCENT,
+    ),
+}
+
+
+def lanes_of(item: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One sample item's lanes: the ``lanes`` field (a JSON string or a list) or, in the one-lane
+    shape, a single lane named ``1`` whose unit is the sample."""
+    if "lanes" in item:
+        lanes = item["lanes"]
+        return list(json.loads(lanes) if isinstance(lanes, str) else lanes)
+    return [{"lane": "1", "unit": item["sample"], "r2_key": item.get("r2_key", "")}]
+
+
+def samples_of(parameter: str) -> dict[str, list[dict[str, Any]]]:
+    """The ``samples`` parameter (either shape) as ``{sample: [lane, ...]}`` in its order."""
+    return {str(item["sample"]): lanes_of(item) for item in json.loads(parameter or "[]")}
+
+
+def all_samples(metrics: str, parameter: str) -> dict[str, list[dict[str, Any]]]:
+    """Every sample of the run: earlier chunks' lists in the metrics folder (chunk order), then
+    this chunk's parameter, then any sample the gate judged that neither names."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    names = sorted(
+        (n for n in _files(metrics) if n.startswith(SAMPLES_PREFIX) and n.endswith(".json")),
+        key=_natural,
+    )
+    for name in names:
+        try:
+            with open(os.path.join(metrics, name)) as f:
+                found.update(samples_of(f.read()))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a list the report cannot read hides no sample the gate judged (below)
+    found.update(samples_of(parameter))
+    for name in _files(metrics):
+        if name.endswith(".qc.json"):
+            found.setdefault(name[: -len(".qc.json")], [])
+    return found
+
+
+def _natural(name: str) -> list[Any]:
+    """Sort key putting ``...-2of12-...`` before ``...-10of12-...``."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _files(folder: str) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(folder) if e.is_file())
+    except OSError:
+        return []
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def flagstat(path: str) -> dict[str, float]:
+    """``reads`` (primary, or in total for a samtools without the primary line) and ``mapped``
+    (their mapped percentage) from ``samtools flagstat``'s text output; empty when absent."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return {}
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"^(\d+) \+ (\d+) (.+?)(?: \(.*\))?$", line.strip())
+        if m:
+            counts.setdefault(m.group(3), int(m.group(1)) + int(m.group(2)))
+    reads = counts.get("primary", counts.get("in total"))
+    mapped = counts.get("primary mapped", counts.get("mapped"))
+    if reads is None:
+        return {}
+    out: dict[str, float] = {"reads": reads}
+    if mapped is not None and reads:
+        out["mapped"] = round(100.0 * mapped / reads, 2)
+    return out
+
+
+def duplicate_rate(path: str) -> float | None:
+    """Percent duplicates from ``samtools markdup -f``'s stats: DUPLICATE TOTAL over the reads it
+    examined (PAIRED + SINGLE), the figure MultiQC's samtools module shows; ``None`` when absent."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    stats = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        if value.strip().isdigit():
+            stats[key.strip()] = int(value.strip())
+    try:
+        examined = stats["PAIRED"] + stats["SINGLE"]
+        duplicates = stats["DUPLICATE TOTAL"]
+    except KeyError:
+        return None
+    return round(100.0 * duplicates / examined, 2) if examined else 0.0
+
+
+def _why(qc: Mapping[str, Any], lanes: int) -> list[str]:
+    """The gate's reasons: per lane (prefixed with the lane when the sample has several) when the
+    verdict has lanes, else its sample-level reasons."""
+    per_lane = []
+    for lane in qc.get("lanes") or []:
+        for reason in lane.get("reasons") or []:
+            per_lane.append(f"lane {lane.get('lane')}: {reason}" if lanes > 1 else str(reason))
+    if per_lane:
+        return per_lane
+    return [str(r) for r in qc.get("reasons") or []]
+
+
+def row(metrics: str, sample: str, lanes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One sample's row of the seqstack table."""
+    qc = _read_json(os.path.join(metrics, f"{sample}.qc.json"))
+    counts = flagstat(os.path.join(metrics, f"{sample}.flagstat.txt"))
+    dups = duplicate_rate(os.path.join(metrics, f"{sample}.markdup.txt"))
+    n_lanes = len(lanes) or len((qc or {}).get("lanes") or []) or 1
+    out: dict[str, Any] = {"lanes": n_lanes}
+    if qc is None:
+        why = "no QC verdict: FastQC or the QC gate did not finish"
+        out.update(qc="-", aligned="no", status="failed", why=why)
+    elif qc.get("verdict") != "pass":
+        why = "; ".join(_why(qc, n_lanes)) or "QC failed"
+        out.update(qc="fail", aligned="no", status="qc-failed", why=why)
+    elif not counts:
+        out.update(qc="pass", aligned="no", status="failed", why="QC passed; the alignment did not finish")
+    else:
+        aligned = [str(a) for a in qc.get("aligned_lanes") or []]
+        lanes_judged = [str(lane.get("lane")) for lane in qc.get("lanes") or []]
+        dropped = [lane for lane in lanes_judged if lane not in aligned]
+        why = ""
+        if aligned and dropped:
+            why = f"lanes dropped: {', '.join(dropped)} (" + "; ".join(_why(qc, n_lanes)) + ")"
+        out.update(qc="pass", aligned="yes", status="aligned", why=why)
+    out.update(counts)
+    if dups is not None:
+        out["duplicates"] = dups
+    return out
+
+
+def table(metrics: str, samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Every sample's row, in order."""
+    return {sample: row(metrics, sample, lanes) for sample, lanes in samples.items()}
+
+
+def custom_content(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The seqstack section as MultiQC custom content (a table)."""
+    failed = sum(r["status"] != "aligned" for r in rows.values())
+    return {
+        "id": SECTION,
+        "section_name": "seqstack: samples",
+        "description": (
+            f"What seqstack decided for each of the run's {len(rows)} samples: the QC gate's verdict "
+            f"and why, and whether the sample was aligned ({len(rows) - failed} aligned, {failed} not)."
+            " Reads, mapped and duplicates are those of the sample's final BAM."
+        ),
+        "plot_type": "table",
+        "pconfig": {
+            "id": f"{SECTION}_table",
+            "title": "seqstack: samples",
+            "col1_header": "Sample",
+            "sort_rows": False,
+            "no_violin": True,
+        },
+        "headers": HEADERS,
+        "data": {s: dict(r) for s, r in rows.items()},
+    }
+
+
+def config(reference: str = "") -> dict[str, Any]:
+    """MultiQC's config: the seqstack section first, FastQC's R1/R2 grouped, exact names, no paths.
+
+    Sample names: seqstack names every file ``<sample or unit>.<what>`` or ``<unit>_R1/_R2.fastq[.gz]``
+    (IDs are ``[A-Za-z0-9][A-Za-z0-9_-]*``), so only those endings are cleaned, anchored at the end;
+    MultiQC's own list would cut IDs such as ``A_qual2`` (at ``_qual``) or ``runs_A`` (``runs_``).
+    """
+    header = [{"Reference": reference}] if reference else []
+    return {
+        "title": TITLE,
+        "report_header_info": header,
+        "intro_text": (
+            "The seqstack section says what the pipeline decided for each sample: the QC gate's"
+            " verdict and why, and whether it was aligned. FastQC rows are grouped per sample"
+            " (per lane when a sample has several): expand a row for its R1 and R2."
+        ),
+        "show_analysis_paths": False,
+        "no_version_check": True,
+        "module_order": ["custom_content", "fastqc", "samtools"],
+        "custom_content": {"order": [SECTION]},
+        "report_section_order": {SECTION: {"order": 1000}},
+        "fn_clean_exts": [
+            {"type": "regex", "pattern": r"\.f(ast)?q(\.gz)?$"},
+            {"type": "regex", "pattern": r"\.(flagstat|stats|markdup|idxstats)(\.txt)?$"},
+            {"type": "regex", "pattern": r"_fastqc(\.zip)?$"},
+        ],
+        "fn_clean_trim": [],
+        # FastQC's rows only: a sample whose ID ends in _R1 keeps its samtools row's name.
+        "table_sample_merge": {
+            "R1": [{"type": "regex", "pattern": "_R1$", "module": "fastqc"}],
+            "R2": [{"type": "regex", "pattern": "_R2$", "module": "fastqc"}],
+        },
+        "fn_ignore_files": [f"{SAMPLES_PREFIX}*", "*.qc.json"],
+        # MultiQC 1.35 looks for the literal text "^COMMAND:" and so never finds `samtools markdup
+        # -f`'s stats (fixed upstream in MultiQC PR #3647): plain strings find them.
+        "sp": {"samtools/markdup_txt": {"contents": ["COMMAND:", "samtools markdup"], "num_lines": 2}},
+    }
+
+
+def plain_page(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """The report when no sample produced metrics: the seqstack table as plain HTML."""
+    cols = list(HEADERS)
+    head = "".join(f"<th>{html.escape(HEADERS[c]['title'])}</th>" for c in cols)
+    body = "".join(
+        "<tr><td>"
+        + html.escape(sample)
+        + "</td>"
+        + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols)
+        + "</tr>"
+        for sample, r in rows.items()
+    )
+    return (
+        "<html><body><h1>seqstack</h1><p>No sample produced metrics.</p>"
+        f"<table><tr><th>Sample</th>{head}</tr>{body}</table></body></html>\n"
+    )
+
+
+def has_metrics(metrics: str) -> bool:
+    """Whether any tool wrote metrics (seqstack's own files aside). Stops at the first one."""
+    for _top, _dirs, files in os.walk(metrics):
+        if any(not (f.startswith(SAMPLES_PREFIX) or f.endswith(".qc.json")) for f in files):
+            return True
+    return False
+
+
+def main() -> int:
+    """Write the section and config, run MultiQC (or the plain page), save this chunk's list."""
+    work = os.environ["WORK"]
+    try:
+        with open(os.path.join(work, "in", SAMPLES_FILE)) as f:
+            parameter = f.read()
+    except FileNotFoundError:
+        parameter = "[]"
+    metrics = os.path.join(work, "in", "metrics")
+    out = os.path.join(work, "out")
+    own = os.path.join(work, "tmp", "seqstack")
+    os.makedirs(out, exist_ok=True)
+    os.makedirs(own, exist_ok=True)
+    with open(os.path.join(out, SAMPLES_FILE), "w") as f:
+        f.write(parameter)
+    rows = table(metrics, all_samples(metrics, parameter))
+    failed = [s for s, r in rows.items() if r["status"] != "aligned"]
+    print(f"seqstack: {len(rows)} samples, {len(rows) - len(failed)} aligned", flush=True)
+    if not has_metrics(metrics):
+        print("seqstack: no sample produced metrics", file=sys.stderr)
+        with open(os.path.join(out, REPORT), "w") as f:
+            f.write(plain_page(rows))
+        return 0
+    with open(os.path.join(own, f"{SECTION}_mqc.json"), "w") as f:
+        json.dump(custom_content(rows), f, indent=1)
+    conf = os.path.join(work, CONFIG)
+    with open(conf, "w") as f:
+        json.dump(
+            config(os.environ.get("REPORT_REFERENCE", "")), f, indent=1
+        )  # JSON is YAML: no PyYAML needed here
+    # Paths relative to $WORK: the command MultiQC records names no scratch folder. (Its data
+    # folder still records each source's absolute path; the HTML shows none of them.)
+    cmd = ["multiqc", "--force", "--filename", REPORT, "--outdir", "out", "--config", CONFIG]
+    return subprocess.run([*cmd, "in/metrics", "tmp/seqstack"], cwd=work, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
