@@ -34,6 +34,7 @@ from workflows.settings import PipelineSettings
 from workflows.sheet import Sample
 from workflows.steps import INDEX, PIPELINE
 from workflows.steps.align import BWA_INDEX, BWA_MEM2_INDEX, SAMPLE_PARAMS, index_sets
+from workflows.steps.bam import FORMAT_PARAM, MARKDUP_PARAM, alignment_arguments, alignment_parameters
 from workflows.steps.pod import LABEL_PART_OF, LOCAL_ARTIFACT_PLUGIN, RETRY_EXPRESSION, SAMPLES_PREFIX, WORK
 from workflows.steps.step import MAIN_DAG, SAMPLE_DAG
 from workflows.storage import split_uri
@@ -90,6 +91,8 @@ def workflow_parameter_names() -> tuple[str, ...]:
         "reference-bucket",
         "reference-key",
         "qc-rules",
+        MARKDUP_PARAM,
+        FORMAT_PARAM,
     )
 
 
@@ -119,6 +122,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
             Parameter(name="reference-bucket", value="", description="Bucket of the reference FASTA"),
             Parameter(name="reference-key", description="Key (or local path) of the reference FASTA"),
             Parameter(name="qc-rules", value=s.qc.to_json(), description="QC gate rules (JSON)"),
+            *alignment_parameters(),
         ],
         **_workflow_pod_defaults(stack),
     ) as wt:
@@ -193,6 +197,7 @@ def build_workflows(
                     Parameter(name="reference-bucket", value=ref_bucket),
                     Parameter(name="reference-key", value=ref_key),
                     Parameter(name="qc-rules", value=settings.qc.to_json()),
+                    *alignment_arguments(settings),
                 ],
             )
         )

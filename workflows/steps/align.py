@@ -6,18 +6,15 @@ from hera.workflows import Artifact, Container, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
-from workflows.steps import qc_gate
+from workflows.steps import bam, qc_gate
 from workflows.steps.pod import (
-    METRICS,
     REF,
     REF_BUCKET,
     SAMPLE,
-    SAMPLE_DIR,
     WORK,
     arg,
     artifact,
     bash,
-    output,
 )
 from workflows.steps.step import Step
 
@@ -65,19 +62,11 @@ echo "seqstack: aligner=$aligner" >&2
 # issues 3761, 14986): every result is written under tmp/ and moved into out/ only once all of
 # them are complete, so a failed attempt never publishes a partial BAM or metrics file.
 part="$WORK/tmp/$s"
-# Stream SAM straight into sort (no SAM on disk); {t} x {per_thread} MiB + the aligner fits the limit.
-"$aligner" mem -t {t} -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" "$ref" "$WORK/in/R1" "$WORK/in/R2" \\
-  | samtools sort -@ {t} -m {per_thread}M -T "$part.sort" -O bam -o "$part.bam" -
-# index, flagstat and stats each only read the finished BAM: run them side by side, and fail
-# the step if any of them fails (`wait PID` returns that job's status; set -e acts on it).
-samtools index -@ {t} "$part.bam" "$part.bam.bai" & index_pid=$!
-samtools flagstat -@ {t} "$part.bam" > "$part.flagstat.txt" & flagstat_pid=$!
-samtools stats -@ {t} "$part.bam" > "$part.stats.txt" & stats_pid=$!
-wait "$index_pid"
-wait "$flagstat_pid"
-wait "$stats_pid"
-mv "$part.bam" "$part.bam.bai" "$part.flagstat.txt" "$part.stats.txt" "$WORK/out/"
-"""
+rg="@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA"
+{bam.run_options()}\
+# The aligner streams SAM straight into sort (no SAM on disk); sort's {t} x {per_thread} MiB
+# + the aligner's (or markdup's) reserve fit the limit (workflows.settings).
+{bam.finish(t, bam.aligner_pipe(t, per_thread, '"$WORK/in/R1" "$WORK/in/R2"'))}"""
 
 
 def reference_inputs(stack: StackOutputs) -> list[Artifact]:
@@ -92,8 +81,7 @@ def reference_inputs(stack: StackOutputs) -> list[Artifact]:
 
 
 def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
-    """The ``align`` template: both reads and the reference in, BAM + index + metrics out."""
-    files = {"bam": ".bam", "bai": ".bam.bai", "flagstat": ".flagstat.txt", "stats": ".stats.txt"}
+    """The ``align`` template: both reads and the reference in, BAM or CRAM + index + metrics out."""
     return Container(
         name=STEP.name,
         image=stack.images[STEP.image],
@@ -104,22 +92,7 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
             artifact(stack, "r2", f"{WORK}/in/R2", arg("r2_bucket"), arg("r2_key")),
             *reference_inputs(stack),
         ],
-        outputs=[
-            *(
-                output(stack, name, f"{WORK}/out/{SAMPLE}{ext}", SAMPLE_DIR, f"{SAMPLE}{ext}")
-                for name, ext in files.items()
-            ),
-            *(
-                output(
-                    stack,
-                    f"metrics-{name}",
-                    f"{WORK}/out/{SAMPLE}{files[name]}",
-                    METRICS,
-                    f"{SAMPLE}{files[name]}",
-                )
-                for name in ("flagstat", "stats")
-            ),
-        ],
+        outputs=bam.outputs(stack),
         **bash(script(settings)),
         **STEP.pod(stack, settings),
     )
@@ -143,7 +116,7 @@ STEP = Step(
     size=lambda s: s.align,
     deadline=lambda s: s.align_deadline_seconds,
     build=template,
-    outputs=("bam", "bai", "flagstat", "stats", "metrics-flagstat", "metrics-stats"),
+    outputs=bam.OUTPUT_NAMES,
     tasks=(TASK,),
     wire=wire,
     measured=("align", "index"),
