@@ -17,6 +17,7 @@ from seqstack.run_options import (
     cpu_budget,
     memory_budget,
     outdir_path,
+    output_format,
     pod_tasks,
 )
 from workflows.console import console
@@ -44,6 +45,15 @@ def run_command(
         bool,
         typer.Option("--overwrite", help="Delete an earlier run's outputs in --outdir, then run afresh."),
     ] = False,
+    markdup: Annotated[
+        bool, typer.Option("--markdup", help="Mark duplicates (samtools markdup); stats in the report.")
+    ] = False,
+    output_fmt: Annotated[
+        str,
+        typer.Option(
+            "--output-format", help="bam, or cram (needs the reference kept; run.json records where)."
+        ),
+    ] = "bam",
     inject_fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -60,6 +70,7 @@ def run_command(
     out_path = outdir_path(outdir)
     budget = cpu_budget(cpus)
     memory_gib = memory_budget(memory)
+    fmt = output_format(output_fmt)
     try:
         faults = [Fault.parse(f) for f in inject_fault or []]
     except ValueError as exc:
@@ -78,6 +89,8 @@ def run_command(
         resume=resume,
         overwrite=overwrite,
         faults=faults,
+        markdup=markdup,
+        output_format=fmt,
     )
     raise typer.Exit(run_pipeline(opts, out, err=err))
 
@@ -108,6 +121,10 @@ def demo_command(
     cpus: Annotated[
         int, typer.Option("--cpus", help="CPU budget (default: all cores).", show_default=False)
     ] = 0,
+    markdup: Annotated[bool, typer.Option("--markdup", help="Mark duplicates (as `seqstack run`).")] = False,
+    output_fmt: Annotated[
+        str, typer.Option("--output-format", help="bam or cram (as `seqstack run`).")
+    ] = "bam",
 ) -> None:
     """Generate a small deterministic dataset (one sample fails QC on purpose) and run it."""
     from workflows.local.demo import generate
@@ -116,6 +133,7 @@ def demo_command(
 
     out_path = outdir_path(outdir)
     budget = cpu_budget(cpus)
+    fmt = output_format(output_fmt)
     out, err = console(), console(stderr=True)
     # A file, or a path under one: one line (OutdirError is a UserError), before anything is written.
     for folder in (out_path, out_path / "data", out_path / "results"):
@@ -130,7 +148,13 @@ def demo_command(
     out.print(f"demo data: {data.sheet} ({len(data.samples)} samples), reference {data.reference}")
     # The demo's data were just generated afresh: so are its results.
     opts = RunOptions(
-        data.sheet, data.reference, outdir=out_path / "results", cpus=budget.count, overwrite=True
+        data.sheet,
+        data.reference,
+        outdir=out_path / "results",
+        cpus=budget.count,
+        overwrite=True,
+        markdup=markdup,
+        output_format=fmt,
     )
     code = run_pipeline(opts, out, err=err)
     raise typer.Exit(code)

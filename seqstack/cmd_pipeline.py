@@ -25,6 +25,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
+from seqstack.run_options import output_format
 from workflows.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
 from workflows.errors import UserError
@@ -70,6 +71,12 @@ QcOpt = Annotated[
     typer.Option(
         "--qc-fail-on", help="FastQC module whose FAIL fails a sample (repeat; default: the built-in rules)."
     ),
+]
+MarkdupOpt = Annotated[
+    bool, typer.Option("--markdup", help="Mark duplicates (samtools fixmate, markdup); stats in the report.")
+]
+FormatOpt = Annotated[
+    str, typer.Option("--output-format", help="bam, or cram (encoded against --reference, which must stay).")
 ]
 ServerOpt = Annotated[
     str | None,
@@ -132,7 +139,13 @@ def load_stack_outputs(stack: str | None, outputs_file: Path | None) -> StackOut
     return StackOutputs.from_json(data, source=f"stack {stack}")
 
 
-def _settings(stack: StackOutputs, chunk_size: int | None, qc_fail_on: list[str] | None) -> PipelineSettings:
+def _settings(
+    stack: StackOutputs,
+    chunk_size: int | None,
+    qc_fail_on: list[str] | None,
+    markdup: bool = False,
+    fmt: str = "bam",
+) -> PipelineSettings:
     if stack.cloud == "local":
         # The sizes `seqstack run` uses by default, so a rendered local run is the one it runs.
         from workflows.local.run import default_memory_gib
@@ -144,7 +157,16 @@ def _settings(stack: StackOutputs, chunk_size: int | None, qc_fail_on: list[str]
         settings = replace(settings, chunk_size=chunk_size)
     if qc_fail_on:
         settings = replace(settings, qc=QcRules(fail_on_fail=tuple(qc_fail_on)))
-    return settings
+    return replace(settings, markdup=markdup, output_format=output_format(fmt))
+
+
+def _check_cram_reference(settings: PipelineSettings, ref: str) -> None:
+    """A CRAM run with a local reference (a ``local`` stack) in a temporary folder is refused:
+    the CRAMs could not be read once it is gone. Bucket references stay where they are."""
+    if settings.output_format == "cram" and "://" not in ref:
+        from workflows.cram import check_reference
+
+        check_reference(Path(ref))
 
 
 def _inputs(
@@ -274,13 +296,16 @@ def render_cmd(
     stack_outputs: OutputsOpt = None,
     chunk_size: ChunkOpt = None,
     qc_fail_on: QcOpt = None,
+    markdup: MarkdupOpt = False,
+    output_fmt: FormatOpt = "bam",
 ) -> None:
     """Print the run's Argo objects as YAML (`---` separated); contacts nothing."""
     from workflows.render import render, to_yaml
 
     outputs = load_stack_outputs(stack, stack_outputs)
-    settings = _settings(outputs, chunk_size, qc_fail_on)
+    settings = _settings(outputs, chunk_size, qc_fail_on, markdup, output_fmt)
     sheet, ref, out = _inputs(outputs, samples, reference, output)
+    _check_cram_reference(settings, ref)
     typer.echo(to_yaml(render(sheet, ref, out, outputs, settings)), nl=False)
 
 
@@ -304,6 +329,8 @@ def submit_cmd(
     stack_outputs: OutputsOpt = None,
     chunk_size: ChunkOpt = None,
     qc_fail_on: QcOpt = None,
+    markdup: MarkdupOpt = False,
+    output_fmt: FormatOpt = "bam",
     argo_server: ServerOpt = None,
     argo_token: TokenOpt = None,
     insecure: InsecureOpt = False,
@@ -317,8 +344,9 @@ def submit_cmd(
 
     _check_interval(interval)
     outputs = load_stack_outputs(stack, stack_outputs)
-    settings = _settings(outputs, chunk_size, qc_fail_on)
+    settings = _settings(outputs, chunk_size, qc_fail_on, markdup, output_fmt)
     sheet, ref, out = _inputs(outputs, samples, reference, output)
+    _check_cram_reference(settings, ref)
     conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
     check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url), outputs.cloud)
     objs = render(sheet, ref, out, outputs, settings)

@@ -212,3 +212,10 @@ def outputs(stack: StackOutputs) -> list[Artifact]:
         path = f"{WORK}/out/{SAMPLE}{ext}"
         arts.append(output(stack, f"metrics-{name}", path, METRICS, f"{SAMPLE}{ext}", **extra))
     return arts
+
+
+#: MultiQC search pattern for ``samtools markdup -f`` stats, for the report's MultiQC config
+#: (``sp:``). MultiQC 1.35 looks for the literal text ``^COMMAND:`` (meant as a regex), which no
+#: stats file contains, so without this the duplicate rate never reaches the report (fixed
+#: upstream in MultiQC pull request 3647).
+MULTIQC_MARKDUP_PATTERN = {"samtools/markdup_txt": {"contents": "COMMAND: samtools markdup", "num_lines": 2}}
