@@ -11,7 +11,6 @@ from workflows.contract import StackOutputs
 from workflows.render import workflow_template
 from workflows.settings import PipelineSettings, QcRules, Resources, Retry, SettingsError
 
-
 STACK = StackOutputs.local(__import__("pathlib").Path("/data/out"))
 
 
