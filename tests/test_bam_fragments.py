@@ -10,7 +10,9 @@ way the local executor substitutes them), on reads made from the real mtDNA pair
 * duplicate marking finds exactly the pairs copied into the input, as ``samtools fixmate -m |
   sort | markdup`` run by hand does;
 * CRAM decodes, with the reference, to the BAM's records; single-end input works for BAM, CRAM
-  and markdup, and is as thread-independent as paired input.
+  and markdup, and is as thread-independent as paired input;
+* lanes aligned to files (fixmate's tags on) and merged into the finishing give what ``samtools
+  merge | markdup`` gives by hand, with both lanes' read groups.
 """
 
 from __future__ import annotations
@@ -267,3 +269,85 @@ def test_cram_decodes_to_the_bams_records_and_single_end_is_thread_independent(
     if markdup:
         # markdup's stats are the same whichever format it wrote (and thread count it had).
         assert markdup_stats(as_cram.file(".markdup.txt")) == markdup_stats(as_bam.file(".markdup.txt"))
+
+
+def run_merge(work: Path, ref: Path, lanes: Sequence[Path], threads: int, *, fmt: str) -> Finished:
+    """:func:`bam.finish` over :func:`bam.merged` (duplicates marked), as a merge step runs them."""
+    words = " ".join(f'"{p}"' for p in lanes)
+    body = (
+        f'ref="{ref}"\npart="$WORK/tmp/S"\n'
+        + bam.run_options()
+        + bam.finish(threads, bam.merged(threads, words))
+    )
+    values = {
+        f"workflow.parameters.{bam.MARKDUP_PARAM}": "true",
+        f"workflow.parameters.{bam.FORMAT_PARAM}": fmt,
+    }
+    script = substitute(bash(body)["args"][0], values, strict=True, where="test")
+    work.mkdir(parents=True)
+    proc = subprocess.run(
+        ["bash", "-c", script], env={**os.environ, "WORK": str(work)}, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Finished(work / "out", proc.stderr)
+
+
+def test_lanes_aligned_to_files_then_merged_are_marked_as_samtools_merge_and_markdup_by_hand(
+    tmp_path: Path, ref: Path
+) -> None:
+    """Per-lane BAMs from :func:`bam.to_file` (fixmate's tags on: ``markdup`` true), then
+    :func:`bam.merged` into :func:`bam.finish`: what ``samtools merge | markdup`` gives by hand."""
+    reads = make_reads(tmp_path / "reads", (0, 30), copies=200)
+    lanes = []
+    for lane in (0, 1):  # the first half of the pairs, then the second
+        folder = tmp_path / f"lane{lane}"
+        folder.mkdir()
+        parts = []
+        for path in reads:
+            lines = path.read_text().splitlines(keepends=True)
+            half = len(lines) // 8 * 4  # a whole number of records
+            part = folder / path.name
+            part.write_text("".join(lines[:half] if lane == 0 else lines[half:]))
+            parts.append(part)
+        body = (
+            f'aligner=bwa\nref="{ref}"\nrg="@RG\\tID:S.{lane}\\tSM:S"\npart="$WORK/tmp/S"\n'
+            + bam.run_options()
+            + bam.to_file(bam.aligner_pipe(2, 256, " ".join(f'"{p}"' for p in parts)), f'"{folder}/lane.bam"')
+        )
+        values = {
+            f"workflow.parameters.{bam.MARKDUP_PARAM}": "true",
+            f"workflow.parameters.{bam.FORMAT_PARAM}": "bam",
+        }
+        script = substitute(bash(body)["args"][0], values, strict=True, where="test")
+        subprocess.run(
+            ["bash", "-c", script],
+            env={**os.environ, "WORK": str(folder / "work")},
+            check=True,
+            capture_output=True,
+        )
+        lanes.append(folder / "lane.bam")
+    merged = run_merge(tmp_path / "merged", ref, lanes, 2, fmt="bam")
+    as_cram = run_merge(tmp_path / "merged-cram", ref, lanes, 1, fmt="cram")
+    hand = tmp_path / "hand"
+    hand.mkdir()
+    subprocess.run(
+        [
+            "bash",
+            "-o",
+            "pipefail",
+            "-c",
+            f"samtools merge -o - {lanes[0]} {lanes[1]}"
+            f" | samtools markdup -f {hand}/stats.txt - {hand}/marked.bam",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    stats = markdup_stats(merged.file(".markdup.txt"))
+    assert stats == markdup_stats(hand / "stats.txt")
+    assert int(stats["DUPLICATE PAIR"]) >= 2 * 200
+    assert records(merged.file(".bam"), ref) == records(hand / "marked.bam", ref)
+    assert records(as_cram.file(".cram"), ref) == records(merged.file(".bam"), ref)
+    header = subprocess.run(
+        ["samtools", "view", "-H", str(merged.file(".bam"))], capture_output=True, text=True, check=True
+    ).stdout
+    assert "ID:S.0" in header and "ID:S.1" in header  # both lanes' read groups
