@@ -271,8 +271,10 @@ def test_cram_decodes_to_the_bams_records_and_single_end_is_thread_independent(
         assert markdup_stats(as_cram.file(".markdup.txt")) == markdup_stats(as_bam.file(".markdup.txt"))
 
 
-def run_merge(work: Path, ref: Path, lanes: Sequence[Path], threads: int, *, fmt: str) -> Finished:
-    """:func:`bam.finish` over :func:`bam.merged` (duplicates marked), as a merge step runs them."""
+def run_merge(
+    work: Path, ref: Path, lanes: Sequence[Path], threads: int, *, fmt: str, markdup: bool = True
+) -> Finished:
+    """:func:`bam.finish` over :func:`bam.merged`, as a merge step runs them."""
     words = " ".join(f'"{p}"' for p in lanes)
     body = (
         f'ref="{ref}"\npart="$WORK/tmp/S"\n'
@@ -280,7 +282,7 @@ def run_merge(work: Path, ref: Path, lanes: Sequence[Path], threads: int, *, fmt
         + bam.finish(threads, bam.merged(threads, words))
     )
     values = {
-        f"workflow.parameters.{bam.MARKDUP_PARAM}": "true",
+        f"workflow.parameters.{bam.MARKDUP_PARAM}": "true" if markdup else "false",
         f"workflow.parameters.{bam.FORMAT_PARAM}": fmt,
     }
     script = substitute(bash(body)["args"][0], values, strict=True, where="test")
@@ -347,6 +349,13 @@ def test_lanes_aligned_to_files_then_merged_are_marked_as_samtools_merge_and_mar
     assert int(stats["DUPLICATE PAIR"]) >= 2 * 200
     assert records(merged.file(".bam"), ref) == records(hand / "marked.bam", ref)
     assert records(as_cram.file(".cram"), ref) == records(merged.file(".bam"), ref)
+    # Unmarked, samtools merge writes the CRAM itself: the lanes' records as merged by hand.
+    plain = run_merge(tmp_path / "plain-cram", ref, lanes, 2, fmt="cram", markdup=False)
+    published = sorted(p.name for p in plain.out.iterdir())
+    assert published == ["S.cram", "S.cram.crai", "S.flagstat.txt", "S.stats.txt"]
+    subprocess.run(["samtools", "merge", "-o", str(hand / "plain.bam"), *map(str, lanes)], check=True)
+    assert records(plain.file(".cram"), ref) == records(hand / "plain.bam", ref)
+    assert duplicates_flagged(plain.file(".cram"), ref) == 0
     header = subprocess.run(
         ["samtools", "view", "-H", str(merged.file(".bam"))], capture_output=True, text=True, check=True
     ).stdout
