@@ -106,7 +106,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     (
         "bwa mem | sort",
         '[ "$(cat "$s/verdict")" = pass ] || { echo "$s: QC gate failed" >&2; exit 1; }\n'
-        'bwa mem -t "$T" -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" "$REF" "$r1" "$r2" 2> "$s/bwa.log" \\\n'
+        'bwa mem -K 100000000 -Y -t "$T" -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" \\\n'
+        '  "$REF" "$r1" "$r2" 2> "$s/bwa.log" \\\n'
         '  | samtools sort -@ "$T" -m "${SORT_MIB}M" -T "$s/$s.bam.sort" -O bam -o "$s/$s.bam" -',
     ),
     ("samtools index", 'samtools index -@ "$T" "$s/$s.bam" "$s/$s.bam.bai"'),

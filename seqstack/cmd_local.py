@@ -17,6 +17,7 @@ from seqstack.run_options import (
     cpu_budget,
     memory_budget,
     outdir_path,
+    output_format,
     pod_tasks,
 )
 from workflows.console import console
@@ -58,6 +59,15 @@ def run_command(
             "is aligned) or drop (align the passing lanes).",
         ),
     ] = FailedLane.FAIL_SAMPLE,
+    markdup: Annotated[
+        bool, typer.Option("--markdup", help="Mark duplicates (samtools markdup); stats in the report.")
+    ] = False,
+    output_fmt: Annotated[
+        str,
+        typer.Option(
+            "--output-format", help="bam, or cram (needs the reference kept; run.json records where)."
+        ),
+    ] = "bam",
     inject_fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -74,6 +84,7 @@ def run_command(
     out_path = outdir_path(outdir)
     budget = cpu_budget(cpus)
     memory_gib = memory_budget(memory)
+    fmt = output_format(output_fmt)
     try:
         faults = [Fault.parse(f) for f in inject_fault or []]
     except ValueError as exc:
@@ -93,6 +104,8 @@ def run_command(
         overwrite=overwrite,
         faults=faults,
         failed_lane=failed_lane.value,
+        markdup=markdup,
+        output_format=fmt,
     )
     raise typer.Exit(run_pipeline(opts, out, err=err))
 
@@ -123,6 +136,10 @@ def demo_command(
     cpus: Annotated[
         int, typer.Option("--cpus", help="CPU budget (default: all cores).", show_default=False)
     ] = 0,
+    markdup: Annotated[bool, typer.Option("--markdup", help="Mark duplicates (as `seqstack run`).")] = False,
+    output_fmt: Annotated[
+        str, typer.Option("--output-format", help="bam or cram (as `seqstack run`).")
+    ] = "bam",
 ) -> None:
     """Generate a small deterministic dataset (one sample fails QC on purpose) and run it."""
     from workflows.local.demo import generate
@@ -131,6 +148,7 @@ def demo_command(
 
     out_path = outdir_path(outdir)
     budget = cpu_budget(cpus)
+    fmt = output_format(output_fmt)
     out, err = console(), console(stderr=True)
     # A file, or a path under one: one line (OutdirError is a UserError), before anything is written.
     for folder in (out_path, out_path / "data", out_path / "results"):
@@ -145,7 +163,13 @@ def demo_command(
     out.print(f"demo data: {data.sheet} ({len(data.samples)} samples), reference {data.reference}")
     # The demo's data were just generated afresh: so are its results.
     opts = RunOptions(
-        data.sheet, data.reference, outdir=out_path / "results", cpus=budget.count, overwrite=True
+        data.sheet,
+        data.reference,
+        outdir=out_path / "results",
+        cpus=budget.count,
+        overwrite=True,
+        markdup=markdup,
+        output_format=fmt,
     )
     code = run_pipeline(opts, out, err=err)
     raise typer.Exit(code)

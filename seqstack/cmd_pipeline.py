@@ -25,6 +25,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
+from seqstack.run_options import output_format
 from workflows.console import console, print_error
 from workflows.contract import ContractError, StackOutputs
 from workflows.errors import UserError
@@ -83,6 +84,12 @@ FailedLaneOpt = Annotated[
         help="What a lane that fails the QC gate does: fail-sample (default: none of its lanes is "
         "aligned) or drop (align the passing lanes).",
     ),
+]
+MarkdupOpt = Annotated[
+    bool, typer.Option("--markdup", help="Mark duplicates (samtools fixmate, markdup); stats in the report.")
+]
+FormatOpt = Annotated[
+    str, typer.Option("--output-format", help="bam, or cram (encoded against --reference, which must stay).")
 ]
 ServerOpt = Annotated[
     str | None,
@@ -150,6 +157,8 @@ def _settings(
     chunk_size: int | None,
     qc_fail_on: list[str] | None,
     failed_lane: FailedLane | None = None,
+    markdup: bool = False,
+    fmt: str = "bam",
 ) -> PipelineSettings:
     if stack.cloud == "local":
         # The sizes `seqstack run` uses by default, so a rendered local run is the one it runs.
@@ -164,7 +173,16 @@ def _settings(
         settings = replace(settings, qc=QcRules(fail_on_fail=tuple(qc_fail_on)))
     if failed_lane is not None:
         settings = replace(settings, failed_lane=failed_lane.value)
-    return settings
+    return replace(settings, markdup=markdup, output_format=output_format(fmt))
+
+
+def _check_cram_reference(settings: PipelineSettings, ref: str) -> None:
+    """A CRAM run with a local reference (a ``local`` stack) in a temporary folder is refused:
+    the CRAMs could not be read once it is gone. Bucket references stay where they are."""
+    if settings.output_format == "cram" and "://" not in ref:
+        from workflows.cram import check_reference
+
+        check_reference(Path(ref))
 
 
 def _inputs(
@@ -296,13 +314,16 @@ def render_cmd(
     chunk_size: ChunkOpt = None,
     qc_fail_on: QcOpt = None,
     failed_lane: FailedLaneOpt = None,
+    markdup: MarkdupOpt = False,
+    output_fmt: FormatOpt = "bam",
 ) -> None:
     """Print the run's Argo objects as YAML (`---` separated); contacts nothing."""
     from workflows.render import render, to_yaml
 
     outputs = load_stack_outputs(stack, stack_outputs)
-    settings = _settings(outputs, chunk_size, qc_fail_on, failed_lane)
+    settings = _settings(outputs, chunk_size, qc_fail_on, failed_lane, markdup, output_fmt)
     sheet, ref, out = _inputs(outputs, samples, reference, output)
+    _check_cram_reference(settings, ref)
     typer.echo(to_yaml(render(sheet, ref, out, outputs, settings)), nl=False)
 
 
@@ -327,6 +348,8 @@ def submit_cmd(
     chunk_size: ChunkOpt = None,
     qc_fail_on: QcOpt = None,
     failed_lane: FailedLaneOpt = None,
+    markdup: MarkdupOpt = False,
+    output_fmt: FormatOpt = "bam",
     argo_server: ServerOpt = None,
     argo_token: TokenOpt = None,
     insecure: InsecureOpt = False,
@@ -340,8 +363,9 @@ def submit_cmd(
 
     _check_interval(interval)
     outputs = load_stack_outputs(stack, stack_outputs)
-    settings = _settings(outputs, chunk_size, qc_fail_on, failed_lane)
+    settings = _settings(outputs, chunk_size, qc_fail_on, failed_lane, markdup, output_fmt)
     sheet, ref, out = _inputs(outputs, samples, reference, output)
+    _check_cram_reference(settings, ref)
     conn = _connection(outputs, argo_server, argo_token, insecure, namespace)
     check_inputs_exist(sheet, ref, _storage_options(s3_endpoint_url), outputs.cloud)
     objs = render(sheet, ref, out, outputs, settings)

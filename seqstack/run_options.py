@@ -5,6 +5,7 @@
   aligner would otherwise run ``-t 45`` on 2 cores and the scheduler would admit work that
   cannot run at once);
 * ``--memory``: not a finite number of GiB (``nan``, ``inf``) or negative;
+* ``--output-format``: not ``bam`` or ``cram``;
 * ``--inject-fault``: a rule that can never fire: its task glob matches no task of the rendered
   workflow, or its attempt is 0 or beyond the last attempt that task's retry limit allows.
 
@@ -76,6 +77,18 @@ def memory_budget(asked: float) -> float | None:
     if not math.isfinite(asked) or asked < 0:
         raise OptionError(f"--memory {asked}: give a number of GiB, e.g. 8")
     return asked or None
+
+
+#: ``--output-format`` values (the workflow parameter ``output-format``).
+OUTPUT_FORMATS = ("bam", "cram")
+
+
+def output_format(value: str) -> str:
+    """``--output-format``: ``bam`` or ``cram`` (any case); anything else is refused."""
+    fmt = value.strip().lower()
+    if fmt not in OUTPUT_FORMATS:
+        raise OptionError(f"--output-format {value}: use bam or cram")
+    return fmt
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,11 @@ def test_outputs_land_where_the_issue_says() -> None:
         "runs/r1/samples/S1/S1.stats.txt",
         "runs/r1/.metrics/RUN/S1.flagstat.txt",
         "runs/r1/.metrics/RUN/S1.stats.txt",
+        # optional: which exist depends on the run's output-format and markdup parameters
+        "runs/r1/samples/S1/S1.cram",
+        "runs/r1/samples/S1/S1.cram.crai",
+        "runs/r1/samples/S1/S1.markdup.txt",
+        "runs/r1/.metrics/RUN/S1.markdup.txt",
         "runs/r1/multiqc_report.html",
         "runs/r1/multiqc_data",
         "runs/r1/.metrics/RUN/seqstack.samples.{{workflow.name}}.json",
@@ -302,9 +307,13 @@ def test_results_are_written_aside_and_moved_to_the_outputs_only_when_all_are_co
     t = templates(CASES["aws"]()[0])
     script = t["align"]["container"]["args"][0]
     assert script.startswith("set -euo pipefail\n")
-    assert 'part="$WORK/tmp/$s"' in script and '-o "$part.bam"' in script
-    move = 'mv "$part.bam" "$part.bam.bai" "$part.flagstat.txt" "$part.stats.txt" "$WORK/out/"'
-    assert script.rstrip().endswith(move)
+    assert 'part="$WORK/tmp/$s"' in script and 'out="$part.$format"' in script
+    assert '-o "$out"' in script and '- "$out"' in script  # sort or markdup writes it, under tmp/
+    assert 'results=("$part.$format" "$part.$format.$index_ext" "$part.flagstat.txt" "$part.stats.txt")' in (
+        script
+    )
+    assert 'results+=("$part.markdup.txt")' in script
+    assert script.rstrip().endswith('mv "${results[@]}" "$WORK/out/"')
     assert script.count('"$WORK/out/') == 1, "nothing else writes into out/"
     assert "| samtools sort" in script  # SAM streams from the aligner into sort
     assert not any(w.endswith(('.sam"', ".sam")) for w in script.split()), "no SAM file on disk"

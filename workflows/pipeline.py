@@ -37,6 +37,7 @@ from workflows.settings import FailedLane, PipelineSettings
 from workflows.sheet import Sample
 from workflows.steps import INDEX, PIPELINE
 from workflows.steps.align import BWA_INDEX, BWA_MEM2_INDEX, index_sets
+from workflows.steps.bam import FORMAT_PARAM, MARKDUP_PARAM, alignment_arguments, alignment_parameters
 from workflows.steps.pod import LABEL_PART_OF, LOCAL_ARTIFACT_PLUGIN, RETRY_EXPRESSION, SAMPLES_PREFIX, WORK
 from workflows.steps.step import MAIN_DAG, SAMPLE_DAG, SAMPLE_PARAMS
 from workflows.storage import split_uri
@@ -94,6 +95,8 @@ def workflow_parameter_names() -> tuple[str, ...]:
         "reference-key",
         "qc-rules",
         "failed-lane",
+        MARKDUP_PARAM,
+        FORMAT_PARAM,
     )
 
 
@@ -131,6 +134,7 @@ def build_template(stack: StackOutputs, settings: PipelineSettings) -> WorkflowT
                 enum=[f.value for f in FailedLane],
                 description="What a QC-failed lane does: fail-sample (the sample fails) or drop",
             ),
+            *alignment_parameters(),
         ],
         **_workflow_pod_defaults(stack),
     ) as wt:
@@ -234,6 +238,7 @@ def build_workflows(
                     Parameter(name="reference-key", value=ref_key),
                     Parameter(name="qc-rules", value=settings.qc.to_json()),
                     Parameter(name="failed-lane", value=settings.failed_lane),
+                    *alignment_arguments(settings),
                 ],
             )
         )

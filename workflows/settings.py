@@ -161,6 +161,10 @@ class PipelineSettings:
     """bwa-mem2 + samtools sort on the large pool (threads = cpu; 30 of 32 vCPU are allocatable)."""
     aligner_memory_mib: int = 24 * 1024
     """Memory reserved for bwa-mem2 itself (hg38 index ~ 16 GiB loaded, plus read batches)."""
+    markdup_memory_mib: int = 4 * 1024
+    """Memory reserved for ``samtools markdup`` (``--markdup``). It reads the sort's output, so it
+    starts only once the aligner has exited (sort emits nothing before its input ends): the sort
+    shares the align pod with the larger of the two reserves, never with both."""
     sort_memory_per_thread_mib: int | None = None
     """samtools sort ``-m`` per thread; None derives the largest value that fits (see below)."""
     report: Resources = Resources(cpu=2, memory_mib=8192, ephemeral_gib=50)
@@ -183,6 +187,10 @@ class PipelineSettings:
     sample fails rather than silently aligning less data than the user sequenced."""
     version: str = PIPELINE_VERSION
     """Pipeline version, part of the WorkflowTemplate name."""
+    markdup: bool = False
+    """Mark duplicates (a workflow parameter, like ``qc``: per run, not part of the template)."""
+    output_format: str = "bam"
+    """``bam`` or ``cram`` (a workflow parameter: per run, not part of the template)."""
 
     #: Memory the sort may never use: JVM-free, but samtools overshoots -m a little per thread.
     SORT_SLACK = 0.85
@@ -208,36 +216,52 @@ class PipelineSettings:
             raise SettingsError("deadlines must be >= 600 s (align) and >= 60 s (other steps)")
         if self.aligner_memory_mib <= 0:
             raise SettingsError(f"aligner_memory_mib must be > 0, got {self.aligner_memory_mib}")
+        if self.markdup_memory_mib <= 0:
+            raise SettingsError(f"markdup_memory_mib must be > 0, got {self.markdup_memory_mib}")
+        if self.output_format not in ("bam", "cram"):
+            raise SettingsError(f"output_format must be bam or cram, got {self.output_format!r}")
         per_thread = self.sort_mib_per_thread
+        reserve = self._beside_sort
         if per_thread < 64:
             raise SettingsError(
                 f"align memory_mib {self.align.memory_mib} leaves {per_thread} MiB per sort thread "
-                f"for {self.align.threads} threads after {self.aligner_memory_mib} MiB for the aligner; "
-                "need >= 64: raise align memory_mib or lower align cpu / aligner_memory_mib"
+                f"for {self.align.threads} threads after {reserve[1]} MiB for {reserve[0]} "
+                f"({reserve[0]}_memory_mib); need >= 64: raise align memory_mib or lower align cpu / "
+                f"{reserve[0]}_memory_mib"
             )
         if self.sort_budget_mib > self.align.memory_mib:
             raise SettingsError(
-                f"samtools sort {self.align.threads} threads x {per_thread} MiB + aligner "
-                f"{self.aligner_memory_mib} MiB = {self.sort_budget_mib} MiB exceeds align memory_mib "
-                f"{self.align.memory_mib}"
+                f"samtools sort {self.align.threads} threads x {per_thread} MiB + {reserve[0]} "
+                f"{reserve[1]} MiB ({reserve[0]}_memory_mib) = {self.sort_budget_mib} MiB exceeds "
+                f"align memory_mib {self.align.memory_mib}"
             )
+
+    @property
+    def _beside_sort(self) -> tuple[str, int]:
+        """What shares the align pod with the sort: the aligner while sort reads, markdup while
+        it writes; the larger reserve, named (``aligner`` or ``markdup``)."""
+        if self.markdup_memory_mib > self.aligner_memory_mib:
+            return "markdup", self.markdup_memory_mib
+        return "aligner", self.aligner_memory_mib
 
     @property
     def sort_mib_per_thread(self) -> int:
         """samtools sort ``-m`` (MiB per thread): given, or the largest that fits the limit.
 
-        threads x per-thread + aligner memory stays within SORT_SLACK of the align limit, because
-        samtools sort's real use runs somewhat above ``-m`` per thread.
+        threads x per-thread + the aligner's (or markdup's, if larger) memory stays within
+        SORT_SLACK of the align limit, because samtools sort's real use runs somewhat above ``-m``
+        per thread.
         """
         if self.sort_memory_per_thread_mib is not None:
             return self.sort_memory_per_thread_mib
-        free = self.align.memory_mib * self.SORT_SLACK - self.aligner_memory_mib
+        free = self.align.memory_mib * self.SORT_SLACK - self._beside_sort[1]
         return max(0, math.floor(free / self.align.threads))
 
     @property
     def sort_budget_mib(self) -> int:
-        """Memory the align step may use: sort threads x per-thread + the aligner's reserve."""
-        return self.align.threads * self.sort_mib_per_thread + self.aligner_memory_mib
+        """Memory the align step may use: sort threads x per-thread + the aligner's reserve (or
+        markdup's, when larger: they never run at once)."""
+        return self.align.threads * self.sort_mib_per_thread + self._beside_sort[1]
 
     @property
     def fastqc_heap_mib(self) -> int:
@@ -246,8 +270,17 @@ class PipelineSettings:
 
     def template_fingerprint(self) -> str:
         """Short hash of everything baked into the WorkflowTemplate (not chunking, QC rules or the
-        failed-lane policy: those are workflow parameters)."""
-        data = asdict(replace(self, chunk_size=1, qc=QcRules(), failed_lane=FailedLane.FAIL_SAMPLE.value))
+        failed-lane policy, markdup and output format: those are workflow parameters)."""
+        data = asdict(
+            replace(
+                self,
+                chunk_size=1,
+                qc=QcRules(),
+                failed_lane=FailedLane.FAIL_SAMPLE.value,
+                markdup=False,
+                output_format="bam",
+            )
+        )
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
 
     def template_name(self) -> str:
@@ -285,6 +318,7 @@ class PipelineSettings:
             qc_gate=Resources(cpu=0.25, memory_mib=256, ephemeral_gib=1),
             align=Resources(cpu=threads, memory_mib=memory_mib, ephemeral_gib=20),
             aligner_memory_mib=aligner_mib,
+            markdup_memory_mib=min(aligner_mib, 2048),
             report=Resources(cpu=1, memory_mib=min(2048, memory_mib), ephemeral_gib=5),
             index=Resources(cpu=1, memory_mib=memory_mib, ephemeral_gib=20),
             retry=Retry(limit=2, backoff="1s", factor=2, cap="10s"),

@@ -68,6 +68,18 @@ def task_json(node: Node) -> dict[str, Any]:
     }
 
 
+def alignment_json(
+    markdup: bool, output_format: str, reference: Path | None = None, sha256: str | None = None
+) -> dict[str, Any]:
+    """The run's ``alignment`` options as run.json records them; for CRAM also the reference it
+    was encoded against (``cramReference``: the FASTA's resolved path and SHA-256), without
+    which the CRAM cannot be read."""
+    data: dict[str, Any] = {"markdup": markdup, "outputFormat": output_format}
+    if output_format == "cram" and reference is not None:
+        data["cramReference"] = {"path": str(reference.resolve()), "sha256": sha256}
+    return data
+
+
 @dataclass(frozen=True)
 class EarlierTask:
     """What ``--resume`` needs of a task in an earlier run.json."""

@@ -42,6 +42,8 @@ from rich.console import Console
 from workflows.console import console as plain_console
 from workflows.console import say
 from workflows.contract import StackOutputs
+from workflows.cram import CramReferenceError, check_reference
+from workflows.cram import sha256 as file_sha256
 from workflows.local.executor import Executor
 from workflows.local.fastq import InputError, checking_pairs
 from workflows.local.launch import Fault
@@ -66,7 +68,7 @@ from workflows.local.outdir import (
 from workflows.local.pod import PodEmulation
 from workflows.local.preflight import disk_problem, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
-from workflows.local.record import RunRecord, earlier_tasks
+from workflows.local.record import RunRecord, alignment_json, earlier_tasks
 from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.local.stopping import Terminated, exit_code, stop_signals_interrupt
 from workflows.settings import PipelineSettings, SettingsError
@@ -98,6 +100,14 @@ class RunOptions:
     faults: Sequence[Fault] = ()
     failed_lane: str = "fail-sample"
     """What a QC-failed lane does to its sample (``--failed-lane``: ``fail-sample`` or ``drop``)."""
+    markdup: bool = False
+    """Mark duplicates (``--markdup``)."""
+    output_format: str = "bam"
+    """``bam`` or ``cram`` (``--output-format``)."""
+    temporary_folders: Sequence[Path] | None = None
+    """Folders a CRAM's reference may not be in; None: this machine's
+    (:func:`workflows.cram.temporary_folders`). Tests that keep everything under pytest's
+    temporary folder pass ``()``."""
     executor_security_context: Mapping[str, Any] | None = None
     """Argo's ``executor.securityContext`` the pods are emulated with (as root); None: the one
     the stack installs (``workflows.identity``). Tests put the old mismatched uid back here."""
@@ -139,7 +149,7 @@ def _task_order(objs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def outcomes(
-    samples: Sequence[Sample], bad: dict[str, str], roots: Sequence[Node], outdir: Path
+    samples: Sequence[Sample], bad: dict[str, str], roots: Sequence[Node], outdir: Path, fmt: str = "bam"
 ) -> list[Outcome]:
     """How each sample ended, from the executor's nodes (the per-sample DAG and its tasks)."""
     per_sample: dict[str, dict[str, Node]] = {}
@@ -164,7 +174,7 @@ def outcomes(
         # One lane to align: `align` writes the sample's BAM; several: `merge` does.
         finals = [t for t in (tasks.get(align_step.TASK), tasks.get(merge_step.TASK)) if t is not None]
         align = next((t for t in finals if t.phase == SUCCEEDED), finals[0] if finals else None)
-        bam = sample_dir(outdir, s.id) / f"{s.id}.bam"
+        bam = sample_dir(outdir, s.id) / f"{s.id}.{fmt}"
         if align is not None and align.phase == SUCCEEDED and bam.exists():
             result.append(Outcome(s.id, "aligned", verdict, "", str(bam)))
         elif verdict == "fail" and (align is None or align.phase == SKIPPED):
@@ -269,8 +279,15 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
 
     memory = opts.memory_gib or default_memory_gib()
     try:
-        settings = replace(PipelineSettings.local(opts.cpus, memory), failed_lane=opts.failed_lane)
-    except SettingsError as exc:  # e.g. --memory 0.5: a usage error, not a traceback
+        settings = replace(
+            PipelineSettings.local(opts.cpus, memory),
+            failed_lane=opts.failed_lane,
+            markdup=opts.markdup,
+            output_format=opts.output_format,
+        )
+        if settings.output_format == "cram":  # a CRAM needs its reference later: refuse a temporary one
+            check_reference(opts.reference, opts.temporary_folders)
+    except (SettingsError, CramReferenceError) as exc:  # e.g. --memory 0.5: a usage error, not a traceback
         say(err, f"error: {exc}")
         return EXIT_USAGE
     # What would only fail halfway through (a task killed for memory), refused before the
@@ -295,6 +312,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         "outdir": str(outdir),
         "cpus": opts.cpus,
         "memoryGiB": round(memory, 1),
+        "alignment": alignment_json(settings.markdup, settings.output_format),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     previous = earlier_tasks(folder.previous)
@@ -324,6 +342,9 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         )
         header["aligner"] = {"tool": index.aligner, "version": index.version, "index": index.where}
         header["reference"] = str(index.fasta)
+        if settings.output_format == "cram":  # the FASTA the CRAMs decode with: where, and which
+            fasta = index.fasta.resolve()
+            header["alignment"] = alignment_json(settings.markdup, "cram", fasta, file_sha256(fasta))
         # Hera, behind render, takes most of a second to import: here, while the checks read.
         from workflows.render import render
 
@@ -410,7 +431,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         pods.cleanup()
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
-    record.samples = outcomes(samples, bad, roots, outdir)
+    record.samples = outcomes(samples, bad, roots, outdir, settings.output_format)
     if any(o.failed for o in record.samples):
         status = "Failed"
     # Each sample that failed after the input check: its tool's own error and where the log is.
@@ -434,6 +455,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         say(console, f"report: {report}")
     bams = [o.bam for o in record.samples if o.bam]
     if bams:
-        say(console, "BAMs:   " + "\n        ".join(bams))
+        label = "CRAMs:  " if settings.output_format == "cram" else "BAMs:   "
+        say(console, label + "\n        ".join(bams))
     say(console, f"record: {outdir / RUN_JSON}")
     return EXIT_SAMPLE_FAILED if run_failures or any(o.failed for o in record.samples) else EXIT_OK

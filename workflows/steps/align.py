@@ -13,9 +13,8 @@ from hera.workflows import Artifact, Container, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
-from workflows.steps import fastqc, qc_gate
+from workflows.steps import bam, fastqc, qc_gate
 from workflows.steps.pod import (
-    METRICS,
     REF,
     REF_BUCKET,
     SAMPLE,
@@ -56,18 +55,20 @@ def index_sets(cloud: str) -> tuple[tuple[str, ...], ...]:
 
 
 def script(settings: PipelineSettings) -> str:
-    """The bash body of ``align``: align one lane, sort, then index/flagstat/stats side by side;
-    publish only at the end."""
+    """The bash body of ``align``: align one lane, sort (marking duplicates when asked), then
+    index/flagstat/stats side by side; publish only at the end."""
     return f"""s="{SAMPLE}"
 ref="$WORK/ref/ref.fa"
 {choose_aligner()}
 {read_group()}
+{bam.run_options()}\
 # Argo's wait container uploads output artifacts even when the step failed (argo-workflows
 # issues 3761, 14986): every result is written under tmp/ and moved into out/ only once all of
 # them are complete, so a failed attempt never publishes a partial BAM or metrics file.
 part="$WORK/tmp/$s"
-{align_sort(settings)}
-{finish(settings)}"""
+# The aligner streams SAM straight into sort (no SAM on disk); sort's memory + the aligner's (or
+# markdup's) reserve fit the limit (workflows.settings).
+{bam.finish(settings.align.threads, aligner(settings))}"""
 
 
 def choose_aligner() -> str:
@@ -96,29 +97,9 @@ reads=("$WORK/in/R1")
 if [ -n "$R2_KEY" ]; then reads+=("$WORK/in/R2"); fi"""
 
 
-def align_sort(settings: PipelineSettings) -> str:
-    """The aligner streamed into a coordinate sort: ``$part.bam`` from ``reads`` with ``rg``."""
-    t = settings.align.threads
-    per_thread = settings.sort_mib_per_thread
-    return f"""\
-# Stream SAM straight into sort (no SAM on disk); {t} x {per_thread} MiB + the aligner fits the limit.
-"$aligner" mem -t {t} -R "$rg" "$ref" "${{reads[@]}}" \\
-  | samtools sort -@ {t} -m {per_thread}M -T "$part.sort" -O bam -o "$part.bam" -"""
-
-
-def finish(settings: PipelineSettings) -> str:
-    """From ``$part.bam`` (coordinate-sorted) to the sample's final files in ``out/``."""
-    t = settings.align.threads
-    return f"""# index, flagstat and stats each only read the finished BAM: run them side by side, and fail
-# the step if any of them fails (`wait PID` returns that job's status; set -e acts on it).
-samtools index -@ {t} "$part.bam" "$part.bam.bai" & index_pid=$!
-samtools flagstat -@ {t} "$part.bam" > "$part.flagstat.txt" & flagstat_pid=$!
-samtools stats -@ {t} "$part.bam" > "$part.stats.txt" & stats_pid=$!
-wait "$index_pid"
-wait "$flagstat_pid"
-wait "$stats_pid"
-mv "$part.bam" "$part.bam.bai" "$part.flagstat.txt" "$part.stats.txt" "$WORK/out/"
-"""
+def aligner(settings: PipelineSettings) -> bam.Producer:
+    """The aligner over the lane's ``reads`` streamed into a coordinate sort (see :mod:`bam`)."""
+    return bam.aligner_pipe(settings.align.threads, settings.sort_mib_per_thread, '"${reads[@]}"')
 
 
 def lane_script(settings: PipelineSettings) -> str:
@@ -128,8 +109,10 @@ def lane_script(settings: PipelineSettings) -> str:
 ref="$WORK/ref/ref.fa"
 {choose_aligner()}
 {read_group()}
+{bam.run_options()}\
 part="$WORK/tmp/{UNIT}"
-{align_sort(settings)}
+# Sorted, with fixmate's tags when duplicates will be marked (after the merge, across lanes).
+{bam.to_file(aligner(settings), '"$part.bam"')}\
 mv "$part.bam" "$WORK/out/lane.bam"
 """
 
@@ -145,10 +128,6 @@ def reference_inputs(stack: StackOutputs) -> list[Artifact]:
     return arts
 
 
-#: The sample's final files: output name -> suffix after the sample ID.
-FILES = {"bam": ".bam", "bai": ".bam.bai", "flagstat": ".flagstat.txt", "stats": ".stats.txt"}
-
-
 def lane_inputs(stack: StackOutputs) -> list[Parameter | Artifact]:
     """One lane item's parameters and reads (R2 optional: empty key for single-end lanes)."""
     return [
@@ -159,26 +138,6 @@ def lane_inputs(stack: StackOutputs) -> list[Parameter | Artifact]:
     ]
 
 
-def sample_outputs(stack: StackOutputs) -> list[Artifact]:
-    """The sample's final BAM, index and metrics (and the metrics' copies for the report)."""
-    return [
-        *(
-            output(stack, name, f"{WORK}/out/{SAMPLE}{ext}", SAMPLE_DIR, f"{SAMPLE}{ext}")
-            for name, ext in FILES.items()
-        ),
-        *(
-            output(
-                stack,
-                f"metrics-{name}",
-                f"{WORK}/out/{SAMPLE}{FILES[name]}",
-                METRICS,
-                f"{SAMPLE}{FILES[name]}",
-            )
-            for name in ("flagstat", "stats")
-        ),
-    ]
-
-
 def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
     """The ``align`` template: one lane's reads and the reference in, the sample's BAM + index +
     metrics out (a sample with one lane to align)."""
@@ -186,7 +145,7 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
         name=STEP.name,
         image=stack.images[STEP.image],
         inputs=[*lane_inputs(stack), *reference_inputs(stack)],
-        outputs=sample_outputs(stack),
+        outputs=bam.outputs(stack),
         **bash(script(settings)),
         **fastqc.lane_pod(STEP.pod(stack, settings)),
     )
@@ -239,7 +198,7 @@ STEP = Step(
     size=lambda s: s.align,
     deadline=lambda s: s.align_deadline_seconds,
     build=template,
-    outputs=("bam", "bai", "flagstat", "stats", "metrics-flagstat", "metrics-stats"),
+    outputs=bam.OUTPUT_NAMES,
     tasks=(TASK,),
     wire=wire,
     measured=("align", "index"),

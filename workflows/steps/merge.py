@@ -1,5 +1,5 @@
 """``merge``: a sample's aligned lanes merged into its one sorted BAM, then finished as ``align``
-finishes (index, flagstat, stats), large pool.
+finishes (markdup when asked, BAM or CRAM, index, flagstat, stats), large pool.
 
 Runs only for samples with several lanes to align, after every ``align-lane``. Its input is the
 sample's ``lanes/`` folder; it merges exactly the lanes the QC gate chose (its ``align-lanes``),
@@ -12,7 +12,7 @@ from hera.workflows import Container, Env, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
-from workflows.steps import align, qc_gate
+from workflows.steps import align, bam, qc_gate
 from workflows.steps.pod import OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, bash
 from workflows.steps.step import Step
 
@@ -20,7 +20,7 @@ TASK = "merge"
 
 
 def script(settings: PipelineSettings) -> str:
-    """The bash body: ``samtools merge`` of the chosen lane BAMs, then :func:`align.finish`."""
+    """The bash body: ``samtools merge`` of the chosen lane BAMs, then :func:`bam.finish`."""
     t = settings.align.threads
     return f"""s="{SAMPLE}"
 # The units to merge, from the gate's JSON lane items in $LANES (an environment variable, so no
@@ -34,10 +34,11 @@ bams=()
 for unit in "${{units[@]}}"; do
   bams+=("$WORK/in/lanes/$unit.bam")
 done
+{bam.run_options()}\
 part="$WORK/tmp/$s"
-# Each lane BAM is coordinate-sorted with its own @RG: the merge is sorted and keeps every @RG.
-samtools merge -@ {t} -o "$part.bam" "${{bams[@]}}"
-{align.finish(settings)}"""
+# Each lane BAM is coordinate-sorted with its own @RG: the merge is sorted and keeps every @RG;
+# duplicates are marked on the merged stream, so across lanes of the library.
+{bam.finish(t, bam.merged(t, '"${bams[@]}"'))}"""
 
 
 def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
@@ -54,7 +55,7 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
                 stack, "lanes-dir", f"{WORK}/in/lanes", OUT_BUCKET, f"{OUT}/{SAMPLE_DIR}/{align.LANES_DIR}"
             ),
         ],
-        outputs=align.sample_outputs(stack),
+        outputs=bam.outputs(stack),
         **bash(script(settings)),
         **pod,
     )
