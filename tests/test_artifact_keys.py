@@ -91,7 +91,7 @@ def test_no_input_key_is_a_plain_prefix_of_another_object_of_the_run(case: str) 
     assert not clashes, "\n".join(clashes)
     # The FASTA is the one exception, and it is required (never an absent optional key).
     fasta_inputs = {(name, optional) for name, optional, key in inputs if key == fasta}
-    assert fasta_inputs == {("align.ref-fa", False), ("align-lane.ref-fa", False)}
+    assert fasta_inputs == {("align.ref-fa", False), ("align-lane.ref-fa", False), ("merge.ref-fa", False)}
 
 
 @pytest.mark.parametrize("case", ["aws", "aws-lanes", "gcp"])

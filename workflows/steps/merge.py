@@ -13,7 +13,18 @@ from hera.workflows import Container, Env, Parameter, Task
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
 from workflows.steps import align, bam, qc_gate
-from workflows.steps.pod import OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WORK, arg, artifact, bash
+from workflows.steps.pod import (
+    OUT,
+    OUT_BUCKET,
+    REF,
+    REF_BUCKET,
+    SAMPLE,
+    SAMPLE_DIR,
+    WORK,
+    arg,
+    artifact,
+    bash,
+)
 from workflows.steps.step import Step
 
 TASK = "merge"
@@ -34,6 +45,7 @@ bams=()
 for unit in "${{units[@]}}"; do
   bams+=("$WORK/in/lanes/$unit.bam")
 done
+ref="$WORK/ref/ref.fa"
 {bam.run_options()}\
 part="$WORK/tmp/$s"
 # Each lane BAM is coordinate-sorted with its own @RG: the merge is sorted and keeps every @RG;
@@ -54,6 +66,9 @@ def template(stack: StackOutputs, settings: PipelineSettings) -> Container:
             artifact(
                 stack, "lanes-dir", f"{WORK}/in/lanes", OUT_BUCKET, f"{OUT}/{SAMPLE_DIR}/{align.LANES_DIR}"
             ),
+            # The FASTA alone (no aligner index): a CRAM is encoded against it, and samtools stats
+            # is given it (the finishing is the same as align's).
+            artifact(stack, "ref-fa", f"{WORK}/ref/ref.fa", REF_BUCKET, REF),
         ],
         outputs=bam.outputs(stack),
         **bash(script(settings)),
