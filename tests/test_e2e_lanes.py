@@ -228,3 +228,72 @@ def test_the_failed_lane_policy(data: Path, policy: str) -> None:
     bam = folder / "mix.bam"
     assert _read_groups(bam) == ["@RG\tID:mix.1\tSM:mix\tLB:mix\tPL:ILLUMINA\tPU:1"]
     assert len(_primary(_view(bam))) == 2 * (5053 // 2) and not (folder / "lanes").exists()
+
+
+def test_duplicates_are_marked_across_lanes_and_the_merge_writes_cram(data: Path) -> None:
+    """Lane B carries copies of 200 of lane A's pairs under new names: duplicates are marked on
+    the merged stream, so each original/copy pair has exactly one record flagged, and the merge
+    writes the sample's CRAM (decoded with the reference recorded in run.json)."""
+    r1, r2 = _records(MTDNA_R1), _records(MTDNA_R2)
+    half = len(r1) // 2
+    copies = range(0, 2000, 10)  # 200 pairs of lane A
+
+    def renamed(records: list[list[str]]) -> list[list[str]]:
+        return [[f"@copy{i}", records[i][1], "+", records[i][3]] for i in copies]
+
+    _write(data / "Bdup_R1.fastq.gz", r1[half:] + renamed(r1))
+    _write(data / "Bdup_R2.fastq.gz", r2[half:] + renamed(r2))
+    sheet = data / "dup.csv"
+    sheet.write_text(
+        "sample,lane,fastq_1,fastq_2\ndup,A,A_R1.fastq.gz,A_R2.fastq.gz\ndup,B,Bdup_R1.fastq.gz,Bdup_R2.fastq.gz\n"
+    )
+    out = data / "dup-out"
+    code, record, text = _run(sheet, out, markdup=True, output_format="cram", temporary_folders=())
+    assert code == 0, text
+    folder = out / "samples" / "dup"
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        "dup.cram",
+        "dup.cram.crai",
+        "dup.flagstat.txt",
+        "dup.markdup.txt",
+        "dup.qc.json",
+        "dup.stats.txt",
+    ]
+    assert record["alignment"]["cramReference"]["path"] == str((data / "ref.fa").resolve())
+    view = subprocess.run(
+        ["samtools", "view", "-T", record["alignment"]["cramReference"]["path"], str(folder / "dup.cram")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    flags = {}
+    for line in view:
+        name, flag = line.split("\t")[:2]
+        if not int(flag) & 0x900:
+            flags.setdefault(name, []).append(int(flag))
+    assert len(flags) == len(r1) + len(copies)  # every pair of both lanes, once
+    a_names = [r[0][1:].split()[0] for r in r1]
+    for i in copies:  # an original and its copy in the other lane are never both kept
+        assert any(all(f & 0x400 for f in flags[n]) for n in (a_names[i], f"copy{i}")), a_names[i]
+    # As many duplicates as samtools finds in both lanes' reads aligned as one, by hand.
+    cat = {}
+    for read in ("R1", "R2"):
+        cat[read] = data / f"dup-all_{read}.fastq.gz"
+        cat[read].write_bytes(
+            (data / f"A_{read}.fastq.gz").read_bytes() + (data / f"Bdup_{read}.fastq.gz").read_bytes()
+        )
+    hand = data / "dup-hand.txt"
+    subprocess.run(
+        f"bwa mem -K 100000000 -Y -t 2 {data / 'ref.fa'} {cat['R1']} {cat['R2']} 2>/dev/null"
+        " | samtools fixmate -m -u - - | samtools sort -u - | "
+        f"samtools markdup -f {hand} - {data / 'dup-hand.bam'}",
+        shell=True,
+        check=True,
+    )
+
+    def duplicate_pairs(stats: Path) -> int:
+        return int(
+            next(x for x in stats.read_text().splitlines() if x.startswith("DUPLICATE PAIR:")).split(":")[1]
+        )
+
+    assert duplicate_pairs(folder / "dup.markdup.txt") == duplicate_pairs(hand) >= len(copies)
