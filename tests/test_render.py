@@ -291,8 +291,9 @@ def test_outputs_land_where_the_issue_says() -> None:
     }
     (lane_bam,) = t["align-lane"]["outputs"]["artifacts"]
     assert _resolve(lane_bam["s3"]["key"], "S1", "S1_L002") == "runs/r1/samples/S1/lanes/S1_L002.bam"
-    (lanes_in,) = t["merge"]["inputs"]["artifacts"]
+    lanes_in, fasta_in = t["merge"]["inputs"]["artifacts"]
     assert _resolve(lanes_in["s3"]["key"], "S1") == "runs/r1/samples/S1/lanes"
+    assert fasta_in["s3"]["key"] == "{{workflow.parameters.reference-key}}"  # the FASTA alone, no index
     (fastqc_in,) = t["qc-gate"]["inputs"]["artifacts"]
     assert _resolve(fastqc_in["s3"]["key"], "S1") == "runs/r1/samples/S1/fastqc"
     report_in = t["report"]["inputs"]["artifacts"]
