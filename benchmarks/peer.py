@@ -1,8 +1,9 @@
 """``seqstack run`` against Snakemake, a plain shell loop, and the CPU floor (issue 16).
 
 Contenders, each running the same steps with the same tools and threads as the rendered DAG
-(``workflows/pipeline.py``): FastQC on R1 and on R2, the QC gate (the DAG's own gate script),
-``bwa mem | samtools sort``, ``samtools index`` + ``flagstat`` + ``stats``, MultiQC at the end:
+(``workflows/pipeline.py``, issue 15): one FastQC per sample over both reads with
+``--threads 2``, the QC gate (the DAG's own gate script), ``bwa mem -K 100000000 -Y |
+samtools sort``, ``samtools index`` + ``flagstat`` + ``stats``, MultiQC at the end:
 
 * ``seqstack run`` (a fresh output directory, as a user runs it);
 * Snakemake (``benchmarks/snakemake/Snakefile``, one rule per step, ``threads:``,
@@ -86,27 +87,34 @@ WORKLOADS = {
 # in sequence for each sample; the floor runs each one alone under getrusage.
 STEPS: tuple[tuple[str, str], ...] = (
     (
-        "fastqc R1",
+        # One FastQC (one JVM) over both reads, two threads: the DAG's fastqc step since issue 15,
+        # as nf-core's fastqc module runs it.
+        "fastqc",
         'mkdir -p "$s/fastqc"\n'
-        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 1 --outdir "$s/fastqc" "$r1" 2> /dev/null',
-    ),
-    (
-        "fastqc R2",
-        'mkdir -p "$s/fastqc"\n'
-        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 1 --outdir "$s/fastqc" "$r2" 2> /dev/null',
+        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 2 --outdir "$s/fastqc" \\\n'
+        '  "$r1" "$r2" 2> /dev/null',
     ),
     (
         "qc gate",
-        'work="$s/.gate"; mkdir -p "$work/in"\n'
-        'ln -sf "$PWD/$s/fastqc/${s}_R1_fastqc.zip" "$work/in/R1_fastqc.zip"\n'
-        'ln -sf "$PWD/$s/fastqc/${s}_R2_fastqc.zip" "$work/in/R2_fastqc.zip"\n'
-        'WORK="$work" QC_SAMPLE="$s" python3 "$GATE" > /dev/null\n'
+        # The gate reads its reports from in/fastqc/<unit>_R{1,2}_fastqc.zip (and, before issue
+        # 15, in/R{1,2}_fastqc.zip): both are laid out, so either version of the script runs.
+        'work="$s/.gate"; mkdir -p "$work/in/fastqc"\n'
+        "for r in R1 R2; do\n"
+        '  ln -sf "$PWD/$s/fastqc/${s}_${r}_fastqc.zip" "$work/in/${r}_fastqc.zip"\n'
+        '  ln -sf "$PWD/$s/fastqc/${s}_${r}_fastqc.zip" "$work/in/fastqc/${s}_${r}_fastqc.zip"\n'
+        "done\n"
+        'lanes="[{\\"lane\\": \\"1\\", \\"unit\\": \\"$s\\", \\"r1_bucket\\": \\"\\",'
+        ' \\"r1_key\\": \\"$r1\\", \\"r2_bucket\\": \\"\\", \\"r2_key\\": \\"$r2\\"}]"\n'
+        'WORK="$work" QC_SAMPLE="$s" QC_LANES="$lanes" QC_FAILED_LANE=fail-sample \\\n'
+        '  python3 "$GATE" > /dev/null\n'
         'mv "$work/out/$s.qc.json" "$s/$s.qc.json"; mv "$work/out/verdict" "$s/verdict"',
     ),
     (
         "bwa mem | sort",
+        # -K 100000000 -Y: the DAG's alignment since issue 15 (the same records whatever -t).
         '[ "$(cat "$s/verdict")" = pass ] || { echo "$s: QC gate failed" >&2; exit 1; }\n'
-        'bwa mem -t "$T" -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" "$REF" "$r1" "$r2" 2> "$s/bwa.log" \\\n'
+        'bwa mem -K 100000000 -Y -t "$T" -R "@RG\\tID:$s.1\\tSM:$s\\tLB:$s\\tPL:ILLUMINA\\tPU:1" \\\n'
+        '  "$REF" "$r1" "$r2" 2> "$s/bwa.log" \\\n'
         '  | samtools sort -@ "$T" -m "${SORT_MIB}M" -T "$s/$s.bam.sort" -O bam -o "$s/$s.bam" -',
     ),
     ("samtools index", 'samtools index -@ "$T" "$s/$s.bam" "$s/$s.bam.bai"'),
@@ -357,22 +365,26 @@ def run_floor(st: Setup, out: Path) -> Floor:
             cpu[name] = cpu.get(name, 0.0) + m.cpu
             wall[name] = wall.get(name, 0.0) + m.wall
             alone[name] = m.wall
-        # The DAG's chain for one sample: the two FastQCs side by side, then the rest in turn.
-        first = max(alone["fastqc R1"], alone["fastqc R2"])
-        chains.append(first + sum(w for n, w in alone.items() if not n.startswith("fastqc")))
+        # The DAG's chain for one sample: FastQC, the gate, the alignment, then index, flagstat
+        # and stats (side by side in the DAG, in turn here: an upper bound).
+        chains.append(sum(alone.values()))
     m = _timed(["bash", "-c", "set -euo pipefail\n" + REPORT_STEP[1]], st.env, out, log)
     cpu["multiqc"], wall["multiqc"] = m.cpu, m.wall
     return Floor(cpu, wall, chains, m.wall)
 
 
-def check_outputs(out: Path, samples: Sequence[str], reference: dict[str, str] | None) -> dict[str, str]:
-    """Every sample's outputs and the report exist; flagstat equals the reference run's."""
+def check_outputs(
+    out: Path, samples: Sequence[str], reference: dict[str, str] | None, under: str = ""
+) -> dict[str, str]:
+    """Every sample's outputs (in ``out/<under>/<sample>``) and the report exist; flagstat equals
+    the reference run's."""
     flagstats = {}
     for s in samples:
+        where = out / under / s
         for suffix in (".bam", ".bam.bai", ".flagstat.txt", ".stats.txt"):
-            if not (out / s / f"{s}{suffix}").is_file():
+            if not (where / f"{s}{suffix}").is_file():
                 raise SystemExit(f"{out}: sample {s} has no {s}{suffix}: that run did not do the work")
-        flagstats[s] = (out / s / f"{s}.flagstat.txt").read_text()
+        flagstats[s] = (where / f"{s}.flagstat.txt").read_text()
         if reference is not None and flagstats[s] != reference[s]:
             raise SystemExit(f"{out}: sample {s}: flagstat differs from the floor's run of the same steps")
     if not (out / "multiqc_report.html").is_file():
@@ -401,6 +413,7 @@ class Task:
 
 def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
     size = {
+        "fastqc": settings.fastqc.cpu,
         "fastqc-r1": settings.fastqc.cpu,
         "fastqc-r2": settings.fastqc.cpu,
         "qc-gate": settings.qc_gate.cpu,
@@ -411,7 +424,7 @@ def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
 
 
 def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task]:
-    """The tasks that ran, with the dependencies of the DAG (fastqc x2 -> gate -> align; report
+    """The tasks that ran, with the dependencies of the DAG (fastqc -> gate -> align; report
     after every sample's tasks). A task runs from its first attempt's start (when the executor
     had booked its cores) to its last attempt's end; before that it was waiting for cores."""
     raw = json.loads(run_json.read_text())["tasks"]
@@ -427,7 +440,7 @@ def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task
     for t in tasks:
         mine = by_sample.get(t.sample, {})
         if t.name == "qc-gate":
-            t.deps = [mine[n] for n in ("fastqc-r1", "fastqc-r2") if n in mine]
+            t.deps = [mine[n] for n in ("fastqc", "fastqc-r1", "fastqc-r2") if n in mine]
         elif t.name == "align":
             t.deps = [mine[n] for n in ("qc-gate",) if n in mine]
         elif t.sample is None:
@@ -560,8 +573,10 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
                 best_seqstack = (m.wall, keep, launched, ended)
         else:
             m = runners[name](out)
-        reference = reference or check_outputs(out, samples, None)
-        check_outputs(out, samples, reference)
+        # seqstack run writes each sample's files under samples/ (workflows.local.outdir).
+        under = "samples" if name == "seqstack run" else ""
+        reference = reference or check_outputs(out, samples, None, under)
+        check_outputs(out, samples, reference, under)
         shutil.rmtree(out)
         walls.setdefault(name, []).append(m)
         print(
