@@ -257,3 +257,15 @@ def test_demo_data_is_deterministic_and_realistic(tmp_path: Path) -> None:
     last = sorted(q[-1] for q in quals)[len(quals) // 2]
     assert first >= 30 and last < 20
     assert any("N" in s for s in lines[1::4])
+
+
+@pytest.mark.parametrize("comments", [True, False])
+def test_block_names_are_the_record_names_whatever_the_headers(comments: bool) -> None:
+    """The block-wise name extraction (two paths: headers with and without comments) gives
+    exactly what the per-record rule gives: first word, mate suffix /1 or /2 removed, empty
+    when a blank follows '@'; a header without '@' makes the block fail the fast check."""
+    heads = [b"@r1/1", b"@r2/2", b"@r3/12", b"@r4/", b"@/1", b"@", b"@a@b", b"@x/1\r", b"@y2"]
+    if comments:
+        heads += [b"@r5/1 1:N:0", b"@r6\tc", b"@ blank", b"@r7/2\x0bv", b"@r8 /1"]
+    assert fastq._names(heads) == [fastq._name(h) for h in heads]
+    assert fastq._names([b"@r1", b"r2"]) == [] and fastq._names([b"+r1"]) == []
