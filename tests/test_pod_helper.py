@@ -79,3 +79,33 @@ def test_a_failure_is_argoexecs_one_line_and_the_helper_goes_on(tmp_path: Path) 
         assert helper._proc is not None and helper._proc.pid != dead.pid
     finally:
         helper.stop()
+
+
+def test_inputs_are_cloned_where_the_file_system_can_else_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staged inputs keep the init's owner and mode either way; the bytes are a copy-on-write
+    clone where supported (no data copied), else a copy (this machine's ext4)."""
+    from workflows.local import pod as podmod
+
+    source = tmp_path / "reads.fq"
+    source.write_bytes(b"@r\nACGT\n+\nIIII\n" * 1000)
+    dest = tmp_path / "staged"
+    dest.write_bytes(b"")
+    dest.chmod(0o640)
+    podmod.clone_or_copy(source, dest)  # whatever this file system supports
+    assert dest.read_bytes() == source.read_bytes() and stat.S_IMODE(dest.stat().st_mode) == 0o640
+    # Where FICLONE works, no bytes are copied by us: the clone is all there is.
+    calls: list[int] = []
+
+    def clone(fd: int, request: int, arg: int) -> int:
+        calls.append(request)
+        os.truncate(fd, 0)
+        os.write(fd, os.pread(arg, 1 << 20, 0))
+        return 0
+
+    monkeypatch.setattr(podmod.fcntl, "ioctl", clone)
+    monkeypatch.setattr(podmod.shutil, "copyfile", lambda *a: pytest.fail("copied although cloned"))
+    dest.write_bytes(b"")
+    podmod.clone_or_copy(source, dest)
+    assert calls == [podmod.FICLONE] and dest.read_bytes() == source.read_bytes()
