@@ -414,7 +414,8 @@ class Task:
 
 def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
     size = {
-        "fastqc": settings.fastqc.cpu,
+        # One FastQC over a pair runs two threads (--threads 2) whatever its pod books (1 core).
+        "fastqc": max(settings.fastqc.cpu, 2.0),
         "fastqc-r1": settings.fastqc.cpu,
         "fastqc-r2": settings.fastqc.cpu,
         "qc-gate": settings.qc_gate.cpu,
