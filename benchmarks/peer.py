@@ -409,6 +409,10 @@ class Task:
     start: float
     end: float
     cores: float
+    booked: float = 0.0
+    """Cores its pod books on the budget (a FastQC books 1 and runs 2 threads)."""
+    booked_mib: float = 0.0
+    """Memory its pod books on the budget (the local align books all of it)."""
     deps: list[Task] = field(default_factory=list)
 
 
@@ -425,6 +429,26 @@ def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
     return min(float(size), float(cpus))
 
 
+def _request(task: str, settings: PipelineSettings, cpus: int) -> tuple[float, float]:
+    """Cores and MiB the task's pod books on the executor's budget (each capped at the budget)."""
+    res = {
+        "fastqc": settings.fastqc,
+        "fastqc-r1": settings.fastqc,
+        "fastqc-r2": settings.fastqc,
+        "qc-gate": settings.qc_gate,
+        "align": settings.align,
+        "report": settings.report,
+    }.get(task)
+    if res is None:
+        return 1.0, 0.0
+    return min(float(res.cpu), float(cpus)), min(float(res.memory_mib), budget_mib())
+
+
+def budget_mib() -> float:
+    """The memory budget of ``seqstack run`` on this machine (its default, as the benchmark runs it)."""
+    return default_memory_gib() * 1024
+
+
 def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task]:
     """The tasks that ran, with the dependencies of the DAG (fastqc -> gate -> align; report
     after every sample's tasks). A task runs from its first attempt's start (when the executor
@@ -435,7 +459,10 @@ def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task
         tries = [a for a in t.get("attempts") or [] if a.get("started") and a.get("finished")]
         if tries:
             start, end = _epoch(tries[0]["started"]), _epoch(tries[-1]["finished"])
-            tasks.append(Task(t["task"], t.get("sample"), start, end, _cores(t["task"], settings, cpus)))
+            name = t["task"]
+            task = Task(name, t.get("sample"), start, end, _cores(name, settings, cpus))
+            task.booked, task.booked_mib = _request(name, settings, cpus)
+            tasks.append(task)
     by_sample: dict[str | None, dict[str, Task]] = {}
     for t in tasks:
         by_sample.setdefault(t.sample, {})[t.name] = t
@@ -450,31 +477,38 @@ def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task
     return tasks
 
 
-def idle_split(tasks: Sequence[Task], cpus: int) -> tuple[float, float, float, float]:
+def idle_split(tasks: Sequence[Task], cpus: int) -> tuple[float, float, float, float, float]:
     """Between the first task's start and the last task's end: core-seconds idle while some task
     was ready (its dependencies done) but not started, and the wall seconds that happened in;
-    core-seconds idle with nothing ready, and its wall seconds. Cores are the tasks' requests."""
+    core-seconds idle with nothing ready, and its wall seconds; of the first, the core-seconds
+    when every ready task needed more cores or memory than the running pods' requests left free
+    (an align booking every core and all the memory). Cores busy are the threads a task runs."""
     first = min(t.start for t in tasks)
 
     def ready_at(t: Task) -> float:
         return max([d.end for d in t.deps], default=first)
 
     edges = sorted({first, *(t.start for t in tasks), *(t.end for t in tasks), *map(ready_at, tasks)})
-    gap_core = gap_wall = dep_core = dep_wall = 0.0
+    gap_core = gap_wall = dep_core = dep_wall = blocked_core = 0.0
     for a, b in itertools.pairwise(edges):
         mid = (a + b) / 2
         busy = sum(t.cores for t in tasks if t.start <= mid < t.end)
         idle = max(0.0, cpus - busy)
+        running = [t for t in tasks if t.start <= mid < t.end]
+        free = cpus - sum(t.booked for t in running)  # as the budget saw it
+        free_mib = budget_mib() - sum(t.booked_mib for t in running)
         if idle <= 1e-9:
             continue
-        waiting = any(ready_at(t) <= mid < t.start for t in tasks)
+        waiting = [t for t in tasks if ready_at(t) <= mid < t.start]
         if waiting:
             gap_core += idle * (b - a)
             gap_wall += b - a
+            if all(t.booked > free + 1e-9 or t.booked_mib > free_mib + 1e-6 for t in waiting):
+                blocked_core += idle * (b - a)
         else:
             dep_core += idle * (b - a)
             dep_wall += b - a
-    return gap_core, gap_wall, dep_core, dep_wall
+    return gap_core, gap_wall, dep_core, dep_wall, blocked_core
 
 
 #: Which of the floor's steps each task of the DAG runs (the align pod also indexes, flagstats
@@ -541,7 +575,7 @@ def breakdown(
     first = min(t.start for t in tasks)
     last = max(t.end for t in tasks)
     wall = ended - launched
-    gap_core, gap_wall, dep_core, dep_wall = idle_split(tasks, cpus)
+    gap_core, gap_wall, dep_core, dep_wall, blocked_core = idle_split(tasks, cpus)
     report = [t for t in tasks if t.sample is None]
     before_report = max((t.end for t in tasks if t.sample is not None), default=first)
     check = doc.get("inputCheckSeconds")
@@ -550,7 +584,10 @@ def breakdown(
         f"    launch -> first task            {first - launched:7.2f} s"
         + (f" (of which the FASTQ input check {check:.2f} s, overlapped with start-up)" if check else ""),
         f"    cores idle, a task ready        {gap_core / cpus:7.2f} s"
-        f" ({gap_core:.2f} core-s over {gap_wall:.2f} s of wall): scheduling gaps",
+        f" ({gap_core:.2f} core-s over {gap_wall:.2f} s of wall): scheduling gaps; of which"
+        f" {blocked_core / cpus:.2f} s every ready task needed more cores or memory than were free"
+        " (a local align books every core and all the memory: it cannot start beside a FastQC or a"
+        " gate), the rest is dispatch latency",
         f"    cores idle, nothing ready       {dep_core / cpus:7.2f} s"
         f" ({dep_core:.2f} core-s over {dep_wall:.2f} s): the DAG's shape (a lone FastQC, the report)",
         f"    last task -> exit               {ended - last:7.2f} s (summary, run.json)",
