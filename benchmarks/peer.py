@@ -1,8 +1,9 @@
 """``seqstack run`` against Snakemake, a plain shell loop, and the CPU floor (issue 16).
 
 Contenders, each running the same steps with the same tools and threads as the rendered DAG
-(``workflows/pipeline.py``): FastQC on R1 and on R2, the QC gate (the DAG's own gate script),
-``bwa mem | samtools sort``, ``samtools index`` + ``flagstat`` + ``stats``, MultiQC at the end:
+(``workflows/pipeline.py``, issue 15): one FastQC per sample over both reads with
+``--threads 2``, the QC gate (the DAG's own gate script), ``bwa mem -K 100000000 -Y |
+samtools sort``, ``samtools index`` + ``flagstat`` + ``stats``, MultiQC at the end:
 
 * ``seqstack run`` (a fresh output directory, as a user runs it);
 * Snakemake (``benchmarks/snakemake/Snakefile``, one rule per step, ``threads:``,
@@ -51,6 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from workflows.local.demo import DemoSample, generate
 from workflows.local.run import default_memory_gib
@@ -86,27 +88,33 @@ WORKLOADS = {
 # in sequence for each sample; the floor runs each one alone under getrusage.
 STEPS: tuple[tuple[str, str], ...] = (
     (
-        "fastqc R1",
+        # One FastQC (one JVM) over both reads, two threads: the DAG's fastqc step since issue 15,
+        # as nf-core's fastqc module runs it.
+        "fastqc",
         'mkdir -p "$s/fastqc"\n'
-        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 1 --outdir "$s/fastqc" "$r1" 2> /dev/null',
-    ),
-    (
-        "fastqc R2",
-        'mkdir -p "$s/fastqc"\n'
-        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 1 --outdir "$s/fastqc" "$r2" 2> /dev/null',
+        '_JAVA_OPTIONS="-Xmx${HEAP}m" fastqc --quiet --threads 2 --outdir "$s/fastqc" \\\n'
+        '  "$r1" "$r2" 2> /dev/null',
     ),
     (
         "qc gate",
-        'work="$s/.gate"; mkdir -p "$work/in"\n'
-        'ln -sf "$PWD/$s/fastqc/${s}_R1_fastqc.zip" "$work/in/R1_fastqc.zip"\n'
-        'ln -sf "$PWD/$s/fastqc/${s}_R2_fastqc.zip" "$work/in/R2_fastqc.zip"\n'
-        'WORK="$work" QC_SAMPLE="$s" python3 "$GATE" > /dev/null\n'
+        # The gate reads its reports from in/fastqc/<unit>_R{1,2}_fastqc.zip (and, before issue
+        # 15, in/R{1,2}_fastqc.zip): both are laid out, so either version of the script runs.
+        'work="$s/.gate"; mkdir -p "$work/in/fastqc"\n'
+        "for r in R1 R2; do\n"
+        '  ln -sf "$PWD/$s/fastqc/${s}_${r}_fastqc.zip" "$work/in/${r}_fastqc.zip"\n'
+        '  ln -sf "$PWD/$s/fastqc/${s}_${r}_fastqc.zip" "$work/in/fastqc/${s}_${r}_fastqc.zip"\n'
+        "done\n"
+        'lanes="[{\\"lane\\": \\"1\\", \\"unit\\": \\"$s\\", \\"r1_bucket\\": \\"\\",'
+        ' \\"r1_key\\": \\"$r1\\", \\"r2_bucket\\": \\"\\", \\"r2_key\\": \\"$r2\\"}]"\n'
+        'WORK="$work" QC_SAMPLE="$s" QC_LANES="$lanes" QC_FAILED_LANE=fail-sample \\\n'
+        '  python3 "$GATE" > /dev/null\n'
         'mv "$work/out/$s.qc.json" "$s/$s.qc.json"; mv "$work/out/verdict" "$s/verdict"',
     ),
     (
         "bwa mem | sort",
+        # -K 100000000 -Y: the DAG's alignment since issue 15 (the same records whatever -t).
         '[ "$(cat "$s/verdict")" = pass ] || { echo "$s: QC gate failed" >&2; exit 1; }\n'
-        'bwa mem -K 100000000 -Y -t "$T" -R "@RG\\tID:$s\\tSM:$s\\tPL:ILLUMINA" \\\n'
+        'bwa mem -K 100000000 -Y -t "$T" -R "@RG\\tID:$s.1\\tSM:$s\\tLB:$s\\tPL:ILLUMINA\\tPU:1" \\\n'
         '  "$REF" "$r1" "$r2" 2> "$s/bwa.log" \\\n'
         '  | samtools sort -@ "$T" -m "${SORT_MIB}M" -T "$s/$s.bam.sort" -O bam -o "$s/$s.bam" -',
     ),
@@ -358,22 +366,26 @@ def run_floor(st: Setup, out: Path) -> Floor:
             cpu[name] = cpu.get(name, 0.0) + m.cpu
             wall[name] = wall.get(name, 0.0) + m.wall
             alone[name] = m.wall
-        # The DAG's chain for one sample: the two FastQCs side by side, then the rest in turn.
-        first = max(alone["fastqc R1"], alone["fastqc R2"])
-        chains.append(first + sum(w for n, w in alone.items() if not n.startswith("fastqc")))
+        # The DAG's chain for one sample: FastQC, the gate, the alignment, then index, flagstat
+        # and stats (side by side in the DAG, in turn here: an upper bound).
+        chains.append(sum(alone.values()))
     m = _timed(["bash", "-c", "set -euo pipefail\n" + REPORT_STEP[1]], st.env, out, log)
     cpu["multiqc"], wall["multiqc"] = m.cpu, m.wall
     return Floor(cpu, wall, chains, m.wall)
 
 
-def check_outputs(out: Path, samples: Sequence[str], reference: dict[str, str] | None) -> dict[str, str]:
-    """Every sample's outputs and the report exist; flagstat equals the reference run's."""
+def check_outputs(
+    out: Path, samples: Sequence[str], reference: dict[str, str] | None, under: str = ""
+) -> dict[str, str]:
+    """Every sample's outputs (in ``out/<under>/<sample>``) and the report exist; flagstat equals
+    the reference run's."""
     flagstats = {}
     for s in samples:
+        where = out / under / s
         for suffix in (".bam", ".bam.bai", ".flagstat.txt", ".stats.txt"):
-            if not (out / s / f"{s}{suffix}").is_file():
+            if not (where / f"{s}{suffix}").is_file():
                 raise SystemExit(f"{out}: sample {s} has no {s}{suffix}: that run did not do the work")
-        flagstats[s] = (out / s / f"{s}.flagstat.txt").read_text()
+        flagstats[s] = (where / f"{s}.flagstat.txt").read_text()
         if reference is not None and flagstats[s] != reference[s]:
             raise SystemExit(f"{out}: sample {s}: flagstat differs from the floor's run of the same steps")
     if not (out / "multiqc_report.html").is_file():
@@ -397,12 +409,19 @@ class Task:
     start: float
     end: float
     cores: float
+    booked: float = 0.0
+    """Cores its pod books on the budget (a FastQC books 1 and runs 2 threads)."""
+    booked_mib: float = 0.0
+    """Memory its pod books on the budget (the local align books all of it)."""
     deps: list[Task] = field(default_factory=list)
 
 
 def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
     size = {
-        "fastqc": settings.fastqc.cpu,
+        # One FastQC over a pair runs two threads (--threads 2) whatever its pod books (1 core).
+        "fastqc": max(settings.fastqc.cpu, 2.0),
+        "fastqc-r1": settings.fastqc.cpu,
+        "fastqc-r2": settings.fastqc.cpu,
         "qc-gate": settings.qc_gate.cpu,
         "align": float(settings.align.threads),
         "align-lane": float(settings.align.threads),
@@ -410,6 +429,28 @@ def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
         "report": settings.report.cpu,
     }.get(task, 1.0)
     return min(float(size), float(cpus))
+
+
+def _request(task: str, settings: PipelineSettings, cpus: int) -> tuple[float, float]:
+    """Cores and MiB the task's pod books on the executor's budget (each capped at the budget)."""
+    res = {
+        "fastqc": settings.fastqc,
+        "fastqc-r1": settings.fastqc,
+        "fastqc-r2": settings.fastqc,
+        "qc-gate": settings.qc_gate,
+        "align": settings.align,
+        "align-lane": settings.align,
+        "merge": settings.align,
+        "report": settings.report,
+    }.get(task)
+    if res is None:
+        return 1.0, 0.0
+    return min(float(res.cpu), float(cpus)), min(float(res.memory_mib), budget_mib())
+
+
+def budget_mib() -> float:
+    """The memory budget of ``seqstack run`` on this machine (its default, as the benchmark runs it)."""
+    return default_memory_gib() * 1024
 
 
 def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task]:
@@ -423,7 +464,10 @@ def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task
         tries = [a for a in t.get("attempts") or [] if a.get("started") and a.get("finished")]
         if tries:
             start, end = _epoch(tries[0]["started"]), _epoch(tries[-1]["finished"])
-            tasks.append(Task(t["task"], t.get("sample"), start, end, _cores(t["task"], settings, cpus)))
+            name = t["task"]
+            task = Task(name, t.get("sample"), start, end, _cores(name, settings, cpus))
+            task.booked, task.booked_mib = _request(name, settings, cpus)
+            tasks.append(task)
     by_sample: dict[str | None, dict[str, list[Task]]] = {}
     for t in tasks:
         by_sample.setdefault(t.sample, {}).setdefault(t.name, []).append(t)
@@ -437,43 +481,105 @@ def tasks_of(run_json: Path, settings: PipelineSettings, cpus: int) -> list[Task
     return tasks
 
 
-def idle_split(tasks: Sequence[Task], cpus: int) -> tuple[float, float, float, float]:
+def idle_split(tasks: Sequence[Task], cpus: int) -> tuple[float, float, float, float, float]:
     """Between the first task's start and the last task's end: core-seconds idle while some task
     was ready (its dependencies done) but not started, and the wall seconds that happened in;
-    core-seconds idle with nothing ready, and its wall seconds. Cores are the tasks' requests."""
+    core-seconds idle with nothing ready, and its wall seconds; of the first, the core-seconds
+    when every ready task needed more cores or memory than the running pods' requests left free
+    (an align booking every core and all the memory). Cores busy are the threads a task runs."""
     first = min(t.start for t in tasks)
 
     def ready_at(t: Task) -> float:
         return max([d.end for d in t.deps], default=first)
 
     edges = sorted({first, *(t.start for t in tasks), *(t.end for t in tasks), *map(ready_at, tasks)})
-    gap_core = gap_wall = dep_core = dep_wall = 0.0
+    gap_core = gap_wall = dep_core = dep_wall = blocked_core = 0.0
     for a, b in itertools.pairwise(edges):
         mid = (a + b) / 2
         busy = sum(t.cores for t in tasks if t.start <= mid < t.end)
         idle = max(0.0, cpus - busy)
+        running = [t for t in tasks if t.start <= mid < t.end]
+        free = cpus - sum(t.booked for t in running)  # as the budget saw it
+        free_mib = budget_mib() - sum(t.booked_mib for t in running)
         if idle <= 1e-9:
             continue
-        waiting = any(ready_at(t) <= mid < t.start for t in tasks)
+        waiting = [t for t in tasks if ready_at(t) <= mid < t.start]
         if waiting:
             gap_core += idle * (b - a)
             gap_wall += b - a
+            if all(t.booked > free + 1e-9 or t.booked_mib > free_mib + 1e-6 for t in waiting):
+                blocked_core += idle * (b - a)
         else:
             dep_core += idle * (b - a)
             dep_wall += b - a
-    return gap_core, gap_wall, dep_core, dep_wall
+    return gap_core, gap_wall, dep_core, dep_wall, blocked_core
+
+
+#: Which of the floor's steps each task of the DAG runs (the align pod also indexes, flagstats
+#: and stats its BAM; before issue 15 FastQC was two tasks, one per read).
+TASK_STEPS = {
+    "fastqc": ("fastqc",),
+    "fastqc-r1": ("fastqc",),
+    "fastqc-r2": ("fastqc",),
+    "qc-gate": ("qc gate",),
+    "align": ("bwa mem | sort", "samtools index", "samtools flagstat", "samtools stats"),
+    "report": ("multiqc",),
+}
+
+
+def cpu_lines(doc: dict[str, Any], cpus: int, run_cpu: float, floor_steps: dict[str, float]) -> list[str]:
+    """The run's CPU against the floor's: the tools' own (task by task, against the same steps
+    alone) and seqstack's (its process and helpers: the run's CPU less its tasks')."""
+    per_task: dict[str, float] = {}
+    for t in doc["tasks"]:
+        used = sum(a.get("cpuSeconds") or 0.0 for a in t.get("attempts") or [])
+        per_task[t["task"]] = per_task.get(t["task"], 0.0) + used
+    task_cpu = sum(per_task.values())
+    floor_cpu = sum(floor_steps.values())
+    own = run_cpu - task_cpu
+    lines = [
+        f"  CPU: the run {run_cpu:.2f} s = the tools {task_cpu:.2f} s + seqstack itself {own:.2f} s"
+        f" (its process: start-up, input check, scheduling, run.json; the pods' init/wait helper);"
+        f" the floor {floor_cpu:.2f} s",
+        f"    CPU above the floor {run_cpu - floor_cpu:7.2f} CPU-s"
+        f" = {(run_cpu - floor_cpu) / cpus:.2f} s of wall"
+        f" on {cpus} cores: no schedule can hide it; the rest of the wall above the floor is cores"
+        " left idle (above) or slowed by other load",
+    ]
+    used_by: dict[tuple[str, ...], float] = {}
+    for task, used in per_task.items():
+        steps = TASK_STEPS.get(task)
+        if steps is not None:
+            used_by[steps] = used_by.get(steps, 0.0) + used
+    lines.append(
+        "    tools' CPU, in seqstack vs alone: "
+        + ", ".join(
+            f"{' + '.join(steps)} {used:.2f} vs {sum(floor_steps.get(x, 0.0) for x in steps):.2f} s"
+            for steps, used in used_by.items()
+        )
+        + " (more in seqstack: tools contending for the cores, JVM start-ups sharing them)"
+    )
+    return lines
 
 
 def breakdown(
-    run_json: Path, launched: float, ended: float, settings: PipelineSettings, cpus: int, floor: float
+    run_json: Path,
+    launched: float,
+    ended: float,
+    settings: PipelineSettings,
+    cpus: int,
+    floor: float,
+    run_cpu: float | None = None,
+    floor_steps: dict[str, float] | None = None,
 ) -> list[str]:
-    """Where one ``seqstack run``'s wall time went beyond the tools."""
+    """Where one ``seqstack run``'s wall time went beyond the tools; with the run's CPU and the
+    floor's steps, also where its CPU went beyond the floor's."""
     doc = json.loads(run_json.read_text())
     tasks = tasks_of(run_json, settings, cpus)
     first = min(t.start for t in tasks)
     last = max(t.end for t in tasks)
     wall = ended - launched
-    gap_core, gap_wall, dep_core, dep_wall = idle_split(tasks, cpus)
+    gap_core, gap_wall, dep_core, dep_wall, blocked_core = idle_split(tasks, cpus)
     report = [t for t in tasks if t.sample is None]
     before_report = max((t.end for t in tasks if t.sample is not None), default=first)
     check = doc.get("inputCheckSeconds")
@@ -482,7 +588,10 @@ def breakdown(
         f"    launch -> first task            {first - launched:7.2f} s"
         + (f" (of which the FASTQ input check {check:.2f} s, overlapped with start-up)" if check else ""),
         f"    cores idle, a task ready        {gap_core / cpus:7.2f} s"
-        f" ({gap_core:.2f} core-s over {gap_wall:.2f} s of wall): scheduling gaps",
+        f" ({gap_core:.2f} core-s over {gap_wall:.2f} s of wall): scheduling gaps; of which"
+        f" {blocked_core / cpus:.2f} s every ready task needed more cores or memory than were free"
+        " (a local align books every core and all the memory: it cannot start beside a FastQC or a"
+        " gate), the rest is dispatch latency",
         f"    cores idle, nothing ready       {dep_core / cpus:7.2f} s"
         f" ({dep_core:.2f} core-s over {dep_wall:.2f} s): the DAG's shape (a lone FastQC, the report)",
         f"    last task -> exit               {ended - last:7.2f} s (summary, run.json)",
@@ -505,6 +614,8 @@ def breakdown(
         "  task walls: "
         + ", ".join(f"{n} {len(v)} x {sum(v) / len(v):.2f} s" for n, v in sorted(per.items()))
     )
+    if run_cpu is not None and floor_steps:
+        lines += cpu_lines(doc, cpus, run_cpu, floor_steps)
     return lines
 
 
@@ -557,13 +668,15 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
             if best_seqstack is None or m.wall < best_seqstack[0]:
                 keep = runs / "seqstack-best.run.json"
                 shutil.copy(out / "run.json", keep)
-                times = {"launched": launched, "ended": ended, "cpus": args.cpus}
+                times = {"launched": launched, "ended": ended, "cpus": args.cpus, "cpu": m.cpu}
                 keep.with_suffix(".times.json").write_text(json.dumps(times))
                 best_seqstack = (m.wall, keep, launched, ended)
         else:
             m = runners[name](out)
-        reference = reference or check_outputs(out, samples, None)
-        check_outputs(out, samples, reference)
+        # seqstack run writes each sample's files under samples/ (workflows.local.outdir).
+        under = "samples" if name == "seqstack run" else ""
+        reference = reference or check_outputs(out, samples, None, under)
+        check_outputs(out, samples, reference, under)
         shutil.rmtree(out)
         walls.setdefault(name, []).append(m)
         print(
@@ -603,9 +716,12 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
     if best_seqstack is not None:
         _, keep, launched, ended = best_seqstack
         times_file = keep.with_suffix(".times.json")
-        times_file.write_text(json.dumps({**json.loads(times_file.read_text()), "floor": floor}))
+        times = {**json.loads(times_file.read_text()), "floor": floor, "floorSteps": steps.cpu}
+        times_file.write_text(json.dumps(times))
         print("  where the best seqstack run's time went:")
-        print("\n".join(breakdown(keep, launched, ended, settings, args.cpus, floor)))
+        print(
+            "\n".join(breakdown(keep, launched, ended, settings, args.cpus, floor, times["cpu"], steps.cpu))
+        )
     target = (
         "(b)/(c): seqstack <= 0.90 x snakemake and <= 1.05 x floor"
         if workload.key != "a"
@@ -634,7 +750,16 @@ def main() -> None:
         floor = times.get("floor", 0.0)
         print(
             "\n".join(
-                breakdown(args.explain, times["launched"], times["ended"], settings, times["cpus"], floor)
+                breakdown(
+                    args.explain,
+                    times["launched"],
+                    times["ended"],
+                    settings,
+                    times["cpus"],
+                    floor,
+                    times.get("cpu"),
+                    times.get("floorSteps"),
+                )
             )
         )
         return

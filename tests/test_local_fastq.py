@@ -279,3 +279,15 @@ def test_every_lane_is_checked_and_a_single_end_lane_alone(tmp_path: Path) -> No
     with fastq.checking_pairs(samples, cpus=2) as answer:
         problems = answer().problems
     assert list(problems) == ["two"] and "R1 has 200 reads but R2 has 199" in problems["two"]
+
+
+@pytest.mark.parametrize("comments", [True, False])
+def test_block_names_are_the_record_names_whatever_the_headers(comments: bool) -> None:
+    """The block-wise name extraction (two paths: headers with and without comments) gives
+    exactly what the per-record rule gives: first word, mate suffix /1 or /2 removed, empty
+    when a blank follows '@'; a header without '@' makes the block fail the fast check."""
+    heads = [b"@r1/1", b"@r2/2", b"@r3/12", b"@r4/", b"@/1", b"@", b"@a@b", b"@x/1\r", b"@y2"]
+    if comments:
+        heads += [b"@r5/1 1:N:0", b"@r6\tc", b"@ blank", b"@r7/2\x0bv", b"@r8 /1"]
+    assert fastq._names(heads) == [fastq._name(h) for h in heads]
+    assert fastq._names([b"@r1", b"r2"]) == [] and fastq._names([b"+r1"]) == []

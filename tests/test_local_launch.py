@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from workflows.local.launch import Fault, Processes
 from workflows.local.nodes import Node
 
@@ -68,3 +70,26 @@ def test_fault_rules_match_task_sample_and_attempt() -> None:
     assert not Fault.parse("kill:align@2").matches(node, 1)
     assert Fault.parse("kill:samples(*)/al*@1").matches(node, 1)
     assert not Fault.parse("kill:s2/align@1").matches(node, 1)
+
+
+def test_waiting_sleeps_until_the_exit_instead_of_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task's end is seen the moment it happens (a pidfd), not at the next poll: on a sheet of
+    many short tasks the polls' delays left cores idle while the next task was ready."""
+    from workflows.local import launch
+
+    waiter = launch._exit_waiter(os.getpid())  # Linux >= 5.3 (elsewhere: polling, the fallback)
+    assert waiter is not None
+    waiter.close()
+    sleeps: list[float] = []
+    monkeypatch.setattr(launch.time, "sleep", sleeps.append)
+    procs = _processes()
+    proc = procs.launch(["sleep", "0.3"], tmp_path, dict(os.environ), tmp_path / "log", {})
+    ended = procs.wait(proc, deadline=time.monotonic() + 30, kill_at=None)
+    assert ended.returncode == 0 and not ended.deadline_exceeded
+    assert sleeps == []  # it never polled
+    proc = procs.launch(["sleep", "30"], tmp_path, dict(os.environ), tmp_path / "log", {})
+    t0 = time.monotonic()
+    ended = procs.wait(proc, deadline=t0 + 0.2, kill_at=None)  # the deadline still wakes it
+    assert ended.deadline_exceeded and ended.returncode == -9 and time.monotonic() - t0 < 5

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from workflows.local.nodes import PENDING, SUCCEEDED, Attempt, Node
 from workflows.local.progress import Outcome
 from workflows.local.record import EarlierTask, RunRecord, earlier_tasks, task_json
@@ -66,3 +68,36 @@ def test_resume_keeps_samples_the_new_sheet_does_not_name(tmp_path: Path) -> Non
     data = json.loads((tmp_path / "run.json").read_text())
     assert data["samples"] == {"s0": {"status": "aligned", "earlierRun": True}}
     assert [t["key"] for t in data["tasks"]] == ["samples(s0)/align"]
+
+
+def test_a_finished_task_is_encoded_once_and_the_file_is_plain_indented_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run.json is rewritten after every task; re-encoding every finished task each time made
+    each rewrite cost O(tasks) of Python under the GIL, between one task's end and the next's start."""
+    from workflows.local import record as recmod
+
+    calls: list[str] = []
+    monkeypatch.setattr(recmod, "task_json", lambda n: (calls.append(n.key), task_json(n))[1])
+    record = RunRecord(
+        tmp_path / "run.json", {"seqstack": "run"}, {"tasks": [{"key": "old", "sample": "s0"}]}
+    )
+    record.earlier_samples = {"s0": {"status": "aligned"}}
+    running = Node("wf-1/samples(1:s2)/fastqc", "fastqc", "", "Pod", sample="s2", phase="Running")
+    running.attempts.append(Attempt(1, started=5.0))
+    record.nodes = [_done_task(), running]
+    record.event(record.nodes[0], "finished")
+    record.write("Running")
+    assert calls == ["wf-1/samples(0:s1)/align", running.key, running.key]  # the finished one once
+    text = (tmp_path / "run.json").read_text()
+    data = json.loads(text)
+    assert text == json.dumps(data, indent=2) + "\n"  # byte for byte what json.dumps writes
+    assert data["tasks"] == [
+        {"key": "old", "sample": "s0"},
+        task_json(record.nodes[0]),
+        task_json(running),
+    ]
+    record.nodes = []
+    record.earlier_samples = {}
+    record.write("Succeeded")  # no task at all: still the same format
+    assert (tmp_path / "run.json").read_text().rstrip().endswith('"tasks": []\n}')

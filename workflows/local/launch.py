@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import math
 import os
 import re
+import select
 import signal
 import subprocess
 import threading
@@ -116,6 +118,7 @@ class Processes:
         (``time.monotonic()`` instants). Anything it left running in its group is killed."""
         deadline_exceeded = False
         delay = 0.0005
+        exited = _exit_waiter(proc.pid)
         try:
             while True:
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -129,9 +132,17 @@ class Processes:
                     deadline_exceeded = True
                     signal_group(proc.pid, signal.SIGKILL)
                     deadline = None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+                if exited is not None:
+                    # Sleep until it exits or the next instant to act at: the next task starts
+                    # the moment this one ends, not at the next poll.
+                    due = [t - now for t in (kill_at, deadline) if t is not None]
+                    exited.poll(max(0, math.ceil(min(due) * 1000)) if due else None)
+                else:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
         finally:
+            if exited is not None:
+                exited.close()
             with self._lock:
                 running = self._running.pop(proc.pid, None)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -156,6 +167,32 @@ class Processes:
         for pid, r in running:
             signal_group(pid, signal.SIGKILL)  # stragglers that left the leader behind
             r.reaped.wait(5)
+
+
+class _ExitWaiter:
+    """A pidfd (Linux 5.3+): readable once the process has exited, so waiting costs no polling."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.poller = select.poll()
+        self.poller.register(fd, select.POLLIN)
+
+    def poll(self, timeout_ms: int | None) -> None:
+        self.poller.poll(timeout_ms)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _exit_waiter(pid: int) -> _ExitWaiter | None:
+    """A waiter on ``pid``'s exit, or None where pidfds are not available (then: polling)."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None or not hasattr(select, "poll"):
+        return None
+    try:
+        return _ExitWaiter(pidfd_open(pid))
+    except OSError:  # an older kernel, or a sandbox without the system call
+        return None
 
 
 def signal_group(pgid: int, sig: int) -> None:

@@ -91,10 +91,15 @@ def check_usable(outdir: Path) -> Path:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` so a reader never sees half a file; any failure (full
     disk, read-only file system, ``path`` a directory) is an :class:`OutdirError` naming it."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """:func:`write_json_atomic` for a document already encoded."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with tmp.open("w") as f:
-            f.write(json.dumps(data, indent=2, default=str) + "\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         if path.is_dir() and not path.is_symlink():

@@ -24,7 +24,8 @@ What the cluster does, read at argoproj/argo-workflows v4.0.6 and in Kubernetes'
 
 Locally, when seqstack runs as root, a pod whose template sets ``runAsUser`` (the pipeline's all
 do) is emulated: its volumes live in a directory every uid can traverse (as the kubelet's do),
-the init work is done by a helper process running as the executor's identity (the bytes come
+the init work is done by a helper process running as the executor's identity (one per identity
+for the whole run, :mod:`workflows.local.pod_helper`; the bytes come
 from the "bucket" side, this process), the main process runs with the container's uid, gid,
 supplementary groups and umask 022, with ``HOME`` and ``TMPDIR`` on a read-only "root
 filesystem", and the wait's reads are checked by a helper process as the executor's identity
@@ -39,12 +40,11 @@ are symlinks, as before. The emptyDir ``sizeLimit`` is enforced either way.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
-import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,8 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from workflows.identity import EXECUTOR_SECURITY_CONTEXT
+from workflows.local.pod_helper import PodHelper
 from workflows.local.pod_identity import Identity, PodError, emulating_identities, identity
-from workflows.local.pod_tools import HELPER, make_shims, python_for, shim_environment, unreachable_dirs
+from workflows.local.pod_tools import make_shims, python_for, shim_environment, unreachable_dirs
 from workflows.local.pod_volumes import SizeWatch, Volume, size_limit_bytes
 
 
@@ -91,8 +92,9 @@ class Pod:
     """Identity of the init and wait containers."""
     fs_group: int | None = None
     """The pod's fsGroup (group owner of its emptyDir volumes)."""
-    helper_python: str = sys.executable
-    """A Python the executor's identity can run (for the init and wait work)."""
+    helper: PodHelper | None = None
+    """The process doing the init and wait work as the executor's identity (shared by the pods
+    of that identity: :mod:`workflows.local.pod_helper`)."""
     shim_dir: Path | None = None
     """Python shims for the main container's uid (:mod:`workflows.local.pod_tools`), if needed."""
     volumes: list[Volume] = field(default_factory=list)
@@ -177,7 +179,7 @@ class Pod:
                 with dest.open("w") as f:
                     f.write(raw or "")
             else:
-                shutil.copyfile(source, dest)
+                clone_or_copy(source, dest)
 
     def stage_out(self, paths: Iterable[Path], where: str) -> None:
         """Argo's wait container: every output must be readable by the executor's identity.
@@ -198,21 +200,8 @@ class Pod:
     def _helper(self, plan: Mapping[str, Any], where: str, container: str) -> None:
         if not self.emulated:
             return
-        assert self.executor is not None
-        proc = subprocess.run(
-            [self.helper_python, "-I", "-S", "-c", HELPER],
-            input=json.dumps(plan).encode(),
-            capture_output=True,
-            cwd="/",
-            env={"PATH": os.defpath},
-            check=False,
-            **self.executor.popen(),
-        )
-        if proc.returncode != 0:
-            text = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise PodError(
-                f"{container}: Error (exit code {proc.returncode}): " + (text[-1] if text else "no message")
-            )
+        assert self.helper is not None
+        self.helper.run(plan, container)
 
     # --------------------------------------------------------------------- the eviction manager
 
@@ -222,6 +211,23 @@ class Pod:
         w = SizeWatch(limited, pgid, interval)
         w.start()
         return w
+
+
+#: Linux's FICLONE ioctl (``_IOW(0x94, 9, int)``): make a file share another's blocks, copy on write.
+FICLONE = 0x40049409
+
+
+def clone_or_copy(source: Path, dest: Path) -> None:
+    """Fill the existing file ``dest`` (its owner and mode stay) with ``source``'s bytes: a
+    copy-on-write clone where the file system has them (btrfs, XFS with reflink, the default of
+    mkfs.xfs since 2019), which costs no data copy whatever the size; else a plain copy (ext4)."""
+    with source.open("rb") as src, dest.open("r+b") as dst:
+        try:
+            fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
+            return
+        except OSError:
+            pass  # not supported here (EOPNOTSUPP, EXDEV, EINVAL, ENOTTY): copy the bytes
+    shutil.copyfile(source, dest)  # in the kernel (sendfile); dest keeps its owner and mode
 
 
 def output_paths(resolved: Mapping[str, Any], local_path: Callable[[str, str], Path]) -> list[Path]:
@@ -303,6 +309,7 @@ class PodEmulation:
         self._lock = threading.Lock()
         self._created: Path | None = None
         self._pythons: dict[Identity, str | None] = {}
+        self._helpers: dict[tuple[Identity, str], PodHelper] = {}
         self._shims: set[Path] = set()
 
     def describe(self) -> str:
@@ -385,7 +392,7 @@ class PodEmulation:
             main=main,
             executor=executor,
             fs_group=None if fs_group is None else int(fs_group),
-            helper_python=helper_python,
+            helper=self._helper(executor, helper_python),
             shim_dir=shim_dir,
         )
 
@@ -395,8 +402,17 @@ class PodEmulation:
                 self._pythons[who] = python_for(who.popen(), "")
             return self._pythons[who]
 
+    def _helper(self, who: Identity, python: str) -> PodHelper:
+        with self._lock:
+            return self._helpers.setdefault((who, python), PodHelper(who, python))
+
     def cleanup(self) -> None:
-        """Remove every emulated pod's directory (the run is over)."""
+        """Stop the init/wait helpers and remove every emulated pod's directory (the run is over)."""
+        with self._lock:
+            helpers = list(self._helpers.values())
+            self._helpers.clear()
+        for h in helpers:
+            h.stop()
         with self._lock:
             if self._created is not None:
                 shutil.rmtree(self._created, ignore_errors=True)

@@ -113,9 +113,11 @@ def unreachable_dirs(path: str, popen: Mapping[str, Any]) -> list[str]:
 
 
 # The init and wait containers' work (:mod:`workflows.local.pod`), run as the executor's
-# identity in a fresh interpreter (``-I -S``: nothing from this environment). Reads a JSON plan
-# on stdin; prints one error line and exits 1 on the first failure, as argoexec ends its
-# container.
+# identity in a fresh interpreter (``-I -S``: nothing from this environment). One such process
+# serves every pod of that identity for the whole run (:mod:`workflows.local.pod_helper`): a
+# Python start costs about 25 ms of CPU, and a run of many small samples has hundreds of pods.
+# Reads one JSON plan per line on stdin and answers each with one JSON line: ``{"error": null}``,
+# or the first failure's one-line message, as argoexec ends its container with.
 HELPER = r"""
 import json, os, sys
 
@@ -169,19 +171,22 @@ def check_out(path):
     else:
         os.close(os.open(path, os.O_RDONLY))
 
-plan = json.load(sys.stdin)
-try:
-    for item in plan["stage_in"]:
-        try:
-            stage_in(item)
-        except OSError as e:
-            raise SystemExit(f"artifact {item['name']} failed to load: {e.strerror}: {e.filename}")
-    for path in plan["check_out"]:
-        try:
-            check_out(path)
-        except OSError as e:
-            raise SystemExit(f"failed to save outputs: {e.strerror}: {e.filename}")
-except SystemExit as e:
-    print(e.code, file=sys.stderr)
-    sys.exit(1)
+def serve(plan):
+    try:
+        for item in plan["stage_in"]:
+            try:
+                stage_in(item)
+            except OSError as e:
+                raise SystemExit(f"artifact {item['name']} failed to load: {e.strerror}: {e.filename}")
+        for path in plan["check_out"]:
+            try:
+                check_out(path)
+            except OSError as e:
+                raise SystemExit(f"failed to save outputs: {e.strerror}: {e.filename}")
+    except SystemExit as e:
+        return str(e.code)
+    return None
+
+for line in sys.stdin:
+    print(json.dumps({"error": serve(json.loads(line))}), flush=True)
 """

@@ -73,9 +73,6 @@ from workflows.local.reference import ReferenceIndex, ensure_index
 from workflows.local.stopping import Terminated, exit_code, stop_signals_interrupt
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
-from workflows.steps import align as align_step
-from workflows.steps import merge as merge_step
-from workflows.steps import qc_gate
 
 #: Exit codes of ``seqstack run`` (stopped by a signal: :func:`workflows.local.stopping.exit_code`).
 EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_USAGE = 0, 1, 2
@@ -152,6 +149,12 @@ def outcomes(
     samples: Sequence[Sample], bad: dict[str, str], roots: Sequence[Node], outdir: Path, fmt: str = "bam"
 ) -> list[Outcome]:
     """How each sample ended, from the executor's nodes (the per-sample DAG and its tasks)."""
+    # Here, not at the top: workflows.steps imports Hera (a second or two), which must load while
+    # the FASTQ check reads (see _run), not before the sheet is even read.
+    from workflows.steps import align as align_step
+    from workflows.steps import merge as merge_step
+    from workflows.steps import qc_gate
+
     per_sample: dict[str, dict[str, Node]] = {}
     dags: dict[str, Node] = {}
     for n in walk(roots):
