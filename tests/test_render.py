@@ -380,6 +380,39 @@ def test_chunk_size_is_configurable() -> None:
     ]
 
 
+def test_a_samples_lanes_stay_in_one_workflow_whatever_the_chunk_size() -> None:
+    from dataclasses import replace
+
+    samples = [
+        Sample(
+            f"S{i}",
+            tuple(
+                Lane(str(n), f"s3://in/S{i}_L{n}_R1.fq.gz", f"s3://in/S{i}_L{n}_R2.fq.gz", 2)
+                for n in range(1, i + 2)
+            ),
+            2,
+        )
+        for i in range(5)
+    ]
+    objs = render(
+        samples,
+        "s3://refs/hg38.fa",
+        "s3://out/run",
+        aws(),
+        replace(PipelineSettings.cloud_defaults(), chunk_size=2),
+    )
+    per_workflow = [json.loads(o["spec"]["arguments"]["parameters"][0]["value"]) for o in objs[1:]]
+    assert [[item["sample"] for item in items] for items in per_workflow] == [
+        ["S0", "S1"],
+        ["S2", "S3"],
+        ["S4"],
+    ]
+    for items in per_workflow:  # every lane of a sample travels with it (the merge runs there)
+        for item in items:
+            i = int(item["sample"][1:])
+            assert [lane["lane"] for lane in json.loads(item["lanes"])] == [str(n) for n in range(1, i + 2)]
+
+
 def test_chunked_objects_validate_too() -> None:
     for obj in render(
         many_samples(250), "s3://refs/hg38.fa", "s3://out/run", aws(), PipelineSettings.cloud_defaults()
