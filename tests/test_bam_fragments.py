@@ -107,6 +107,11 @@ def run_fragments(
         + bam.run_options()
         + bam.finish(threads, bam.aligner_pipe(threads, 256, words, batch_bases=batch))
     )
+    return _run(body, work, markdup, fmt)
+
+
+def _run(body: str, work: Path, markdup: bool, fmt: str) -> Finished:
+    """Run a step body under the pods' bash prelude with the run's two parameters filled in."""
     values = {
         f"workflow.parameters.{bam.MARKDUP_PARAM}": "true" if markdup else "false",
         f"workflow.parameters.{bam.FORMAT_PARAM}": fmt,
@@ -281,17 +286,7 @@ def run_merge(
         + bam.run_options()
         + bam.finish(threads, bam.merged(threads, words))
     )
-    values = {
-        f"workflow.parameters.{bam.MARKDUP_PARAM}": "true" if markdup else "false",
-        f"workflow.parameters.{bam.FORMAT_PARAM}": fmt,
-    }
-    script = substitute(bash(body)["args"][0], values, strict=True, where="test")
-    work.mkdir(parents=True)
-    proc = subprocess.run(
-        ["bash", "-c", script], env={**os.environ, "WORK": str(work)}, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return Finished(work / "out", proc.stderr)
+    return _run(body, work, markdup, fmt)
 
 
 def test_lanes_aligned_to_files_then_merged_are_marked_as_samtools_merge_and_markdup_by_hand(
