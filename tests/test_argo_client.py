@@ -38,7 +38,7 @@ def test_submit_creates_the_template_then_each_workflow(argo: FakeArgo) -> None:
     names = submit(conn(argo), objs)
     assert names == ["seqstack-" + objs[1]["metadata"]["generateName"].split("seqstack-")[1] + "00000"]
     assert posts(argo) == ["/api/v1/workflow-templates/biojobs", "/api/v1/workflows/biojobs"]
-    assert argo.templates["seqstack-pipeline-v1-0-0"]["spec"] == objs[0]["spec"]
+    assert argo.templates["seqstack-pipeline-v2-0-0"]["spec"] == objs[0]["spec"]
     # The server received exactly the rendered Workflow (Hera's models dropped or added nothing).
     stored = {k: v for k, v in argo.workflows[names[0]].items() if k != "metadata"}
     assert stored == {k: v for k, v in objs[1].items() if k != "metadata"}
@@ -91,11 +91,11 @@ def test_a_value_the_model_cannot_hold_is_one_line_error(argo: FakeArgo) -> None
     bad["spec"]["templates"][0]["retryStrategy"]["limit"] = [5]
     with pytest.raises(ArgoError, match=r"WorkflowTemplate not sent: spec.templates.0.retryStrategy.limit"):
         submit(conn(argo), [bad])
-    assert argo.requests == [("GET", "/api/v1/workflow-templates/biojobs/seqstack-pipeline-v1-0-0")]
+    assert argo.requests == [("GET", "/api/v1/workflow-templates/biojobs/seqstack-pipeline-v2-0-0")]
 
 
 def test_a_workflow_whose_template_is_missing_is_a_400_error(argo: FakeArgo) -> None:
-    with pytest.raises(ArgoError, match=r"\(400\).*seqstack-pipeline-v1-0-0.* not found"):
+    with pytest.raises(ArgoError, match=r"\(400\).*seqstack-pipeline-v2-0-0.* not found"):
         submit(conn(argo), CASES["aws"]()[1:])
 
 

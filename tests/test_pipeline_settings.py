@@ -122,9 +122,9 @@ def test_local_settings_always_fit(cpus: int, memory_gib: float) -> None:
 
 def test_template_name_carries_the_version_and_custom_sizes_get_their_own_name() -> None:
     defaults = PipelineSettings.cloud_defaults()
-    assert defaults.template_name() == "seqstack-pipeline-v1-0-0"
+    assert defaults.template_name() == "seqstack-pipeline-v2-0-0"
     assert (
-        replace(defaults, chunk_size=10).template_name() == "seqstack-pipeline-v1-0-0"
+        replace(defaults, chunk_size=10).template_name() == "seqstack-pipeline-v2-0-0"
     )  # not in the template
     assert (
         replace(defaults, qc=QcRules(fail_on_warn=("Adapter Content",))).template_name()
@@ -137,5 +137,5 @@ def test_template_name_carries_the_version_and_custom_sizes_get_their_own_name()
     assert replace(defaults, markdup_memory_mib=8192).template_name() != defaults.template_name()
     assert PipelineSettings.cloud_defaults("2.1.0").template_name() == "seqstack-pipeline-v2-1-0"
     custom = replace(defaults, retry=Retry(limit=3))
-    assert re.fullmatch(r"seqstack-pipeline-v1-0-0-[0-9a-f]{8}", custom.template_name())
+    assert re.fullmatch(r"seqstack-pipeline-v2-0-0-[0-9a-f]{8}", custom.template_name())
     assert custom.template_name() != replace(defaults, retry=Retry(limit=4)).template_name()

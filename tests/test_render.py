@@ -84,8 +84,8 @@ def test_render_returns_the_template_first_and_workflows_reference_it() -> None:
     objs = CASES["aws"]()
     assert [o["kind"] for o in objs] == ["WorkflowTemplate", "Workflow"]
     wt, wf = objs
-    assert wt["metadata"]["name"] == "seqstack-pipeline-v1-0-0"
-    assert wf["spec"]["workflowTemplateRef"] == {"name": "seqstack-pipeline-v1-0-0"}
+    assert wt["metadata"]["name"] == "seqstack-pipeline-v2-0-0"
+    assert wf["spec"]["workflowTemplateRef"] == {"name": "seqstack-pipeline-v2-0-0"}
     assert wt["metadata"]["namespace"] == wf["metadata"]["namespace"] == "biojobs"
     assert wt["spec"]["serviceAccountName"] == "seqstack-workflows"
     declared = {p["name"] for p in wt["spec"]["arguments"]["parameters"]}

@@ -19,7 +19,7 @@ from workflows.errors import UserError
 from workflows.quantities import QuantityError, format_cpu, format_gib, format_mib, whole_duration_seconds
 
 #: Version of the pipeline definition; goes into the WorkflowTemplate name.
-PIPELINE_VERSION = "1.0.0"
+PIPELINE_VERSION = "2.0.0"
 
 #: FastQC modules whose FAIL fails the QC gate by default.
 DEFAULT_FAIL_MODULES: tuple[str, ...] = ("Basic Statistics", "Per base sequence quality")
@@ -284,7 +284,7 @@ class PipelineSettings:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
 
     def template_name(self) -> str:
-        """``seqstack-pipeline-v1-0-0`` for the cloud defaults, plus a content hash otherwise.
+        """``seqstack-pipeline-v2-0-0`` for the cloud defaults, plus a content hash otherwise.
 
         A run with custom sizes then gets its own template instead of silently replacing (or
         clashing with) the one ``pulumi up`` installed for this version.
