@@ -57,6 +57,7 @@ from typing import Any
 from workflows.local.demo import DemoSample, generate
 from workflows.local.run import default_memory_gib
 from workflows.settings import PipelineSettings
+from workflows.steps import by_name
 from workflows.steps.qc_gate import source as qc_gate_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -433,18 +434,11 @@ def _cores(task: str, settings: PipelineSettings, cpus: int) -> float:
 
 def _request(task: str, settings: PipelineSettings, cpus: int) -> tuple[float, float]:
     """Cores and MiB the task's pod books on the executor's budget (each capped at the budget)."""
-    res = {
-        "fastqc": settings.fastqc,
-        "fastqc-r1": settings.fastqc,
-        "fastqc-r2": settings.fastqc,
-        "qc-gate": settings.qc_gate,
-        "align": settings.align,
-        "align-lane": settings.align,
-        "merge": settings.align,
-        "report": settings.report,
-    }.get(task)
-    if res is None:
+    # The pipeline's own step table (fastqc-r1/-r2: the per-read FastQC of run.json before issue 15).
+    step = by_name().get(task.removesuffix("-r1").removesuffix("-r2"))
+    if step is None:
         return 1.0, 0.0
+    res = step.size(settings)
     return min(float(res.cpu), float(cpus)), min(float(res.memory_mib), budget_mib())
 
 

@@ -164,7 +164,8 @@ def lane_template(stack: StackOutputs, settings: PipelineSettings) -> Container:
     )
 
 
-def _when(layout: str) -> str:
+def when_layout(layout: str) -> str:
+    """The ``when`` of a task that runs only for a passed sample with ``layout`` (``one``/``many``)."""
     verdict = qc_gate.output_parameter(qc_gate.VERDICT)
     return f"'{verdict}' == 'pass' && '{qc_gate.output_parameter(qc_gate.LAYOUT)}' == '{layout}'"
 
@@ -176,7 +177,7 @@ def _lane_task(name: str, template: Container, layout: str) -> None:
         with_param=qc_gate.output_parameter(qc_gate.ALIGN_LANES),
         arguments={"sample": arg("sample"), **{n: f"{{{{item.{n}}}}}" for n in LANE_PARAMS}},
         depends=qc_gate.TASK,
-        when=_when(layout),
+        when=when_layout(layout),
     )
 
 

@@ -83,10 +83,7 @@ def wire(merge: Container) -> None:
         template=merge,
         arguments={"sample": arg("sample"), "lanes": qc_gate.output_parameter(qc_gate.ALIGN_LANES)},
         depends=align.LANE_TASK,
-        when=(
-            f"'{qc_gate.output_parameter(qc_gate.VERDICT)}' == 'pass' && "
-            f"'{qc_gate.output_parameter(qc_gate.LAYOUT)}' == 'many'"
-        ),
+        when=align.when_layout("many"),
     )
 
 
