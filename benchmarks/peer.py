@@ -601,6 +601,11 @@ def breakdown(
             f"  report tail: last sample task -> report start {r.start - before_report:.2f} s, "
             f"MultiQC {r.end - r.start:.2f} s, report end -> exit {ended - r.end:.2f} s"
         )
+    if "tasksStartedOnIdleCores" in doc:
+        lines.append(
+            f"  cores booked by: {doc.get('cpuBooking')}; tasks started on idle cores:"
+            f" {doc['tasksStartedOnIdleCores']}"
+        )
     per: dict[str, list[float]] = {}
     for t in tasks:
         per.setdefault(t.name, []).append(t.end - t.start)

@@ -62,3 +62,72 @@ def test_mutexes_are_shared_by_name_and_ordered() -> None:
     b = mutexes.locks({"mutex": {"name": "a"}})
     assert len(a) == 2 and a[0] is b[0]  # sorted by name: every template takes them in one order
     assert mutexes.locks(None) == []
+
+
+def _waiting(budget: ResourceBudget, cost: float, mib: float = 0.0) -> threading.Event:
+    """A task queued for ``cost`` cores and ``mib`` MiB; the event is set once it has them."""
+    got = threading.Event()
+
+    def book() -> None:
+        if budget.acquire(cost, threading.Event(), mib):
+            got.set()
+
+    threading.Thread(target=book, daemon=True).start()
+    time.sleep(0.2)  # queued
+    return got
+
+
+def test_a_task_starts_on_cores_the_running_ones_leave_idle() -> None:
+    budget = ResourceBudget(2, 1000)
+    assert budget.acquire(2, threading.Event(), 100)  # every core booked
+    fastqc = _waiting(budget, 1, 100)
+    budget.observe(0.4, time.monotonic())  # less than a core idle: it waits
+    assert not fastqc.wait(0.3)
+    budget.observe(0.95, time.monotonic())  # a core idle (within IDLE_SLACK): it starts
+    assert fastqc.wait(2)
+    assert budget.started_on_idle == 1 and budget.free == -1
+
+
+def test_a_small_request_needs_only_its_share_idle_and_a_big_one_a_whole_core() -> None:
+    small = ResourceBudget(2)
+    assert small.acquire(2, threading.Event())
+    gate = _waiting(small, 0.25)
+    small.observe(0.3, time.monotonic())
+    assert gate.wait(2)
+    big = ResourceBudget(2)
+    assert big.acquire(1.5, threading.Event())
+    align = _waiting(big, 2)
+    big.observe(1.0, time.monotonic())  # not two idle cores, but one whole core
+    assert align.wait(2)
+    assert small.started_on_idle == big.started_on_idle == 1
+
+
+def test_memory_is_never_booked_beyond_the_budget() -> None:
+    budget = ResourceBudget(2, 1000)
+    assert budget.acquire(1, threading.Event(), 900)
+    assert budget.acquire(1, threading.Event(), 0)
+    big = _waiting(budget, 1, 200)
+    budget.observe(2.0, time.monotonic())  # every core idle, but not 200 MiB free
+    assert not big.wait(0.5)
+    budget.release(1, 900)
+    assert big.wait(2)
+    assert budget.started_on_idle == 0  # its cores were free once the memory was
+
+
+def test_one_idle_span_starts_one_task_and_never_more_than_twice_the_cores() -> None:
+    budget = ResourceBudget(1)
+    assert budget.acquire(1, threading.Event())
+    first = _waiting(budget, 1)
+    span = time.monotonic()
+    budget.observe(1.0, span)
+    assert first.wait(2)
+    second = _waiting(budget, 0.5)
+    budget.observe(1.0, span)  # the same span, measured before the first one started
+    assert not second.wait(0.3)
+    budget.observe(1.0, time.monotonic())  # a fresh span, but 2 cores of 1 are booked already
+    assert not second.wait(0.3)
+    budget.observe(0.0, time.monotonic())
+    budget.release(1)
+    budget.release(1)
+    assert second.wait(2)  # its request fits the budget again
+    assert budget.started_on_idle == 1

@@ -15,7 +15,9 @@ Local mapping of pod concepts:
   never collide; artifact paths and environment values under a mount are rewritten, and a
   script that names the mount literally is refused (it would write into the host's ``/work``);
 * a task costs its template's cpu and memory requests (each capped at the budget) from shared
-  CPU and memory budgets, as the Kubernetes scheduler places pods by their requests;
+  CPU and memory budgets, as the Kubernetes scheduler places pods by their requests; with
+  ``idle_cores`` (a run that has the whole machine), a task may also start on cores the running
+  tasks leave idle (:mod:`workflows.local.idle`), never beyond the memory budget;
 * each process runs in its own process group; a process killed by SIGKILL/SIGTERM is reported
   as Argo reports a deleted pod (status ``Error``, message ``pod deleted``), a non-zero exit as
   ``Failed`` with ``Error (exit code N)``;
@@ -50,6 +52,7 @@ from typing import Any
 from workflows.local.artifacts import collect_outputs, stage_inputs
 from workflows.local.budget import Mutexes, ResourceBudget
 from workflows.local.dag import DagRun
+from workflows.local.idle import IdleCores
 from workflows.local.launch import Fault, Processes
 from workflows.local.nodes import (
     DEADLINE_MESSAGE,
@@ -92,6 +95,7 @@ class Executor:
         terminate_grace: float = 5.0,
         env: Mapping[str, str] | None = None,
         pods: PodEmulation | None = None,
+        idle_cores: bool = False,
     ) -> None:
         problems = [p for obj in objects for p in check_supported(obj)]
         if problems:
@@ -113,6 +117,8 @@ class Executor:
         self.fatal: BaseException | None = None
         self.memory_mib = math.inf if memory_mib is None else float(memory_mib)
         self.budget = ResourceBudget(self.cpus, self.memory_mib)
+        #: Reads the machine's idle cores for the budget (None: tasks book their requests only).
+        self.idle_cores = IdleCores(self.budget.observe) if idle_cores else None
         self.mutexes = Mutexes()
         self.processes = Processes(self.cancelled, terminate_grace)
         self.machine = Machine(self.cpus, self.memory_mib, state_dir, self.env, self.pods)
@@ -142,6 +148,15 @@ class Executor:
             done.append(finished)
             t = threading.Thread(target=self._run_workflow, args=(scope, root, finished), daemon=True)
             threads.append(t)
+        if self.idle_cores is not None and not self.idle_cores.start():
+            self.idle_cores = None  # no /proc/stat: requests only
+        try:
+            return self._wait(threads, done)
+        finally:
+            if self.idle_cores is not None:
+                self.idle_cores.stop()
+
+    def _wait(self, threads: list[threading.Thread], done: list[threading.Event]) -> list[Node]:
         for t in threads:
             t.start()
         # Wait on events, not Thread.join: a KeyboardInterrupt inside join() can leave CPython

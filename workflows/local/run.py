@@ -46,6 +46,7 @@ from workflows.cram import CramReferenceError, check_reference
 from workflows.cram import sha256 as file_sha256
 from workflows.local.executor import Executor
 from workflows.local.fastq import InputError, checking_pairs
+from workflows.local.idle import usable_cpus
 from workflows.local.launch import Fault
 from workflows.local.nodes import (
     SKIPPED,
@@ -397,6 +398,10 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 faults=opts.faults,
                 previous=previous,
                 env=env,
+                # CPU is compressible: a run that has every core also starts tasks on the cores
+                # running tasks leave idle. With fewer --cpus than the machine has, the user kept
+                # the rest for something else: tasks then book their requests only.
+                idle_cores=opts.cpus >= len(usable_cpus()),
             )
             record.nodes = executor.nodes
             # The display and the checkpoint are separate listeners: run.json is rewritten
@@ -432,6 +437,9 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
             return EXIT_RUN_FAILED
         shutil.rmtree(state / "work", ignore_errors=True)
         pods.cleanup()
+        # How tasks were given cores, and how many started on idle ones (see ResourceBudget).
+        header["cpuBooking"] = "requests, then idle cores" if executor.idle_cores else "requests"
+        header["tasksStartedOnIdleCores"] = executor.budget.started_on_idle
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
     record.samples = outcomes(samples, bad, roots, outdir, settings.output_format)

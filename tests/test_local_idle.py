@@ -1,0 +1,72 @@
+"""Idle cores from /proc/stat (workflows.local.idle): which CPUs count, what idle means, and that a
+run's executor starts a task on cores the running tasks leave idle."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from tests.local_workflows import run, sh, workflow
+from workflows.local.idle import IdleCores, read_ticks, usable_cpus
+
+
+def _stat(path: Path, cpus: dict[int, tuple[int, int, int]]) -> None:
+    """A /proc/stat with, per CPU, (busy user ticks, idle ticks, iowait ticks)."""
+    lines = ["cpu  1 2 3 4 5 6 7 8 0 0"]
+    for n, (user, idle, iowait) in cpus.items():
+        lines.append(f"cpu{n} {user} 0 0 {idle} {iowait} 0 0 0 0 0")
+    lines.append("intr 12345")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_ticks_count_only_the_usable_cpus_and_iowait_as_idle(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    _stat(stat, {0: (10, 20, 5), 1: (30, 40, 0), 2: (1000, 0, 0)})
+    assert read_ticks(stat, {0, 1}) == (65, 105)
+    assert read_ticks(stat, {7}) is None
+    assert read_ticks(tmp_path / "missing", {0}) is None
+
+
+def test_idle_cores_are_averaged_over_the_last_readings(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    _stat(stat, {0: (0, 0, 0), 1: (0, 0, 0)})
+    seen: list[float] = []
+    got = threading.Event()
+
+    def observe(idle: float, since: float) -> None:
+        seen.append(idle)
+        got.set()
+
+    sampler = IdleCores(observe, stat=stat, interval=0.05, cpus={0, 1})
+    assert sampler.start()
+    # CPU 0 idle all along, CPU 1 busy: one core idle.
+    _stat(stat, {0: (0, 100, 0), 1: (100, 0, 0)})
+    assert got.wait(2)
+    sampler.stop()
+    assert seen[0] == 1.0
+
+
+def test_without_proc_stat_nothing_starts(tmp_path: Path) -> None:
+    sampler = IdleCores(lambda idle, since: None, stat=tmp_path / "none")
+    assert not sampler.start()
+    sampler.stop()
+    assert usable_cpus()
+
+
+def test_tasks_that_book_every_core_and_sleep_run_side_by_side(tmp_path: Path) -> None:
+    # Three tasks, each booking both cores and sleeping: by requests they run one after the
+    # other (3 s); the sleeping ones leave the cores idle, so the next starts beside them. Twice
+    # the cores at most: the third waits for the first to end (about 2 s in all).
+    stamp = 'date +%s.%N > "$WORK/t"; sleep 1; date +%s.%N >> "$WORK/t"'
+    out = {"parameters": [{"name": "t", "valueFrom": {"path": "/work/t"}}]}
+    main = {"name": "main", "dag": {"tasks": [{"name": f"t{i}", "template": "two"} for i in range(3)]}}
+    two = sh("two", stamp, outputs=out)
+    two["container"]["resources"] = {"requests": {"cpu": "2", "memory": "10Mi"}}
+    t0 = time.monotonic()
+    _root, nodes = run([workflow([main, two])], tmp_path, idle_cores=True, memory_mib=1024)
+    took = time.monotonic() - t0
+    spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
+    assert spans[1][0] < spans[0][1]  # the second started while the first was sleeping
+    assert spans[2][0] >= spans[0][1] - 0.05  # the third: only once two cores were given back
+    assert took < 2.8
