@@ -15,7 +15,9 @@ The floor: every step run alone, one after the other, under ``getrusage`` (user 
 step's processes); the sum over all steps divided by the cores is the wall time no runner can beat
 on this machine. Each contender's wall is printed as a ratio to it, and seqstack's to Snakemake's.
 The DAG bound beside it is the longest chain of steps (their walls alone): with few samples it,
-not the CPU, is the limit.
+not the CPU, is the limit. The report bound: MultiQC reads every sample's outputs and runs on one
+core, so every other step's CPU over the cores, then MultiQC's wall alone, is a wall no runner of
+this DAG can beat either.
 
 Workloads (``--workload a,b,c``), made from the real HG00152 mtDNA reads (``tests/data`` when a
 copy is there, else ``../shared/testdata``; ``workflows.local.demo`` reads only when neither
@@ -703,6 +705,15 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
     print(
         f"  {'DAG bound':<20} {chain:8.2f} {'':>8} {chain / floor:8.3f}   longest sample chain"
         " + MultiQC, step walls alone"
+    )
+    # MultiQC reads every sample's outputs, so no runner can start it before every other step
+    # has ended, and it runs on one core: the other steps' CPU over the cores, then its wall.
+    report = min(floors, key=lambda f: f.total_cpu)
+    tail = (report.total_cpu - report.cpu["multiqc"]) / args.cpus + report.report_wall
+    print(
+        f"  {'report bound':<20} {tail:8.2f} {'':>8} {tail / floor:8.3f}   every other step's CPU"
+        f" / cores, then MultiQC alone ({report.report_wall:.2f} s on one core): no runner of"
+        " this DAG can beat it"
     )
     snk = best[names[2]].wall
     print(f"  seqstack / snakemake: {best['seqstack run'].wall / snk:.3f} (wall)")
