@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -191,6 +192,68 @@ def test_checks_in_child_processes_give_the_same_one_line(
     truncated = gzip.compress(records(3000, mate=2), mtime=0)[:-2000]
     problems = check_in_children(tmp_path, truncated, compress=False)
     assert list(problems) == ["bad"] and problems["bad"].startswith(f"sample bad: R2 {r2}: truncated gzip")
+
+
+def test_many_files_are_read_by_one_checker_process_per_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
+    started: list[fastq._Checker] = []
+
+    class Counted(fastq._Checker):
+        def __init__(self) -> None:
+            super().__init__()
+            started.append(self)
+
+    monkeypatch.setattr(fastq, "_Checker", Counted)
+    samples = []
+    for i in range(6):
+        r1 = write(tmp_path / f"s{i}_R1.fastq.gz", records(50))
+        r2 = write(tmp_path / f"s{i}_R2.fastq.gz", records(50 if i != 4 else 49, mate=2))
+        samples.append(paired(f"s{i}", str(r1), str(r2), i + 2))
+    with fastq.checking_pairs(samples, cpus=2) as answer:
+        problems = answer().problems
+    assert problems == {"s4": f"sample s4: {tmp_path / 's4_R2.fastq.gz'}: R1 has 50 reads but R2 has 49"}
+    assert 1 <= len(started) <= 2  # 12 files, 2 cores: 2 processes at most, not 12
+    assert all(c.proc.poll() is not None for c in started)  # and none is left behind
+
+
+def test_a_checker_process_that_dies_names_the_file_and_the_next_file_gets_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
+
+    class Dies(fastq._Checker):
+        def summarize(self, sample: str, label: str, path: str) -> fastq.FileSummary | str:
+            if path.endswith("s1_R2.fastq.gz"):  # killed (say, out of memory) while reading it
+                self.proc.kill()
+                self.proc.wait()
+            return super().summarize(sample, label, path)
+
+    monkeypatch.setattr(fastq, "_Checker", Dies)
+    samples = []
+    for i in range(3):
+        r1 = write(tmp_path / f"s{i}_R1.fastq.gz", records(50))
+        r2 = write(tmp_path / f"s{i}_R2.fastq.gz", records(50, mate=2))
+        samples.append(paired(f"s{i}", str(r1), str(r2), i + 2))
+    with fastq.checking_pairs(samples, cpus=1) as answer:  # one thread: files in turn
+        problems = answer().problems
+    assert problems == {
+        "s1": f"sample s1: R2 {tmp_path / 's1_R2.fastq.gz'}: the check failed (exit code -9: no message)"
+    }
+
+
+def test_the_serve_loop_answers_each_request_with_one_line(tmp_path: Path) -> None:
+    good = write(tmp_path / "R1.fastq.gz", records(10))
+    empty = write(tmp_path / "R2.fastq.gz", b"")
+    requests = io.StringIO(
+        json.dumps(["s1", "R1", str(good)]) + "\n" + json.dumps(["s1", "R2", str(empty)]) + "\n"
+    )
+    replies = io.StringIO()
+    fastq.serve(requests, replies)
+    first, second = (json.loads(line) for line in replies.getvalue().splitlines())
+    assert first["reads"] == 10 and len(first["names"]) == 1
+    assert second == {"problem": f"sample s1: R2 {empty}: empty FASTQ (no reads)"}
 
 
 def test_a_module_in_the_current_directory_cannot_stand_in_for_the_checker(

@@ -10,14 +10,15 @@ Every problem is one line naming the sample and the file, so a user can fix it w
 Each file is read in one streaming pass (large decompressed blocks, record checks done on whole
 lists of lines, so the cost is close to that of decompressing). :func:`summarize` reads one file
 and keeps only its read count and digests of its read names, so :func:`checking_pairs` (what
-``seqstack run`` calls) reads R1 and R2 at once, large files each in a process of its own
-(``python -m workflows.local.fastq``), and :func:`compare_pair` compares the summaries; only
+``seqstack run`` calls) reads R1 and R2 at once, in up to one checker process per core
+(``python -m workflows.local.fastq --serve``), and :func:`compare_pair` compares the summaries; only
 when they differ does :func:`check_pair` read both files again in lockstep, to name the first
 read out of step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -36,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import ne
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, TextIO, cast
 
 from isal import igzip, isal_zlib
 
@@ -336,8 +337,9 @@ def compare_pair(sample: str, r1: Path, r2: Path, one: FileSummary, two: FileSum
     raise InputError(f"sample {sample}: {r2}: R1 and R2 changed while they were checked; check again")
 
 
-#: Files smaller than this are checked in this process: a child's start-up (about 50 ms) would
-#: cost more than reading them, and a sheet of many small samples would start thousands.
+#: When all the files together are smaller than this, they are checked in this process: a
+#: checker process's start-up (about 80 ms of CPU: Python and the modules) would cost more than
+#: reading them.
 IN_PROCESS_CHECK_BYTES = 4 << 20
 
 
@@ -354,30 +356,85 @@ class PairCheck:
     """From the first check's start to the last one's end."""
 
 
+class _Checker:
+    """A checker process (``python -m workflows.local.fastq --serve``): it reads one file per
+    request, so a sheet of many files starts as many processes as there are cores, not one per
+    file (each start costs about 80 ms of CPU)."""
+
+    def __init__(self) -> None:
+        # -P: not the current directory on sys.path, so a stray hashlib.py or workflows/ there
+        # cannot stand in for the real modules.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", "workflows.local.fastq", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def summarize(self, sample: str, label: str, path: str) -> FileSummary | str:
+        """The file's summary, or its problem as one line."""
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps([sample, label, path]) + "\n")
+            proc.stdin.flush()
+            answer = proc.stdout.readline()
+        except OSError:
+            answer = ""
+        try:
+            reply = json.loads(answer)
+            if "problem" in reply:
+                return str(reply["problem"])
+            return FileSummary(int(reply["reads"]), tuple(reply["names"]), str(reply["head"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+        # No answer: the process died (killed, out of memory, a bug); say what it said.
+        proc.kill()
+        err = proc.communicate()[1] if proc.stderr is not None else ""
+        last = (err.strip().splitlines() or answer.strip().splitlines() or ["no message"])[-1]
+        return f"sample {sample}: {label} {path}: the check failed (exit code {proc.returncode}: {last})"
+
+    def close(self) -> None:
+        """End the process (at once: nothing it could still say is waited for)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+
+
 @contextmanager
 def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], PairCheck]]:
     """Start checking every FASTQ file, up to ``cpus`` at a time; yields a call that waits for
     the answer. Leaving the block stops every check still running.
 
-    Each large file is read by a child process (:func:`main`), not a thread: the record checks
-    hold the GIL, and meanwhile the caller builds a missing index and imports Hera; R1 and R2
-    are read at once and compared by their summaries. Plain child processes rather than a
-    multiprocessing pool, because a pool's workers re-import the parent's ``__main__``, which not
-    every caller has (a script on stdin).
+    Unless the files are small together (:data:`IN_PROCESS_CHECK_BYTES`), they are read by up to
+    ``cpus`` checker processes (:class:`_Checker`), not threads: the record checks hold the GIL,
+    and meanwhile the caller builds a missing index and imports Hera; R1 and R2 are read at once
+    and compared by their summaries. Plain child processes rather than a multiprocessing pool,
+    because a pool's workers re-import the parent's ``__main__``, which not every caller has (a
+    script on stdin).
     """
-    children: list[subprocess.Popen[str]] = []
+    checkers: list[_Checker] = []
     lock = threading.Lock()
     stopping = threading.Event()
+    mine = threading.local()
     started = time.monotonic()
     ended: list[float] = []
+    lanes = [(s, lane) for s in samples for lane in s.lanes]
+    paths = [f for _, lane in lanes for f in (lane.fastq_1, lane.fastq_2) if f]
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):  # summarize() names what is wrong with it
+            total += os.stat(path).st_size
+    in_process = total < IN_PROCESS_CHECK_BYTES
 
     def read(sample: str, label: str, path: str) -> FileSummary | str | None:
         try:
-            size = os.stat(path).st_size
-        except OSError:
-            size = 0  # summarize() names what is wrong with it
-        try:
-            if size < IN_PROCESS_CHECK_BYTES:
+            if in_process:
                 return summarize(sample, label, Path(path))
             return read_in_child(sample, label, path)
         except InputError as exc:
@@ -386,35 +443,23 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
             ended.append(time.monotonic())
 
     def read_in_child(sample: str, label: str, path: str) -> FileSummary | str | None:
-        with lock:
-            if stopping.is_set():
-                return None
-            try:
-                child = subprocess.Popen(
-                    # -P: not the current directory on sys.path, so a stray hashlib.py or
-                    # workflows/ there cannot stand in for the real modules.
-                    [sys.executable, "-P", "-m", "workflows.local.fastq", sample, label, path],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            except OSError as exc:
-                return f"sample {sample}: {label} {path}: cannot start the check ({exc})"
-            children.append(child)
-        out, err = child.communicate()
+        checker: _Checker | None = getattr(mine, "checker", None)
+        if checker is None:  # this thread's own process, started on its first file
+            with lock:
+                if stopping.is_set():
+                    return None
+                try:
+                    checker = _Checker()
+                except OSError as exc:
+                    return f"sample {sample}: {label} {path}: cannot start the check ({exc})"
+                checkers.append(checker)
+            mine.checker = checker
+        answer = checker.summarize(sample, label, path)
         if stopping.is_set():
             return None
-        if child.returncode == 0:
-            try:
-                summary = json.loads(out)
-                return FileSummary(int(summary["reads"]), tuple(summary["names"]), str(summary["head"]))
-            except (ValueError, KeyError, TypeError):
-                pass  # reported below, with what the child said
-        elif child.returncode == 1 and out.strip():
-            return out.strip().splitlines()[-1]
-        last = (err.strip().splitlines() or out.strip().splitlines() or ["no message"])[-1]
-        return f"sample {sample}: {label} {path}: the check failed (exit code {child.returncode}: {last})"
+        if checker.proc.poll() is not None:
+            mine.checker = None  # it died: the next file gets a new one
+        return answer
 
     def problem(
         s: Sample, lane: Lane, one: FileSummary | str | None, two: FileSummary | str | None
@@ -441,8 +486,7 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
                 problems[s.id] = p
         return PairCheck(problems, max(ended, default=started) - started)
 
-    lanes = [(s, lane) for s in samples for lane in s.lanes]
-    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, 2 * len(lanes))))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, len(paths))))
     try:
         futures = [
             (
@@ -457,22 +501,43 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
     finally:
         stopping.set()
         with lock:
-            for child in children:
-                if child.poll() is None:
-                    child.kill()
+            for checker in checkers:
+                if checker.proc.poll() is None:
+                    checker.proc.kill()
         pool.shutdown(wait=True, cancel_futures=True)
+        for checker in checkers:
+            checker.close()
+
+
+def serve(requests: TextIO, replies: TextIO) -> None:
+    """``--serve``: for each request line (JSON ``[sample, "R1"|"R2", path]``), one reply line:
+    the file's summary (``reads``, ``names``, ``head``) or ``{"problem": <one line>}``."""
+    for line in requests:
+        sample, label, path = json.loads(line)
+        try:
+            summary = summarize(sample, label, Path(path))
+        except InputError as exc:
+            reply: dict[str, object] = {"problem": str(exc)}
+        else:
+            reply = {"reads": summary.reads, "names": summary.names, "head": summary.head}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m workflows.local.fastq SAMPLE R1|R2 FILE``: :func:`summarize` in a process of
-    its own (``seqstack run`` reads both files of a pair at once this way).
+    its own; ``python -m workflows.local.fastq --serve``: :func:`serve` on stdin and stdout
+    (what :func:`checking_pairs` runs).
 
     Exit 0 with the summary as JSON on stdout; exit 1 with the problem as one line on stdout;
     2 for a wrong call.
     """
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--serve"]:
+        serve(sys.stdin, sys.stdout)
+        return 0
     if len(args) != 3 or args[1] not in ("R1", "R2"):
-        print("usage: python -m workflows.local.fastq SAMPLE R1|R2 FILE", file=sys.stderr)
+        print("usage: python -m workflows.local.fastq SAMPLE R1|R2 FILE | --serve", file=sys.stderr)
         return 2
     sample, label, path = args
     try:
