@@ -40,3 +40,19 @@ def run(objs: list[dict[str, Any]], tmp_path: Path, **kw: Any) -> tuple[Node, di
     ex = Executor(objs, cpus=2, state_dir=tmp_path / "state", **kw)
     roots = ex.run()
     return roots[0], {n.display: n for n in walk(roots)}
+
+
+def sleepers(count: int, requests: dict[str, str], seconds: float = 0.5) -> dict[str, Any]:
+    """A workflow of ``count`` independent tasks t0.., each with ``requests``, that sleep
+    ``seconds`` and write when they started and ended (read them with :func:`spans`)."""
+    stamp = f'date +%s.%N > "$WORK/t"; sleep {seconds}; date +%s.%N >> "$WORK/t"'
+    out = {"parameters": [{"name": "t", "valueFrom": {"path": "/work/t"}}]}
+    main = {"name": "main", "dag": {"tasks": [{"name": f"t{i}", "template": "sleep"} for i in range(count)]}}
+    sleep = sh("sleep", stamp, outputs=out)
+    sleep["container"]["resources"] = {"requests": requests}
+    return workflow([main, sleep])
+
+
+def spans(nodes: dict[str, Node], count: int) -> list[tuple[float, ...]]:
+    """The (start, end) epoch seconds of :func:`sleepers`' tasks, in order of start."""
+    return sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(count))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.local_workflows import run, sh, workflow
+from tests.local_workflows import run, sh, sleepers, spans, workflow
 from workflows.local.executor import Executor
 from workflows.local.launch import Fault
 from workflows.local.nodes import (
@@ -167,27 +167,15 @@ def test_active_deadline_kills_the_process_and_fails_the_task(tmp_path: Path) ->
 
 
 def test_cpu_requests_bound_how_many_tasks_run_at_once(tmp_path: Path) -> None:
-    stamp = 'date +%s.%N > "$WORK/t"; sleep 0.5; date +%s.%N >> "$WORK/t"'
-    out = {"parameters": [{"name": "t", "valueFrom": {"path": "/work/t"}}]}
-    main = {"name": "main", "dag": {"tasks": [{"name": f"t{i}", "template": "two-cpu"} for i in range(3)]}}
-    two = sh("two-cpu", stamp, outputs=out)
-    two["container"]["resources"] = {"requests": {"cpu": "2"}}
-    _root, nodes = run([workflow([main, two])], tmp_path)
-    spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
+    _root, nodes = run([sleepers(3, {"cpu": "2"})], tmp_path)
     # Each task costs the whole 2-cpu budget: no two ever overlap.
-    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans(nodes, 3)))
 
 
 def test_memory_requests_bound_how_many_tasks_run_at_once(tmp_path: Path) -> None:
     # Cores for two at once, memory for one at a time: the memory request decides.
-    stamp = 'date +%s.%N > "$WORK/t"; sleep 0.5; date +%s.%N >> "$WORK/t"'
-    out = {"parameters": [{"name": "t", "valueFrom": {"path": "/work/t"}}]}
-    main = {"name": "main", "dag": {"tasks": [{"name": f"t{i}", "template": "big"} for i in range(3)]}}
-    big = sh("big", stamp, outputs=out)
-    big["container"]["resources"] = {"requests": {"cpu": "1", "memory": "3Gi"}}
-    _root, nodes = run([workflow([main, big])], tmp_path, memory_mib=4096)
-    spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
-    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    _root, nodes = run([sleepers(3, {"cpu": "1", "memory": "3Gi"})], tmp_path, memory_mib=4096)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans(nodes, 3)))
 
 
 def test_a_retry_only_gets_what_is_left_of_max_duration(tmp_path: Path) -> None:

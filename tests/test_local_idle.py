@@ -7,7 +7,10 @@ import threading
 import time
 from pathlib import Path
 
-from tests.local_workflows import run, sh, workflow
+import pytest
+
+from tests.local_workflows import run, sleepers, spans
+from workflows.local import executor
 from workflows.local.idle import IdleCores, read_ticks, usable_cpus
 
 
@@ -51,22 +54,41 @@ def test_without_proc_stat_nothing_starts(tmp_path: Path) -> None:
     sampler = IdleCores(lambda idle, since: None, stat=tmp_path / "none")
     assert not sampler.start()
     sampler.stop()
-    assert usable_cpus()
 
 
-def test_tasks_that_book_every_core_and_sleep_run_side_by_side(tmp_path: Path) -> None:
+def test_proc_stat_is_read_here() -> None:
+    ticks = read_ticks(Path("/proc/stat"), usable_cpus())
+    assert ticks is not None and 0 <= ticks[0] <= ticks[1]
+
+
+def test_tasks_that_book_every_core_and_sleep_run_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A machine whose two cores stay idle (a /proc/stat that only counts idle ticks): the
+    # sleeping tasks leave them so, whatever else this machine is doing meanwhile.
+    stat = tmp_path / "stat"
+    _stat(stat, {0: (0, 0, 0), 1: (0, 0, 0)})
+    ticking = threading.Event()
+
+    def tick() -> None:
+        n = 0
+        while not ticking.wait(0.02):
+            n += 2
+            tmp = tmp_path / "stat.tmp"
+            _stat(tmp, {0: (0, n, 0), 1: (0, n, 0)})
+            tmp.replace(stat)
+
+    threading.Thread(target=tick, daemon=True).start()
+    monkeypatch.setattr(executor, "IdleCores", lambda observe: IdleCores(observe, stat=stat, cpus={0, 1}))
     # Three tasks, each booking both cores and sleeping: by requests they run one after the
-    # other (3 s); the sleeping ones leave the cores idle, so the next starts beside them. Twice
-    # the cores at most: the third waits for the first to end (about 2 s in all).
-    stamp = 'date +%s.%N > "$WORK/t"; sleep 1; date +%s.%N >> "$WORK/t"'
-    out = {"parameters": [{"name": "t", "valueFrom": {"path": "/work/t"}}]}
-    main = {"name": "main", "dag": {"tasks": [{"name": f"t{i}", "template": "two"} for i in range(3)]}}
-    two = sh("two", stamp, outputs=out)
-    two["container"]["resources"] = {"requests": {"cpu": "2", "memory": "10Mi"}}
+    # other (3 s); on idle cores the next starts beside them. Twice the cores at most: the third
+    # waits for the first to end (about 2 s in all).
     t0 = time.monotonic()
-    _root, nodes = run([workflow([main, two])], tmp_path, idle_cores=True, memory_mib=1024)
+    wf = sleepers(3, {"cpu": "2", "memory": "10Mi"}, seconds=1)
+    _root, nodes = run([wf], tmp_path, idle_cores=True, memory_mib=1024)
     took = time.monotonic() - t0
-    spans = sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(3))
-    assert spans[1][0] < spans[0][1]  # the second started while the first was sleeping
-    assert spans[2][0] >= spans[0][1] - 0.05  # the third: only once two cores were given back
+    ticking.set()
+    first, second, third = spans(nodes, 3)
+    assert second[0] < first[1]  # the second started while the first was sleeping
+    assert third[0] >= first[1] - 0.05  # the third: only once two cores were given back
     assert took < 2.8
