@@ -97,7 +97,8 @@ class IdleCores:
         readings = [(time.monotonic(), *first)]
         while not self._stop.wait(self.interval):
             now = read_ticks(self.stat, self.cpus)
-            if now is None:
+            if now is None:  # unreadable from here on: no idle core may be counted on
+                self.observe(0.0, time.monotonic())
                 return
             readings.append((time.monotonic(), *now))
             readings = readings[-(self.window + 1) :]
