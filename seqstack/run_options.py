@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflows.errors import UserError
+from workflows.settings import OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     from workflows.local.launch import Fault
@@ -79,15 +80,11 @@ def memory_budget(asked: float) -> float | None:
     return asked or None
 
 
-#: ``--output-format`` values (the workflow parameter ``output-format``).
-OUTPUT_FORMATS = ("bam", "cram")
-
-
 def output_format(value: str) -> str:
     """``--output-format``: ``bam`` or ``cram`` (any case); anything else is refused."""
     fmt = value.strip().lower()
     if fmt not in OUTPUT_FORMATS:
-        raise OptionError(f"--output-format {value}: use bam or cram")
+        raise OptionError(f"--output-format {value}: use {' or '.join(OUTPUT_FORMATS)}")
     return fmt
 
 

@@ -21,6 +21,9 @@ from workflows.quantities import QuantityError, format_cpu, format_gib, format_m
 #: Version of the pipeline definition; goes into the WorkflowTemplate name.
 PIPELINE_VERSION = "2.0.0"
 
+#: Alignment file formats (``--output-format``, the workflow parameter ``output-format``).
+OUTPUT_FORMATS: tuple[str, ...] = ("bam", "cram")
+
 #: FastQC modules whose FAIL fails the QC gate by default.
 DEFAULT_FAIL_MODULES: tuple[str, ...] = ("Basic Statistics", "Per base sequence quality")
 
@@ -218,7 +221,7 @@ class PipelineSettings:
             raise SettingsError(f"aligner_memory_mib must be > 0, got {self.aligner_memory_mib}")
         if self.markdup_memory_mib <= 0:
             raise SettingsError(f"markdup_memory_mib must be > 0, got {self.markdup_memory_mib}")
-        if self.output_format not in ("bam", "cram"):
+        if self.output_format not in OUTPUT_FORMATS:
             raise SettingsError(f"output_format must be bam or cram, got {self.output_format!r}")
         per_thread = self.sort_mib_per_thread
         reserve = self._beside_sort

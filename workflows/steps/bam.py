@@ -25,7 +25,7 @@ from collections.abc import Callable
 from hera.workflows import Artifact, Parameter
 
 from workflows.contract import StackOutputs
-from workflows.settings import PipelineSettings
+from workflows.settings import OUTPUT_FORMATS, PipelineSettings
 from workflows.steps.pod import METRICS, SAMPLE, SAMPLE_DIR, WORK, output
 
 #: ``bwa mem -K``: input bases per batch, whatever the thread count (nf-core/sarek's value).
@@ -35,7 +35,6 @@ BATCH_BASES = 100_000_000
 MARKDUP_PARAM = "markdup"
 FORMAT_PARAM = "output-format"
 MARKDUP_VALUES = ("false", "true")
-FORMAT_VALUES = ("bam", "cram")
 
 #: A producer of a coordinate-sorted alignment: given whether duplicates will be marked and the
 #: samtools output options to use (``-u -o -`` to stream, or a format and a file), the shell
@@ -59,7 +58,7 @@ def alignment_parameters() -> list[Parameter]:
         Parameter(
             name=FORMAT_PARAM,
             value="bam",
-            enum=list(FORMAT_VALUES),
+            enum=list(OUTPUT_FORMATS),
             description="Alignment file format: bam, or cram (encoded against the reference)",
         ),
     ]
@@ -83,7 +82,7 @@ def run_options() -> str:
     checks = []
     for var, param, values in (
         ("markdup", MARKDUP_PARAM, MARKDUP_VALUES),
-        ("format", FORMAT_PARAM, FORMAT_VALUES),
+        ("format", FORMAT_PARAM, OUTPUT_FORMATS),
     ):
         checks.append(
             f"""{var}="{{{{workflow.parameters.{param}}}}}"
