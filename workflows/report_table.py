@@ -90,10 +90,8 @@ def all_samples(metrics: str, parameter: str) -> dict[str, list[dict[str, Any]]]
     """Every sample of the run: earlier chunks' lists in the metrics folder (chunk order), then
     this chunk's parameter, then any sample the gate judged that neither names."""
     found: dict[str, list[dict[str, Any]]] = {}
-    names = sorted(
-        (n for n in _files(metrics) if n.startswith(SAMPLES_PREFIX) and n.endswith(".json")),
-        key=_natural,
-    )
+    files = _files(metrics)
+    names = sorted((n for n in files if n.startswith(SAMPLES_PREFIX) and n.endswith(".json")), key=_natural)
     for name in names:
         try:
             with open(os.path.join(metrics, name)) as f:
@@ -101,7 +99,7 @@ def all_samples(metrics: str, parameter: str) -> dict[str, list[dict[str, Any]]]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a list the report cannot read hides no sample the gate judged (below)
     found.update(samples_of(parameter))
-    for name in _files(metrics):
+    for name in files:
         if name.endswith(".qc.json"):
             found.setdefault(name[: -len(".qc.json")], [])
     return found
