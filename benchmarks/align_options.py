@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.peer import WORKLOADS, _timed, prepare, tool_env
+from benchmarks.peer import WORKLOADS, _timed, prepare, rotations, tool_env
 from workflows.local.run import default_memory_gib
 from workflows.settings import PipelineSettings
 
@@ -59,24 +59,22 @@ def main() -> None:
     env = tool_env(args.cpus, settings, ds.reference, gate=Path("unused"))  # only PATH/PYTHONPATH matter
     print(f"workload ({workload.key}): {workload.samples} sample(s) x {workload.pairs:,} pairs; {ds.source}")
     best: dict[str, tuple[float, float, float, int]] = {}
-    for round_ in range(args.repeat):
-        shift = round_ % len(COMBINATIONS)
-        for label, extra in COMBINATIONS[shift:] + COMBINATIONS[:shift]:
-            out = args.workdir / "runs" / label.replace(" ", "_").replace("(", "").replace(")", "")
-            shutil.rmtree(out, ignore_errors=True)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            cmd = [sys.executable, "-m", "seqstack", "run", "--samples", str(ds.sheet)]
-            cmd += ["--reference", str(ds.reference), "--outdir", str(out), "--cpus", str(args.cpus), *extra]
-            m = _timed(cmd, env, out.parent, out.parent / f"{out.name}.log")
-            wall, cpu = align_task(out / "run.json")
-            fmt = "cram" if "cram" in extra else "bam"
-            size = sum(p.stat().st_size for p in (out / "samples").glob(f"*/*.{fmt}"))
-            print(
-                f"  round {round_ + 1} {label:15} run {m.wall:6.1f} s  align {wall:6.1f} s, {cpu:6.1f} CPU-s"
-            )
-            if label not in best or m.wall < best[label][0]:
-                best[label] = (m.wall, wall, cpu, size)
-            time.sleep(1)
+    options = dict(COMBINATIONS)
+    for round_, label in rotations(list(options), args.repeat):
+        extra = options[label]
+        out = args.workdir / "runs" / label.replace(" ", "_").replace("(", "").replace(")", "")
+        shutil.rmtree(out, ignore_errors=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "seqstack", "run", "--samples", str(ds.sheet)]
+        cmd += ["--reference", str(ds.reference), "--outdir", str(out), "--cpus", str(args.cpus), *extra]
+        m = _timed(cmd, env, out.parent, out.parent / f"{out.name}.log")
+        wall, cpu = align_task(out / "run.json")
+        fmt = "cram" if "cram" in extra else "bam"
+        size = sum(p.stat().st_size for p in (out / "samples").glob(f"*/*.{fmt}"))
+        print(f"  round {round_ + 1} {label:15} run {m.wall:6.1f} s  align {wall:6.1f} s, {cpu:6.1f} CPU-s")
+        if label not in best or m.wall < best[label][0]:
+            best[label] = (m.wall, wall, cpu, size)
+        time.sleep(1)
     base = best[COMBINATIONS[0][0]]
     print(f"\nbest of {args.repeat}, {args.cpus} cores ({time.strftime('%Y-%m-%d')}):")
     print("  options          run wall   align wall   align CPU   file size")
