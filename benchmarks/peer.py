@@ -606,7 +606,8 @@ def breakdown(
     if "tasksStartedOnIdleCores" in doc:
         lines.append(
             f"  cores booked by: {doc.get('cpuBooking')}; tasks started on idle cores:"
-            f" {doc['tasksStartedOnIdleCores']}"
+            f" {doc['tasksStartedOnIdleCores']}; booked from siblings' use:"
+            f" {doc.get('tasksBookedFromSiblings', 0)}"
         )
     per: dict[str, list[float]] = {}
     for t in tasks:

@@ -9,8 +9,17 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A task waiting in the queue and what it would book (``eq=False``: each is itself)."""
+
+    cost: float
+    mib: float
 
 
 class ResourceBudget:
@@ -33,12 +42,14 @@ class ResourceBudget:
         self.free = cpus
         self.free_mib = memory_mib
         self.cond = threading.Condition()
-        self.queue: deque[tuple[object, float, float]] = deque()
+        self.queue: deque[_Waiter] = deque()
         #: The last reading of idle cores and when its span began (time.monotonic()); None: never.
         self.idle: tuple[float, float] | None = None
         self._idle_start = -math.inf
         #: Tasks started on idle cores (beyond their cpu requests' share of the budget).
         self.started_on_idle = 0
+        #: Tasks that booked less than they first asked for (``resize``).
+        self.booked_less = 0
 
     def _fits(self, cost: float, mib: float) -> bool:
         if self.free_mib + 1e-9 < mib:
@@ -57,29 +68,47 @@ class ResourceBudget:
 
     def acquire(self, cost: float, cancelled: threading.Event, mib: float = 0.0) -> bool:
         """Book ``cost`` cores and ``mib`` MiB in turn; False if ``cancelled`` while waiting."""
-        entry = (object(), cost, mib)
+        return self.book(cost, cancelled, mib) is not None
+
+    def book(
+        self,
+        cost: float,
+        cancelled: threading.Event,
+        mib: float = 0.0,
+        resize: Callable[[], tuple[float, float]] | None = None,
+    ) -> tuple[float, float] | None:
+        """Book ``cost`` cores and ``mib`` MiB in turn, or what ``resize()`` says when it is asked
+        again (at every wake-up: what the task needs may be learnt while it waits, see
+        :mod:`workflows.local.usage`); returns what was booked, None if ``cancelled``."""
+        entry = _Waiter(cost, mib)
         with self.cond:
             self.queue.append(entry)
-            while not cancelled.is_set() and (self.queue[0] is not entry or not self._fits(cost, mib)):
+            while not cancelled.is_set():
+                if resize is not None:
+                    entry.cost, entry.mib = resize()
+                if self.queue[0] is entry and self._fits(entry.cost, entry.mib):
+                    break
                 self.cond.wait(0.2)
             self.queue.remove(entry)
             if cancelled.is_set():
                 self.cond.notify_all()
-                return False
-            if self.free + 1e-9 < cost:
+                return None
+            if self.free + 1e-9 < entry.cost:
                 self._idle_start = time.monotonic()
                 self.started_on_idle += 1
-            self.free -= cost
-            self.free_mib -= mib
+            if (entry.cost, entry.mib) != (cost, mib):
+                self.booked_less += 1
+            self.free -= entry.cost
+            self.free_mib -= entry.mib
             self.cond.notify_all()
-            return True
+            return entry.cost, entry.mib
 
     def observe(self, idle: float, since: float) -> None:
         """A reading: ``idle`` cores were idle on average from ``since`` (time.monotonic()) to
         now. Wakes the head of the queue when it may start on them."""
         with self.cond:
             self.idle = (idle, since)
-            if self.queue and self._fits(*self.queue[0][1:]):
+            if self.queue and self._fits(self.queue[0].cost, self.queue[0].mib):
                 self.cond.notify_all()
 
     def release(self, cost: float, mib: float = 0.0) -> None:

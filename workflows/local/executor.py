@@ -17,7 +17,9 @@ Local mapping of pod concepts:
 * a task costs its template's cpu and memory requests (each capped at the budget) from shared
   CPU and memory budgets, as the Kubernetes scheduler places pods by their requests; with
   ``idle_cores`` (a run that has the whole machine), a task may also start on cores the running
-  tasks leave idle (:mod:`workflows.local.idle`), never beyond the memory budget;
+  tasks leave idle (:mod:`workflows.local.idle`), never beyond the memory budget, and a task
+  with no more input than a finished sibling books what that sibling used
+  (:mod:`workflows.local.usage`);
 * each process runs in its own process group; a process killed by SIGKILL/SIGTERM is reported
   as Argo reports a deleted pod (status ``Error``, message ``pod deleted``), a non-zero exit as
   ``Failed`` with ``Error (exit code N)``;
@@ -49,7 +51,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workflows.local.artifacts import collect_outputs, stage_inputs
+from workflows.local.artifacts import collect_outputs, file_sizes, stage_inputs
 from workflows.local.budget import Mutexes, ResourceBudget
 from workflows.local.dag import DagRun
 from workflows.local.idle import IdleCores
@@ -77,6 +79,7 @@ from workflows.local.resume import reuse
 from workflows.local.schema import check_supported
 from workflows.local.templates import Invocation, Scope, Templates, bind_inputs
 from workflows.local.toollog import first_error
+from workflows.local.usage import Usage, UsageHistory
 
 
 class Executor:
@@ -119,6 +122,9 @@ class Executor:
         self.budget = ResourceBudget(self.cpus, self.memory_mib)
         #: Reads the machine's idle cores for the budget (None: tasks book their requests only).
         self.idle_cores = IdleCores(self.budget.observe) if idle_cores else None
+        #: What finished tasks used, so their siblings on no more input book that (with
+        #: ``idle_cores`` only: a run that has the whole machine; None: requests only).
+        self.usage = UsageHistory() if idle_cores else None
         self.mutexes = Mutexes()
         self.processes = Processes(self.cancelled, terminate_grace)
         self.machine = Machine(self.cpus, self.memory_mib, state_dir, self.env, self.pods)
@@ -273,6 +279,12 @@ class Executor:
             return
         locks = self.mutexes.locks(plan.synchronization)
         retry = plan.retry
+        # Siblings: the same template with the same requests (chunks of a sheet share them).
+        usage_key = f"{call.template['name']} ({plan.cpu:g} cores, {plan.memory_mib:g} MiB)"
+        input_bytes = _input_bytes(plan) if self.usage is not None else 0
+        # What it books is asked again while it waits: a sibling may finish meanwhile.
+        usage, request = self.usage, (plan.cpu, plan.memory_mib)
+        resize = None if usage is None else lambda: usage.booking(usage_key, input_bytes, *request)
         node.phase = PENDING
         self.emit(node, "pending")
         first_start: float | None = None
@@ -287,13 +299,17 @@ class Executor:
             for lk in locks:
                 lk.acquire()
             try:
-                if not self.budget.acquire(plan.cpu, self.cancelled, plan.memory_mib):
+                booked = self.budget.book(plan.cpu, self.cancelled, plan.memory_mib, resize)
+                if booked is None:
                     break
                 try:
                     deadline = retry.attempt_deadline(plan.deadline_seconds, first_start)
-                    attempt = self._attempt(node, number, plan, deadline, scope)
+                    attempt = self._attempt(node, number, plan, deadline, scope, booked)
                 finally:
-                    self.budget.release(plan.cpu, plan.memory_mib)
+                    self.budget.release(*booked)
+                if usage is not None and attempt.status == SUCCEEDED and attempt.cpu_seconds is not None:
+                    usage.add(usage_key, Usage(input_bytes, attempt.cores, attempt.peak_mib or 0.0))
+                    self.budget.wake()  # waiting siblings may now book less
             finally:
                 for lk in reversed(locks):
                     lk.release()
@@ -310,13 +326,19 @@ class Executor:
         self.emit(node, "finished")
 
     def _attempt(
-        self, node: Node, number: int, plan: PodPlan, deadline_s: float | None, scope: Scope
+        self,
+        node: Node,
+        number: int,
+        plan: PodPlan,
+        deadline_s: float | None,
+        scope: Scope,
+        booked: tuple[float, float],
     ) -> Attempt:
         """One attempt: stage the inputs, run the process to its end, collect the outputs."""
         logs = self.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log = logs / f"{safe_name(node.key)}.{number}.log"
-        attempt = Attempt(number=number, started=time.time(), command=plan.command, log=str(log))
+        attempt = Attempt(number, time.time(), command=plan.command, log=str(log), booked=booked)
         node.attempts.append(attempt)
         node.phase = RUNNING
         self.emit(node, "started")
@@ -344,7 +366,8 @@ class Executor:
             ended = self.processes.wait(proc, deadline, kill_at)
         finally:
             evicted = size_watch.stop()
-        attempt.cpu_seconds = ended.cpu_seconds
+        attempt.cpu_seconds, attempt.peak_mib = ended.cpu_seconds, ended.peak_mib
+        attempt.ran_seconds = ended.seconds
         rc = ended.returncode
         if evicted:  # the kubelet evicted the pod: Argo's node is Failed with the pod's message
             return _end(attempt, FAILED, evicted, rc, workdir)
@@ -367,6 +390,11 @@ class Executor:
         except (TemplateError, PodError) as exc:
             return _end(attempt, ERROR, str(exc), rc, workdir)
         return _end(attempt, SUCCEEDED, "", rc, workdir)
+
+
+def _input_bytes(plan: PodPlan) -> int:
+    """Bytes in a task's input artifacts (what :class:`UsageHistory` compares siblings by)."""
+    return sum(size for _, src in plan.inputs if src for _, size in file_sizes(Path(src)))
 
 
 def _end(attempt: Attempt, status: str, message: str, code: int | None, workdir: Path) -> Attempt:

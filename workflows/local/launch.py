@@ -66,6 +66,11 @@ class Exit:
     """User + system time of the process and the descendants it waited for."""
     deadline_exceeded: bool
     """It was killed because its deadline passed."""
+    peak_mib: float = 0.0
+    """Peak resident memory of the largest of those processes (``ru_maxrss``; at least this
+    process's own peak, which Linux carries into a child through ``exec``)."""
+    seconds: float = 0.0
+    """Seconds from the start of the wait (just after the launch) to the exit."""
 
 
 @dataclass
@@ -118,6 +123,7 @@ class Processes:
         (``time.monotonic()`` instants). Anything it left running in its group is killed."""
         deadline_exceeded = False
         delay = 0.0005
+        began = time.monotonic()
         exited = _exit_waiter(proc.pid)
         try:
             while True:
@@ -150,7 +156,13 @@ class Processes:
             running.reaped.set()
         # The leader is gone; anything it left running in its group goes too.
         signal_group(proc.pid, signal.SIGKILL)
-        return Exit(proc.returncode, usage.ru_utime + usage.ru_stime, deadline_exceeded)
+        return Exit(
+            proc.returncode,
+            usage.ru_utime + usage.ru_stime,
+            deadline_exceeded,
+            peak_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+            seconds=time.monotonic() - began,
+        )
 
     def stop_all(self) -> None:
         """SIGTERM every running process group, SIGKILL the survivors after the grace period,

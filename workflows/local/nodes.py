@@ -50,6 +50,19 @@ class Attempt:
     cpu_seconds: float | None = None
     """User + system CPU time of the process and every descendant it waited for; None when the
     process never started (staging failed, cannot exec)."""
+    peak_mib: float | None = None
+    """Peak resident memory of the largest of those processes; None as for ``cpu_seconds``."""
+    ran_seconds: float | None = None
+    """Seconds the process ran (launch to exit; staging and publishing excluded)."""
+    booked: tuple[float, float] | None = None
+    """The cores and MiB the attempt booked (its requests, or less: :mod:`workflows.local.usage`)."""
+
+    @property
+    def cores(self) -> float:
+        """Cores used on average while the process ran (0 when unknown)."""
+        if not self.cpu_seconds or not self.ran_seconds:
+            return 0.0
+        return self.cpu_seconds / self.ran_seconds
 
 
 @dataclass

@@ -39,6 +39,10 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
         "finished": iso(attempt.finished),
         "durationSeconds": round((attempt.finished or attempt.started) - attempt.started, 3),
         "cpuSeconds": None if attempt.cpu_seconds is None else round(attempt.cpu_seconds, 3),
+        "peakMiB": None if attempt.peak_mib is None else round(attempt.peak_mib, 1),
+        "booked": None
+        if attempt.booked is None
+        else {"cpu": attempt.booked[0], "memoryMiB": round(attempt.booked[1], 1)},
         "command": attempt.command,
         "log": attempt.log,
     }

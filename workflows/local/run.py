@@ -399,8 +399,9 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 previous=previous,
                 env=env,
                 # CPU is compressible: a run that has every core also starts tasks on the cores
-                # running tasks leave idle. With fewer --cpus than the machine has, the user kept
-                # the rest for something else: tasks then book their requests only.
+                # running tasks leave idle, and books a task what its finished siblings on as
+                # much input used. With fewer --cpus than the machine has, the user kept the
+                # rest for something else: tasks then book their requests only.
                 idle_cores=opts.cpus >= len(usable_cpus()),
             )
             record.nodes = executor.nodes
@@ -438,8 +439,11 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         shutil.rmtree(state / "work", ignore_errors=True)
         pods.cleanup()
         # How tasks were given cores, and how many started on idle ones (see ResourceBudget).
-        header["cpuBooking"] = "requests, then idle cores" if executor.idle_cores else "requests"
+        header["cpuBooking"] = (
+            "requests or siblings' use, then idle cores" if executor.idle_cores else "requests"
+        )
         header["tasksStartedOnIdleCores"] = executor.budget.started_on_idle
+        header["tasksBookedFromSiblings"] = executor.budget.booked_less
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
     record.samples = outcomes(samples, bad, roots, outdir, settings.output_format)
