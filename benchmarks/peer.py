@@ -169,6 +169,10 @@ class Floor:
     wall: dict[str, float]
     chains: list[float]
     report_wall: float
+    fastqc_alone: float = 0.0
+    """CPU of two FastQC runs, each alone (the first two samples, or the one sample twice)."""
+    fastqc_paired: float = 0.0
+    """CPU of the same two FastQC runs side by side, as a runner with two cores runs them."""
 
     @property
     def total_cpu(self) -> float:
@@ -374,7 +378,25 @@ def run_floor(st: Setup, out: Path) -> Floor:
         chains.append(sum(alone.values()))
     m = _timed(["bash", "-c", "set -euo pipefail\n" + REPORT_STEP[1]], st.env, out, log)
     cpu["multiqc"], wall["multiqc"] = m.cpu, m.wall
-    return Floor(cpu, wall, chains, m.wall)
+    fastqc_alone, fastqc_paired = fastqc_side_by_side(st, out, log)
+    return Floor(cpu, wall, chains, m.wall, fastqc_alone, fastqc_paired)
+
+
+def fastqc_side_by_side(st: Setup, out: Path, log: Path) -> tuple[float, float]:
+    """The CPU of two FastQC runs (the first two samples, or the one sample twice) each alone,
+    then side by side, as ``seqstack run`` runs FastQC pods (each books one core). The floor
+    counts every step alone: what sharing the cores costs is above it for any runner that keeps
+    both cores busy with more than one step at a time."""
+    pairs = list(st.ds.reads.values())
+    two = (pairs * 2)[:2]
+    body = dict(STEPS)["fastqc"]
+    runs = [
+        f's="side-{n}" r1="{r1}" r2="{r2}"\n' + body.replace("\n", "\n  ") for n, (r1, r2) in enumerate(two)
+    ]
+    alone = sum(_timed(["bash", "-c", "set -euo pipefail\n" + r], st.env, out, log).cpu for r in runs)
+    started = "".join(f"(\n  {r}\n) &\np{n}=$!\n" for n, r in enumerate(runs))
+    script = f"set -euo pipefail\n{started}wait $p0\nwait $p1\n"
+    return alone, _timed(["bash", "-c", script], st.env, out, log).cpu
 
 
 def check_outputs(
@@ -724,6 +746,21 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         + ", ".join(f"{n} {c:.2f} s" for n, c in steps.cpu.items())
         + f" (total {steps.total_cpu:.2f} s)"
     )
+    tax = sorted(f.fastqc_paired / f.fastqc_alone - 1 for f in floors if f.fastqc_alone)
+    if tax:
+        median = tax[len(tax) // 2]
+        verdict = (
+            "sharing the cores costs CPU that the floor (every step alone) does not count, for any"
+            " runner that runs steps side by side"
+            if tax[0] > 0.05
+            else "no cost of sharing the cores stands out of the noise here: CPU above the floor"
+            " in a run is other load on the machine"
+        )
+        print(
+            "  two FastQCs side by side vs each alone, CPU: "
+            + ", ".join(f"{f.fastqc_paired:.2f} vs {f.fastqc_alone:.2f} s" for f in floors)
+            + f" per round (median {median:+.0%}): {verdict}"
+        )
     if best_seqstack is not None:
         _, keep, launched, ended = best_seqstack
         times_file = keep.with_suffix(".times.json")
