@@ -717,9 +717,14 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         f"\n  workload ({workload.key}), {args.cpus} cores, best of {args.repeat}, "
         f"load average {os.getloadavg()[0]:.2f} now (other work on this machine inflates walls)"
     )
-    print(f"  {'contender':<20} {'wall s':>8} {'cpu s':>8} {'x floor':>8}   runs (wall s)")
+    # The machine's speed drifts during a benchmark (the floor's CPU moved by 22 % between the
+    # rounds of one run): each run beside the floor measured in its own round, too.
+    print(
+        f"  {'contender':<20} {'wall s':>8} {'cpu s':>8} {'x floor':>8}   runs: wall s (x that round's floor)"
+    )
     for n in names[1:]:
-        runs_text = ", ".join(f"{m.wall:.2f}" for m in walls[n])
+        rounds = zip(walls[n], floors, strict=True)
+        runs_text = ", ".join(f"{m.wall:.2f} ({m.wall * args.cpus / f.total_cpu:.2f})" for m, f in rounds)
         print(f"  {n:<20} {best[n].wall:8.2f} {best[n].cpu:8.2f} {best[n].wall / floor:8.3f}   {runs_text}")
     print(
         f"  {'CPU floor':<20} {floor:8.2f} {floor_cpu:8.2f} {1:8.3f}   every step alone: "
