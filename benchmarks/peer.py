@@ -172,7 +172,7 @@ class Floor:
     fastqc_alone: float = 0.0
     """CPU of two FastQC runs, each alone (the first two samples, or the one sample twice)."""
     fastqc_paired: float = 0.0
-    """CPU of the same two FastQC runs side by side, as a runner with two cores runs them."""
+    """CPU of the same two FastQC runs side by side, as ``seqstack run`` runs FastQC pods."""
 
     @property
     def total_cpu(self) -> float:

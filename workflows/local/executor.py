@@ -18,7 +18,7 @@ Local mapping of pod concepts:
   CPU and memory budgets, as the Kubernetes scheduler places pods by their requests; with
   ``idle_cores`` (a run that has the whole machine), a task may also start on cores the running
   tasks leave idle (:mod:`workflows.local.idle`), never beyond the memory budget, and a task
-  with no more input than a finished sibling books what that sibling used
+  with at most 1.5 times a finished sibling's input books what that sibling used
   (:mod:`workflows.local.usage`);
 * each process runs in its own process group; a process killed by SIGKILL/SIGTERM is reported
   as Argo reports a deleted pod (status ``Error``, message ``pod deleted``), a non-zero exit as
@@ -122,7 +122,7 @@ class Executor:
         self.budget = ResourceBudget(self.cpus, self.memory_mib)
         #: Reads the machine's idle cores for the budget (None: tasks book their requests only).
         self.idle_cores = IdleCores(self.budget.observe) if idle_cores else None
-        #: What finished tasks used, so their siblings on no more input book that (with
+        #: What finished tasks used, so their siblings on about as much input book that (with
         #: ``idle_cores`` only: a run that has the whole machine; None: requests only).
         self.usage = UsageHistory() if idle_cores else None
         self.mutexes = Mutexes()

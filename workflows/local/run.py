@@ -399,8 +399,8 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 previous=previous,
                 env=env,
                 # CPU is compressible: a run that has every core also starts tasks on the cores
-                # running tasks leave idle, and books a task what its finished siblings on as
-                # much input used. With fewer --cpus than the machine has, the user kept the
+                # running tasks leave idle, and books a task what its finished siblings on about
+                # as much input used. With fewer --cpus than the machine has, the user kept the
                 # rest for something else: tasks then book their requests only.
                 idle_cores=opts.cpus >= len(usable_cpus()),
             )

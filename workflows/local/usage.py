@@ -1,4 +1,4 @@
-"""What finished tasks used, so their later siblings on no more input book that, not their requests.
+"""What finished tasks used, so their later siblings on about as much input book that, not requests.
 
 A pod's requests are fixed when the Workflow is rendered, for the largest input the template may
 meet: a local align books every core and all the memory, so that one large sample sorts in
