@@ -169,9 +169,9 @@ class Floor:
     wall: dict[str, float]
     chains: list[float]
     report_wall: float
-    fastqc_alone: float = 0.0
+    fastqc_alone: float
     """CPU of two FastQC runs, each alone (the first two samples, or the one sample twice)."""
-    fastqc_paired: float = 0.0
+    fastqc_paired: float
     """CPU of the same two FastQC runs side by side, as ``seqstack run`` runs FastQC pods."""
 
     @property
@@ -751,7 +751,7 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         + ", ".join(f"{n} {c:.2f} s" for n, c in steps.cpu.items())
         + f" (total {steps.total_cpu:.2f} s)"
     )
-    tax = sorted(f.fastqc_paired / f.fastqc_alone - 1 for f in floors if f.fastqc_alone)
+    tax = sorted(f.fastqc_paired / f.fastqc_alone - 1 for f in floors)
     if tax:
         median = tax[len(tax) // 2]
         verdict = (

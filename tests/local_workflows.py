@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from workflows.local import executor
 from workflows.local.executor import Executor
+from workflows.local.idle import IdleCores
 from workflows.local.nodes import Node, walk
 
 WORK = {"name": "work", "emptyDir": {}}
@@ -56,3 +61,33 @@ def sleepers(count: int, requests: dict[str, str], seconds: float = 0.5) -> dict
 def spans(nodes: dict[str, Node], count: int) -> list[tuple[float, ...]]:
     """The (start, end) epoch seconds of :func:`sleepers`' tasks, in order of start."""
     return sorted(tuple(map(float, nodes[f"t{i}"].parameters["t"].split())) for i in range(count))
+
+
+def write_proc_stat(path: Path, cpus: dict[int, tuple[int, int, int]]) -> None:
+    """A /proc/stat with, per CPU, (busy user ticks, idle ticks, iowait ticks)."""
+    lines = ["cpu  1 2 3 4 5 6 7 8 0 0"]
+    for n, (user, idle, iowait) in cpus.items():
+        lines.append(f"cpu{n} {user} 0 0 {idle} {iowait} 0 0 0 0 0")
+    lines.append("intr 12345")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def fake_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, idle: bool) -> threading.Event:
+    """Make the executor read a /proc/stat of two CPUs whose every tick is idle (``idle``) or
+    busy, whatever this machine is doing meanwhile; set the returned event to stop its clock."""
+    stat = tmp_path / "stat"
+    write_proc_stat(stat, {0: (0, 0, 0), 1: (0, 0, 0)})
+    stop = threading.Event()
+
+    def tick() -> None:
+        n = 0
+        while not stop.wait(0.02):
+            n += 2
+            tmp = tmp_path / "stat.tmp"
+            ticks = (0, n, 0) if idle else (n, 0, 0)
+            write_proc_stat(tmp, {0: ticks, 1: ticks})
+            tmp.replace(stat)
+
+    threading.Thread(target=tick, daemon=True).start()
+    monkeypatch.setattr(executor, "IdleCores", lambda observe: IdleCores(observe, stat=stat, cpus={0, 1}))
+    return stop

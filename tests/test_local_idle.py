@@ -9,23 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.local_workflows import run, sleepers, spans
-from workflows.local import executor
+from tests.local_workflows import fake_machine, run, sleepers, spans, write_proc_stat
 from workflows.local.idle import IdleCores, read_ticks, usable_cpus
-
-
-def _stat(path: Path, cpus: dict[int, tuple[int, int, int]]) -> None:
-    """A /proc/stat with, per CPU, (busy user ticks, idle ticks, iowait ticks)."""
-    lines = ["cpu  1 2 3 4 5 6 7 8 0 0"]
-    for n, (user, idle, iowait) in cpus.items():
-        lines.append(f"cpu{n} {user} 0 0 {idle} {iowait} 0 0 0 0 0")
-    lines.append("intr 12345")
-    path.write_text("\n".join(lines) + "\n")
 
 
 def test_ticks_count_only_the_usable_cpus_and_iowait_as_idle(tmp_path: Path) -> None:
     stat = tmp_path / "stat"
-    _stat(stat, {0: (10, 20, 5), 1: (30, 40, 0), 2: (1000, 0, 0)})
+    write_proc_stat(stat, {0: (10, 20, 5), 1: (30, 40, 0), 2: (1000, 0, 0)})
     assert read_ticks(stat, {0, 1}) == (65, 105)
     assert read_ticks(stat, {7}) is None
     assert read_ticks(tmp_path / "missing", {0}) is None
@@ -33,7 +23,7 @@ def test_ticks_count_only_the_usable_cpus_and_iowait_as_idle(tmp_path: Path) -> 
 
 def test_idle_cores_are_averaged_over_the_last_readings(tmp_path: Path) -> None:
     stat = tmp_path / "stat"
-    _stat(stat, {0: (0, 0, 0), 1: (0, 0, 0)})
+    write_proc_stat(stat, {0: (0, 0, 0), 1: (0, 0, 0)})
     seen: list[float] = []
     got = threading.Event()
 
@@ -44,7 +34,7 @@ def test_idle_cores_are_averaged_over_the_last_readings(tmp_path: Path) -> None:
     sampler = IdleCores(observe, stat=stat, interval=0.05, cpus={0, 1})
     assert sampler.start()
     # CPU 0 idle all along, CPU 1 busy: one core idle.
-    _stat(stat, {0: (0, 100, 0), 1: (100, 0, 0)})
+    write_proc_stat(stat, {0: (0, 100, 0), 1: (100, 0, 0)})
     assert got.wait(2)
     sampler.stop()
     assert seen[0] == 1.0
@@ -66,20 +56,7 @@ def test_tasks_that_book_every_core_and_sleep_run_side_by_side(
 ) -> None:
     # A machine whose two cores stay idle (a /proc/stat that only counts idle ticks): the
     # sleeping tasks leave them so, whatever else this machine is doing meanwhile.
-    stat = tmp_path / "stat"
-    _stat(stat, {0: (0, 0, 0), 1: (0, 0, 0)})
-    ticking = threading.Event()
-
-    def tick() -> None:
-        n = 0
-        while not ticking.wait(0.02):
-            n += 2
-            tmp = tmp_path / "stat.tmp"
-            _stat(tmp, {0: (0, n, 0), 1: (0, n, 0)})
-            tmp.replace(stat)
-
-    threading.Thread(target=tick, daemon=True).start()
-    monkeypatch.setattr(executor, "IdleCores", lambda observe: IdleCores(observe, stat=stat, cpus={0, 1}))
+    ticking = fake_machine(tmp_path, monkeypatch, idle=True)
     # Three tasks, each booking both cores and sleeping: by requests they run one after the
     # other (3 s); on idle cores the next starts beside them. Twice the cores at most: the third
     # waits for the first to end (about 2 s in all).

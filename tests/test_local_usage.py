@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.local_workflows import run, sh, workflow
-from workflows.local import executor
-from workflows.local.idle import IdleCores
+from tests.local_workflows import fake_machine, run, sh, workflow
 from workflows.local.launch import Processes
 from workflows.local.usage import Usage, UsageHistory
 
@@ -65,28 +63,6 @@ def test_the_exit_reports_the_largest_process_peak_and_how_long_it_ran(tmp_path:
     assert 0.3 <= ended.seconds < 5, ended.seconds
 
 
-def _busy_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """A /proc/stat whose two cores never idle: no task starts on idle cores, whatever this
-    machine is doing, so only the bookings decide what runs side by side."""
-    stat = tmp_path / "stat"
-    stop = threading.Event()
-
-    def tick() -> None:
-        n = 0
-        while True:
-            tmp = tmp_path / "stat.tmp"
-            tmp.write_text(f"cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 {n} 0 0 0 0 0 0 0\ncpu1 {n} 0 0 0 0 0 0 0\n")
-            tmp.replace(stat)
-            n += 2
-            if stop.wait(0.02):
-                return
-
-    tick_thread = threading.Thread(target=tick, daemon=True)
-    tick_thread.start()
-    monkeypatch.setattr(executor, "IdleCores", lambda observe: IdleCores(observe, stat=stat, cpus={0, 1}))
-    return stop
-
-
 def _reads(tmp_path: Path, name: str, size: int) -> Path:
     path = tmp_path / "inputs" / name
     path.parent.mkdir(exist_ok=True)
@@ -113,7 +89,9 @@ def test_waiting_siblings_book_what_the_first_used_and_a_larger_one_books_its_re
     # two waiting on as much input book one core and four times its peak (which counts this
     # test process's own: see the launch test above): they run side by side.
     # Then a sample with five times the input books its requests.
-    stop = _busy_machine(tmp_path, monkeypatch)
+    # A /proc/stat whose two cores never idle: no task starts on idle cores, whatever this
+    # machine is doing, so only the bookings decide what runs side by side.
+    stop = fake_machine(tmp_path, monkeypatch, idle=False)
     small = [_reads(tmp_path, f"s{i}.fq", 1000) for i in range(3)]
     large = _reads(tmp_path, "large.fq", 5000)
     tasks = [_task(f"s{i}", path) for i, path in enumerate(small)]
