@@ -9,10 +9,12 @@ with 0.11.9's missing ``--memory``, the gate's verdict follows the rules, the al
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 
 from tests.sheets import paired
 from tests.testdata import MTDNA_FASTA, MTDNA_R1, MTDNA_R2
+from workflows import report_table
 from workflows.contract import StackOutputs
 from workflows.render import render, render_index
 from workflows.settings import PipelineSettings
@@ -91,6 +94,8 @@ def _run_step(
         "WORK": str(work),
         "LANG": "C.UTF-8",
     }
+    if tools_first:  # Python packages there too (the report imports MultiQC when it can)
+        env["PYTHONPATH"] = str(tools_first)
     env.update(
         {e["name"]: _fill(e["value"], inputs, workflow) for e in body.get("env", []) if e["name"] != "WORK"}
     )
@@ -224,16 +229,35 @@ def test_report_finds_metrics_among_thousands_of_files(tmp_path: Path) -> None:
         (metrics / f"seqstack.samples.w{i:04d}.json").write_text("[]")
     (metrics / "S2999.flagstat.txt").write_text("x" * 50)
     fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "multiqc").write_text(
-        '#!/bin/sh\nwhile [ "$1" != "--outdir" ]; do shift; done\n'
-        'echo "<html>multiqc ran</html>" > "$2/multiqc_report.html"\n'
+    (fake / "multiqc").mkdir(parents=True)
+    (fake / "multiqc" / "__init__.py").write_text("")
+    # MultiQC's console script as the report runs it in its own interpreter.
+    (fake / "multiqc" / "__main__.py").write_text(
+        "import sys\n"
+        "def run_multiqc():\n"
+        "    out = sys.argv[sys.argv.index('--outdir') + 1]\n"
+        "    with open(out + '/multiqc_report.html', 'w') as f:\n"
+        "        f.write('<html>multiqc ran on ' + sys.argv[-2] + '</html>\\n')\n"
     )
-    (fake / "multiqc").chmod(0o755)
     _run_step(templates["report"], {}, workflow, tmp_path / "w-report", tools_first=fake)
     assert (
         Path(workflow["output-prefix"]) / "multiqc_report.html"
-    ).read_text() == "<html>multiqc ran</html>\n"
+    ).read_text() == "<html>multiqc ran on in/metrics</html>\n"
+
+
+def test_without_multiqc_in_its_python_the_report_runs_the_multiqc_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report image's ``python3`` is the system one and MultiQC a command of its own
+    virtualenv: then the report runs that command, and exits with its code."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "multiqc").write_text('#!/bin/sh\necho "$@" > args.txt\nexit 3\n')
+    (fake / "multiqc").chmod(0o755)
+    monkeypatch.setitem(sys.modules, "multiqc.__main__", None)  # import fails: not installed
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    assert report_table.run_multiqc(["--force", "in/metrics"], cwd=str(tmp_path)) == 3
+    assert (tmp_path / "args.txt").read_text() == "--force in/metrics\n"
 
 
 def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:
@@ -256,3 +280,22 @@ def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:
     sample = {"sample": "HG00152", **lane}
     _run_step(templates["align"], sample, workflow, tmp_path / "w-align", tools_first=shim, succeed=False)
     assert not (Path(workflow["output-prefix"]) / "samples" / "HG00152" / "HG00152.bam").exists()
+
+
+@pytest.mark.parametrize(("ends", "code"), [(None, 0), (SystemExit(2), 2), (SystemExit("bad config"), 1)])
+def test_multiqc_in_the_reports_own_python_exits_as_the_command_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ends: Any, code: int
+) -> None:
+    seen: list[tuple[list[str], str]] = []
+
+    def fake_cli() -> None:
+        seen.append((sys.argv, os.getcwd()))
+        if ends is not None:
+            raise ends
+
+    monkeypatch.setitem(sys.modules, "multiqc.__main__", types.SimpleNamespace(run_multiqc=fake_cli))
+    monkeypatch.chdir(tmp_path.parent)  # run_multiqc moves to the report's folder; undone after
+    monkeypatch.setattr(sys, "argv", ["pytest"])
+    assert report_table.run_multiqc(["--force", "in/metrics"], cwd=str(tmp_path)) == code
+    assert seen == [(["multiqc", "--force", "in/metrics"], str(tmp_path))]
+    assert ("bad config" in capsys.readouterr().err) == (code == 1)

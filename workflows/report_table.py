@@ -36,6 +36,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+#: Modules the local executor imports in this step's interpreter before the step is ready
+#: (:mod:`workflows.local.warm`): MultiQC's import is about 1.5 s of CPU, all of it on the run's
+#: tail, after the last alignment. A pod ignores this.
+PRELOAD = ("multiqc.__main__",)
+
 #: The custom content's ID (MultiQC section anchor and ``multiqc_data`` file stem).
 SECTION = "seqstack"
 #: Per-chunk sample lists in the metrics folder (see the module docstring).
@@ -337,8 +342,28 @@ def main() -> int:
         )  # JSON is YAML: no PyYAML needed here
     # Paths relative to $WORK: the command MultiQC records names no scratch folder. (Its data
     # folder still records each source's absolute path; the HTML shows none of them.)
-    cmd = ["multiqc", "--force", "--filename", REPORT, "--outdir", "out", "--config", CONFIG]
-    return subprocess.run([*cmd, "in/metrics", "tmp/seqstack"], cwd=work, check=False).returncode
+    args = ["--force", "--filename", REPORT, "--outdir", "out", "--config", CONFIG]
+    return run_multiqc([*args, "in/metrics", "tmp/seqstack"], cwd=work)
+
+
+def run_multiqc(args: list[str], cwd: str) -> int:
+    """``multiqc <args>`` in ``cwd``: in this process when this Python has MultiQC (no second
+    interpreter start, and what :data:`PRELOAD` imported is used), else the ``multiqc`` command
+    (the report image: its ``python3`` is the system one, MultiQC has a virtualenv of its own)."""
+    try:
+        from multiqc.__main__ import run_multiqc as multiqc_cli
+    except ImportError:
+        return subprocess.run(["multiqc", *args], cwd=cwd, check=False).returncode
+    os.chdir(cwd)
+    sys.argv = ["multiqc", *args]  # what the console script reads, plugins' options included
+    try:
+        multiqc_cli()
+    except SystemExit as exc:  # how MultiQC ends: as the command would exit
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

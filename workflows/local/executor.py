@@ -80,6 +80,8 @@ from workflows.local.schema import check_supported
 from workflows.local.templates import Invocation, Scope, Templates, bind_inputs
 from workflows.local.toollog import first_error
 from workflows.local.usage import Usage, UsageHistory
+from workflows.local.values import string_value
+from workflows.local.warm import WarmStarts, preload
 
 
 class Executor:
@@ -127,6 +129,8 @@ class Executor:
         self.usage = UsageHistory() if idle_cores else None
         self.mutexes = Mutexes()
         self.processes = Processes(self.cancelled, terminate_grace)
+        #: Python steps whose slow imports are done before they are ready (the report's MultiQC).
+        self.warm = WarmStarts()
         self.machine = Machine(self.cpus, self.memory_mib, state_dir, self.env, self.pods)
         self.templates = Templates(self.objects)
         self.nodes: list[Node] = []
@@ -146,8 +150,10 @@ class Executor:
         """
         threads = []
         done: list[threading.Event] = []
+        scopes: list[Scope] = []
         for index, wf in enumerate(self.workflows):
             scope = self.templates.workflow_scope(wf, index)
+            scopes.append(scope)
             root = Node(key=scope.workflow_name, task=scope.workflow_name, template="", kind="DAG")
             self.roots.append(root)
             finished = threading.Event()
@@ -157,10 +163,42 @@ class Executor:
         if self.idle_cores is not None and not self.idle_cores.start():
             self.idle_cores = None  # no /proc/stat: requests only
         try:
+            if scopes:
+                self._warm_up(scopes[0])
             return self._wait(threads, done)
         finally:
+            self.warm.close()
             if self.idle_cores is not None:
                 self.idle_cores.stop()
+
+    def _warm_up(self, scope: Scope) -> None:
+        """A warm process for each Script template that lists modules to preload, as its pod
+        would start it (identity and environment from the first workflow's scope)."""
+        templates = dict(scope.templates)
+        for wft in self.templates.wftemplates.values():
+            for t in (wft.get("spec") or {}).get("templates", []):
+                templates.setdefault(t["name"], t)
+        for name, tmpl in templates.items():
+            body = tmpl.get("script") or {}
+            command = body.get("command") or []
+            modules = preload(string_value(body.get("source", "")))
+            if len(command) != 1 or not modules:
+                continue
+            where = f"template {name} (warm start)"
+            key = f"warm.{name}"
+            try:
+                pod = self.pods.pod(
+                    key,
+                    safe_name(key),
+                    self.state_dir,
+                    tmpl.get("securityContext") or scope.pod_security,
+                    body.get("securityContext"),
+                    where,
+                )
+            except PodError:
+                continue  # its pod cannot start either: the attempt says why
+            env = {**self.env, **pod.environment(self.env)}
+            self.warm.prepare(name, string_value(command[0]), modules, env, pod.popen())
 
     def _wait(self, threads: list[threading.Thread], done: list[threading.Event]) -> list[Node]:
         for t in threads:
@@ -356,10 +394,16 @@ class Executor:
         deadline = None if deadline_s is None else time.monotonic() + float(deadline_s)
         if scope.deadline is not None:
             deadline = scope.deadline if deadline is None else min(deadline, scope.deadline)
-        try:
-            proc = self.processes.launch(plan.command, plan.cwd, plan.env, log, pod.popen())
-        except OSError as exc:
-            return _end(attempt, FAILED, f"cannot start {plan.command[0]!r}: {exc.strerror}", 127, workdir)
+        proc = self.warm.start(node.template, plan.command, plan.cwd, plan.env, log, pod.popen())
+        if proc is not None:
+            self.processes.adopt(proc)
+            attempt.warm = True
+        else:
+            try:
+                proc = self.processes.launch(plan.command, plan.cwd, plan.env, log, pod.popen())
+            except OSError as exc:
+                message = f"cannot start {plan.command[0]!r}: {exc.strerror}"
+                return _end(attempt, FAILED, message, 127, workdir)
         size_watch = pod.watch(proc.pid, self.pods.size_poll)
         try:
             kill_at = None if fault is None else time.monotonic() + fault.after

@@ -109,6 +109,12 @@ class Processes:
                 start_new_session=True,
                 **popen,
             )
+        self.adopt(proc)
+        return proc
+
+    def adopt(self, proc: subprocess.Popen[bytes]) -> None:
+        """Count ``proc`` (a child of this process, leading its own session) among the running:
+        :meth:`stop_all` stops it, :meth:`wait` reaps it."""
         with self._lock:
             self._running[proc.pid] = _Running(proc, threading.Event())
             # stop_all() sets the flag before it snapshots the table under this lock: a process
@@ -116,7 +122,6 @@ class Processes:
             late = self.cancelled.is_set()
         if late:
             signal_group(proc.pid, signal.SIGKILL)
-        return proc
 
     def wait(self, proc: subprocess.Popen[bytes], deadline: float | None, kill_at: float | None) -> Exit:
         """Reap ``proc``; SIGKILL its group at ``kill_at`` (an injected fault) or ``deadline``

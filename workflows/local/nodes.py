@@ -56,6 +56,9 @@ class Attempt:
     """Seconds the process ran (launch to exit; staging and publishing excluded)."""
     booked: tuple[float, float] | None = None
     """The cores and MiB the attempt booked (its requests, or less: :mod:`workflows.local.usage`)."""
+    warm: bool = False
+    """Its process was a warm start (:mod:`workflows.local.warm`): its CPU time includes the
+    imports done before it was handed the task."""
 
     @property
     def cores(self) -> float:

@@ -43,6 +43,7 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
         "booked": None
         if attempt.booked is None
         else {"cpu": attempt.booked[0], "memoryMiB": round(attempt.booked[1], 1)},
+        "warmStart": attempt.warm,
         "command": attempt.command,
         "log": attempt.log,
     }

@@ -444,6 +444,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         )
         header["tasksStartedOnIdleCores"] = executor.budget.started_on_idle
         header["tasksBookedFromSiblings"] = executor.budget.booked_less
+        header["tasksWarmStarted"] = executor.warm.used
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
     record.samples = outcomes(samples, bad, roots, outdir, settings.output_format)
