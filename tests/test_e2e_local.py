@@ -204,6 +204,15 @@ def test_demo_report_shows_what_seqstack_decided_for_every_sample(demo: Result) 
     assert str(demo.outdir) not in html and ".seqstack/work" not in html
 
 
+def test_the_demo_report_ran_in_the_interpreter_started_early_for_it(demo: Result) -> None:
+    """The report above (real MultiQC) was handed to the warm process that imported MultiQC
+    while the samples ran (workflows.local.warm); nothing else was."""
+    assert demo.record["tasksWarmStarted"] == 1
+    warm = {t["task"]: [a["warmStart"] for a in t["attempts"]] for t in demo.record["tasks"]}
+    assert warm.pop("report") == [True]
+    assert not any(any(w) for w in warm.values())
+
+
 def test_demo_counts_equal_the_tools_run_by_hand(demo: Result, tmp_path: Path) -> None:
     data = demo.outdir.parent / "data"
     bam = direct_bam(

@@ -8,6 +8,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,46 @@ def test_as_root_the_warm_process_waits_at_nice_19_and_runs_its_step_as_the_pods
     # Handed the step, it runs at the executor's own priority, as the pod's uid.
     assert lines["uid"] == f"65534 nice {os.getpriority(os.PRIO_PROCESS, 0)}"
     assert lines["preloaded"] == "True"
+
+
+@needs_root
+def test_a_niced_warm_processs_ticks_while_it_waits_count_as_background_and_stay_counted() -> None:
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o755)
+        # A module whose import costs about 0.3 s of CPU, as MultiQC's costs 1.5 s.
+        (base / "slow_import.py").write_text(
+            "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\n"
+        )
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(base)}
+        warm = WarmStarts()
+        assert warm.background_ticks() == 0
+        assert warm.prepare("t", "python3", ["slow_import"], env, {})
+        deadline = time.monotonic() + 30
+        while warm.background_ticks() < 25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = warm.background_ticks()
+        assert before >= 25  # 0.25 s of CPU in clock ticks (USER_HZ, as /proc/stat counts)
+        code, _, _ = hand_over(base, warm, {**env, "CODE": "0"})
+        assert code == 0
+        # Handed over, its CPU is the step's: what it used while waiting stays counted.
+        assert before <= warm.background_ticks() < before + 10
+    finally:
+        shutil.rmtree(base)
+
+
+def test_a_warm_process_at_normal_priority_is_not_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without root it could not be put back at hand-over, so it imports at normal priority: it
+    competes with the tasks for the cores, and its ticks are busy ones."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    warm = WarmStarts()
+    assert warm.prepare("t", "python3", ["decimal"], step_env(), {})
+    assert os.getpriority(os.PRIO_PROCESS, warm._warm["t"].proc.pid) == os.getpriority(os.PRIO_PROCESS, 0)
+    time.sleep(0.2)
+    assert warm.background_ticks() == 0
+    warm.close()
 
 
 def script(name: str, source: str) -> dict[str, Any]:

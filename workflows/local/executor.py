@@ -122,15 +122,17 @@ class Executor:
         self.fatal: BaseException | None = None
         self.memory_mib = math.inf if memory_mib is None else float(memory_mib)
         self.budget = ResourceBudget(self.cpus, self.memory_mib)
+        #: Python steps whose slow imports are done before they are ready (the report's MultiQC).
+        self.warm = WarmStarts()
         #: Reads the machine's idle cores for the budget (None: tasks book their requests only).
-        self.idle_cores = IdleCores(self.budget.observe) if idle_cores else None
+        self.idle_cores = (
+            IdleCores(self.budget.observe, background=self.warm.background_ticks) if idle_cores else None
+        )
         #: What finished tasks used, so their siblings on about as much input book that (with
         #: ``idle_cores`` only: a run that has the whole machine; None: requests only).
         self.usage = UsageHistory() if idle_cores else None
         self.mutexes = Mutexes()
         self.processes = Processes(self.cancelled, terminate_grace)
-        #: Python steps whose slow imports are done before they are ready (the report's MultiQC).
-        self.warm = WarmStarts()
         self.machine = Machine(self.cpus, self.memory_mib, state_dir, self.env, self.pods)
         self.templates = Templates(self.objects)
         self.nodes: list[Node] = []

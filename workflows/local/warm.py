@@ -83,9 +83,9 @@ import runpy
 runpy.run_path(script, run_name="__main__")
 """
 
-#: Environment variables that shape an interpreter at start-up: a step whose values differ from
-#: the warm process's starts cold.
-STARTUP_PREFIX = "PYTHON"
+#: Environment variables that shape an interpreter at start-up (its paths and flags, its locale:
+#: the encoding of stdout): a step whose values differ from the warm process's starts cold.
+STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG")
 
 
 def preload(source: str) -> tuple[str, ...]:
@@ -108,7 +108,18 @@ def preload(source: str) -> tuple[str, ...]:
 
 
 def _startup_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k.startswith(STARTUP_PREFIX)}
+    return {k: v for k, v in env.items() if k.startswith(STARTUP_PREFIXES)}
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system clock ticks ``pid`` has used, all its threads (``/proc/<pid>/stat``); 0 when
+    it cannot be read (gone, or not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime: the 14th and 15th fields
 
 
 @dataclass
@@ -118,6 +129,7 @@ class _Warm:
     python: str
     popen: Mapping[str, Any]
     startup: dict[str, str]
+    niced: bool
 
 
 class WarmStarts:
@@ -129,6 +141,7 @@ class WarmStarts:
         self._warm: dict[str, _Warm] = {}
         #: Processes handed a step (the count run.json records).
         self.used = 0
+        self._spent = 0  # ticks of the ones no longer waiting, up to when they stopped waiting
 
     def prepare(
         self,
@@ -161,12 +174,14 @@ class WarmStarts:
             return False
         finally:
             theirs.close()
+        niced = False
         if os.geteuid() == 0:  # root can put it back at hand-over; see the module docstring
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, proc.pid, 19)
+                niced = True
+        old = self._take(name)
         with self._lock:
-            old = self._warm.pop(name, None)
-            self._warm[name] = _Warm(proc, ours, python, dict(popen), _startup_env(env))
+            self._warm[name] = _Warm(proc, ours, python, dict(popen), _startup_env(env), niced)
         if old is not None:
             _kill(old)
         return True
@@ -182,8 +197,7 @@ class WarmStarts:
     ) -> subprocess.Popen[bytes] | None:
         """Hand ``command`` (``[python3, script, *args]``) to template ``name``'s warm process and
         return it, running; None when there is none, or it does not match (then start cold)."""
-        with self._lock:
-            warm = self._warm.pop(name, None)
+        warm = self._take(name)
         if warm is None:
             return None
         fits = (
@@ -197,6 +211,8 @@ class WarmStarts:
         if not fits:
             _kill(warm)
             return None
+        if warm.niced:  # first: a niced process still importing would be slow to read
+            _reprioritize(warm.proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
         body = json.dumps({"argv": list(command[1:]), "cwd": str(cwd), "env": dict(env)}).encode()
         try:
             with log.open("wb") as out, open(os.devnull, "rb") as stdin:
@@ -207,11 +223,17 @@ class WarmStarts:
             return None
         finally:
             warm.sock.close()
-        if os.geteuid() == 0:
-            _reprioritize(warm.proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
         with self._lock:
             self.used += 1
         return warm.proc
+
+    def background_ticks(self) -> int:
+        """Clock ticks the niced warm processes have used while waiting (never decreasing): at
+        nice 19 they yield to any task, so :class:`workflows.local.idle.IdleCores` counts these
+        ticks as idle, or an import would stop a task from starting on cores it only borrows.
+        (A warm process at normal priority, as a non-root executor's, competes: not counted.)"""
+        with self._lock:
+            return self._spent + sum(cpu_ticks(w.proc.pid) for w in self._warm.values() if w.niced)
 
     def names(self) -> list[str]:
         """The templates with a warm process waiting."""
@@ -221,9 +243,19 @@ class WarmStarts:
     def close(self) -> None:
         """Kill and reap the warm processes no step was handed."""
         with self._lock:
-            left, self._warm = list(self._warm.values()), {}
-        for warm in left:
-            _kill(warm)
+            names = list(self._warm)
+        for name in names:
+            warm = self._take(name)
+            if warm is not None:
+                _kill(warm)
+
+    def _take(self, name: str) -> _Warm | None:
+        """Template ``name``'s warm process, no longer waiting: its ticks so far stay counted."""
+        with self._lock:
+            warm = self._warm.pop(name, None)
+            if warm is not None and warm.niced:
+                self._spent += cpu_ticks(warm.proc.pid)
+            return warm
 
 
 def _reprioritize(pid: int, nice: int) -> None:
