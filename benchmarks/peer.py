@@ -623,9 +623,17 @@ def breakdown(
     )
     if report:
         r = report[0]
+        warm = [
+            a.get("warmStartCpuSeconds")
+            for t in doc.get("tasks", [])
+            if t.get("sample") is None
+            for a in t.get("attempts", [])
+        ]
+        imports = next((w for w in warm if w is not None), None)
         lines.append(
             f"  report tail: last sample task -> report start {r.start - before_report:.2f} s, "
-            f"MultiQC {r.end - r.start:.2f} s, report end -> exit {ended - r.end:.2f} s"
+            f"MultiQC {r.end - r.start:.2f} s, report end -> exit {ended - r.end:.2f} s; "
+            + ("started cold" if imports is None else f"warm start: {imports:.2f} CPU-s imported before")
         )
     if "tasksStartedOnIdleCores" in doc:
         lines.append(

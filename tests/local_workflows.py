@@ -89,8 +89,5 @@ def fake_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, idle: bool)
             tmp.replace(stat)
 
     threading.Thread(target=tick, daemon=True).start()
-    # Its ticks are made up: the run's real background work (a warm start) is not counted in them.
-    monkeypatch.setattr(
-        executor, "IdleCores", lambda observe, background: IdleCores(observe, stat=stat, cpus={0, 1})
-    )
+    monkeypatch.setattr(executor, "IdleCores", lambda observe: IdleCores(observe, stat=stat, cpus={0, 1}))
     return stop

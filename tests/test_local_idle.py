@@ -40,30 +40,6 @@ def test_idle_cores_are_averaged_over_the_last_readings(tmp_path: Path) -> None:
     assert seen[0] == 1.0
 
 
-def test_ticks_of_the_runs_own_background_work_count_as_idle(tmp_path: Path) -> None:
-    """A warm process importing at nice 19 keeps a core "busy" in /proc/stat, but any task takes
-    that core from it: its ticks are counted as idle (and never more than the whole)."""
-    stat = tmp_path / "stat"
-    write_proc_stat(stat, {0: (0, 0, 0), 1: (0, 0, 0)})
-    background = iter([0, 50, 50, 50, 50, 50])
-    seen: list[float] = []
-    got = threading.Event()
-
-    def observe(idle: float, since: float) -> None:
-        seen.append(idle)
-        got.set()
-
-    sampler = IdleCores(
-        observe, stat=stat, interval=0.05, cpus={0, 1}, background=lambda: next(background, 50)
-    )
-    assert sampler.start()
-    # Both CPUs busy for 100 ticks each, 50 of CPU 1's by the background work: half a core idle.
-    write_proc_stat(stat, {0: (100, 0, 0), 1: (100, 0, 0)})
-    assert got.wait(2)
-    sampler.stop()
-    assert seen[0] == 0.5
-
-
 def test_without_proc_stat_nothing_starts(tmp_path: Path) -> None:
     sampler = IdleCores(lambda idle, since: None, stat=tmp_path / "none")
     assert not sampler.start()

@@ -125,9 +125,7 @@ class Executor:
         #: Python steps whose slow imports are done before they are ready (the report's MultiQC).
         self.warm = WarmStarts()
         #: Reads the machine's idle cores for the budget (None: tasks book their requests only).
-        self.idle_cores = (
-            IdleCores(self.budget.observe, background=self.warm.background_ticks) if idle_cores else None
-        )
+        self.idle_cores = IdleCores(self.budget.observe) if idle_cores else None
         #: What finished tasks used, so their siblings on about as much input book that (with
         #: ``idle_cores`` only: a run that has the whole machine; None: requests only).
         self.usage = UsageHistory() if idle_cores else None
@@ -197,7 +195,7 @@ class Executor:
                     body.get("securityContext"),
                     where,
                 )
-            except PodError:
+            except (PodError, OSError):
                 continue  # its pod cannot start either: the attempt says why
             env = {**self.env, **pod.environment(self.env)}
             self.warm.prepare(name, string_value(command[0]), modules, env, pod.popen())
@@ -396,10 +394,10 @@ class Executor:
         deadline = None if deadline_s is None else time.monotonic() + float(deadline_s)
         if scope.deadline is not None:
             deadline = scope.deadline if deadline is None else min(deadline, scope.deadline)
-        proc = self.warm.start(node.template, plan.command, plan.cwd, plan.env, log, pod.popen())
-        if proc is not None:
+        warm = self.warm.start(node.template, plan.command, plan.cwd, plan.env, log, pod.popen())
+        if warm is not None:
+            proc, attempt.warm_cpu_seconds = warm
             self.processes.adopt(proc)
-            attempt.warm = True
         else:
             try:
                 proc = self.processes.launch(plan.command, plan.cwd, plan.env, log, pod.popen())

@@ -68,12 +68,8 @@ class IdleCores:
         interval: float = INTERVAL,
         window: int = WINDOW,
         cpus: set[int] | None = None,
-        background: Callable[[], int] | None = None,
     ) -> None:
         self.observe = observe
-        #: Clock ticks of this run's own background work (never decreasing) that any task
-        #: preempts, counted as idle: the warm processes' imports at nice 19.
-        self.background = background
         self.stat = stat
         self.interval = interval
         self.window = window
@@ -84,7 +80,7 @@ class IdleCores:
 
     def start(self) -> bool:
         """Start reading; False (and nothing started) when ``/proc/stat`` cannot be read."""
-        first = self._read()
+        first = read_ticks(self.stat, self.cpus)
         if first is None:
             return False
         self._thread = threading.Thread(target=self._loop, args=(first,), daemon=True)
@@ -97,17 +93,10 @@ class IdleCores:
         if self._thread is not None:
             self._thread.join()
 
-    def _read(self) -> tuple[int, int] | None:
-        ticks = read_ticks(self.stat, self.cpus)
-        if ticks is None or self.background is None:
-            return ticks
-        idle, total = ticks
-        return min(total, idle + self.background()), total
-
     def _loop(self, first: tuple[int, int]) -> None:
         readings = [(time.monotonic(), *first)]
         while not self._stop.wait(self.interval):
-            now = self._read()
+            now = read_ticks(self.stat, self.cpus)
             if now is None:  # unreadable from here on: no idle core may be counted on
                 self.observe(0.0, time.monotonic())
                 return

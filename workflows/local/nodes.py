@@ -56,9 +56,9 @@ class Attempt:
     """Seconds the process ran (launch to exit; staging and publishing excluded)."""
     booked: tuple[float, float] | None = None
     """The cores and MiB the attempt booked (its requests, or less: :mod:`workflows.local.usage`)."""
-    warm: bool = False
-    """Its process was a warm start (:mod:`workflows.local.warm`): its CPU time includes the
-    imports done before it was handed the task."""
+    warm_cpu_seconds: float | None = None
+    """A warm start (:mod:`workflows.local.warm`): the CPU seconds its process had used (its
+    imports) when it was handed the task, part of ``cpu_seconds``; None: started cold."""
 
     @property
     def cores(self) -> float:

@@ -43,7 +43,9 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
         "booked": None
         if attempt.booked is None
         else {"cpu": attempt.booked[0], "memoryMiB": round(attempt.booked[1], 1)},
-        "warmStart": attempt.warm,
+        "warmStartCpuSeconds": None
+        if attempt.warm_cpu_seconds is None
+        else round(attempt.warm_cpu_seconds, 3),
         "command": attempt.command,
         "log": attempt.log,
     }

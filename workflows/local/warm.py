@@ -18,11 +18,15 @@ template's ``env`` are set at hand-over; a module that reads them at import read
 The process is the executor's child from the start, so its wait4 CPU time (the import included)
 is the step's, as it would be cold.
 
-As root the warm process waits at nice 19, so its import takes cores only while they idle, and is
-put back to the executor's priority at hand-over; a non-root executor could not raise it again,
-so there it imports at normal priority (the same CPU, earlier). It holds its imports' memory
-(about 150 MiB for MultiQC) unbooked until the step starts. Local only: a cluster pod starts its
-interpreter when it is scheduled.
+As root the warm process waits at nice 19, so its import takes cores only while the tasks leave
+them idle, and is put back to the executor's priority at hand-over; a non-root executor could not
+raise it again, so there it imports at normal priority (the same CPU, earlier). Its ticks stay
+busy ones for the idle-core rule (:mod:`workflows.local.idle`): counted as idle, they made the
+rule start tasks that starved the import, and the report waited for the rest of it at the tail
+(the work is the same either way; only the import shortens the tail). It holds its imports'
+memory (about 150 MiB for MultiQC) unbooked until the step starts. run.json records, per attempt,
+how much CPU the imports had used at hand-over. Local only: a cluster pod starts its interpreter
+when it is scheduled.
 """
 
 from __future__ import annotations
@@ -141,7 +145,6 @@ class WarmStarts:
         self._warm: dict[str, _Warm] = {}
         #: Processes handed a step (the count run.json records).
         self.used = 0
-        self._spent = 0  # ticks of the ones no longer waiting, up to when they stopped waiting
 
     def prepare(
         self,
@@ -194,9 +197,10 @@ class WarmStarts:
         env: Mapping[str, str],
         log: Path,
         popen: Mapping[str, Any],
-    ) -> subprocess.Popen[bytes] | None:
-        """Hand ``command`` (``[python3, script, *args]``) to template ``name``'s warm process and
-        return it, running; None when there is none, or it does not match (then start cold)."""
+    ) -> tuple[subprocess.Popen[bytes], float] | None:
+        """Hand ``command`` (``[python3, script, *args]``) to template ``name``'s warm process;
+        return it, running, and the CPU seconds it had used (its imports); None when there is
+        none, or it does not match (then start cold)."""
         warm = self._take(name)
         if warm is None:
             return None
@@ -213,6 +217,7 @@ class WarmStarts:
             return None
         if warm.niced:  # first: a niced process still importing would be slow to read
             _reprioritize(warm.proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
+        before = cpu_ticks(warm.proc.pid) / os.sysconf("SC_CLK_TCK")
         body = json.dumps({"argv": list(command[1:]), "cwd": str(cwd), "env": dict(env)}).encode()
         try:
             with log.open("wb") as out, open(os.devnull, "rb") as stdin:
@@ -225,15 +230,7 @@ class WarmStarts:
             warm.sock.close()
         with self._lock:
             self.used += 1
-        return warm.proc
-
-    def background_ticks(self) -> int:
-        """Clock ticks the niced warm processes have used while waiting (never decreasing): at
-        nice 19 they yield to any task, so :class:`workflows.local.idle.IdleCores` counts these
-        ticks as idle, or an import would stop a task from starting on cores it only borrows.
-        (A warm process at normal priority, as a non-root executor's, competes: not counted.)"""
-        with self._lock:
-            return self._spent + sum(cpu_ticks(w.proc.pid) for w in self._warm.values() if w.niced)
+        return warm.proc, before
 
     def names(self) -> list[str]:
         """The templates with a warm process waiting."""
@@ -250,12 +247,8 @@ class WarmStarts:
                 _kill(warm)
 
     def _take(self, name: str) -> _Warm | None:
-        """Template ``name``'s warm process, no longer waiting: its ticks so far stay counted."""
         with self._lock:
-            warm = self._warm.pop(name, None)
-            if warm is not None and warm.niced:
-                self._spent += cpu_ticks(warm.proc.pid)
-            return warm
+            return self._warm.pop(name, None)
 
 
 def _reprioritize(pid: int, nice: int) -> None:
