@@ -80,6 +80,7 @@ def test_preload_reads_a_literal_tuple_or_list_of_module_names_without_running_t
     assert preload("import json\n") == ()
     assert preload("PRELOAD = tuple(['a'])\n") == ()  # not a literal
     assert preload("PRELOAD = ('a', 1)\n") == ()
+    assert preload("PRELOAD = ('a', name)\n") == ()
     assert preload("def main(:\n") == ()
 
 

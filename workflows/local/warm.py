@@ -9,8 +9,8 @@ started as the identity and with the environment its pod would have, imports tho
 waits. When the step's first attempt starts it receives the command, the working folder, the
 environment and its log over a socketpair, and runs the script as ``__main__``.
 
-What the step sees is a plain start: the same interpreter and ``PYTHON*`` environment (anything
-else refuses the warm process and starts cold), the same uid and groups, ``sys.argv``,
+What the step sees is a plain start: the same interpreter, ``PYTHON*`` and locale variables
+(anything else refuses the warm process and starts cold), the same uid and groups, ``sys.argv``,
 ``sys.path[0]`` the script's folder, its own cwd, environment and stdin/stdout/stderr, exit code
 and traceback as ``python3 <script>`` gives them. What differs: the preloaded modules were imported
 with the environment the pod has before its own variables are known (``HOME``, ``TMPDIR`` and the
@@ -105,7 +105,7 @@ def preload(source: str) -> tuple[str, ...]:
             and [getattr(t, "id", None) for t in stmt.targets] == ["PRELOAD"]
             and isinstance(stmt.value, ast.Tuple | ast.List)
         ):
-            names = [e.value for e in stmt.value.elts if isinstance(e, ast.Constant)]
+            names = [e.value if isinstance(e, ast.Constant) else None for e in stmt.value.elts]
             if all(isinstance(n, str) and n for n in names):
                 return tuple(str(n) for n in names)
     return ()
