@@ -9,6 +9,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,13 @@ def step_env(**extra: str) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], **extra}
 
 
-def python() -> str:
-    """The ``python3`` the step's PATH finds (what both a cold and a warm start run)."""
-    found = shutil.which("python3", path=os.environ["PATH"])
-    assert found is not None
-    return found
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A folder every uid may enter (pytest's tmp_path is closed to other uids)."""
+    base = Path(tempfile.mkdtemp())
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base)
 
 
 def hand_over(
@@ -102,7 +105,7 @@ def test_a_warm_process_runs_the_step_as_python3_script_would_with_its_modules_a
     # The process is the executor's child: its CPU, the import's included, is the step's.
     assert cpu >= before >= 0  # (importing decimal may take less than a clock tick)
     assert warm.used == 1
-    assert warm.names() == []  # one step per warm process
+    assert sorted(warm._warm) == []  # one step per warm process
 
 
 def test_a_step_that_raises_exits_1_with_its_traceback_in_its_log(tmp_path: Path) -> None:
@@ -144,33 +147,28 @@ def test_close_kills_the_warm_processes_no_step_used() -> None:
     assert warm.prepare("a", "python3", ["decimal"], step_env(), {})
     assert warm.prepare("b", "python3", ["decimal"], step_env(), {})
     procs = [w.proc for w in warm._warm.values()]
-    assert warm.names() == ["a", "b"]
+    assert sorted(warm._warm) == ["a", "b"]
     warm.close()
     assert all(p.poll() is not None for p in procs)
-    assert warm.names() == []
+    assert sorted(warm._warm) == []
 
 
 def test_no_warm_process_without_modules_or_without_the_interpreter() -> None:
     warm = WarmStarts()
     assert not warm.prepare("t", "python3", [], step_env(), {})
     assert not warm.prepare("t", "no-such-python", ["decimal"], step_env(), {})
-    assert warm.names() == []
+    assert sorted(warm._warm) == []
 
 
 @needs_root
-def test_as_root_the_warm_process_waits_at_nice_19_and_runs_its_step_as_the_pods_uid() -> None:
+def test_as_root_the_warm_process_waits_at_nice_19_and_runs_its_step_as_the_pods_uid(open_dir: Path) -> None:
     nobody = {"user": 65534, "group": 65534, "extra_groups": [], "umask": 0o022}
     system = {"PATH": "/usr/bin:/bin"}  # a python3 uid 65534 can run (pytest's may be under /root)
-    base = Path(tempfile.mkdtemp())  # pytest's tmp_path is closed to other uids
-    try:
-        base.chmod(0o755)
-        warm = WarmStarts()
-        assert warm.prepare("t", "python3", ["decimal"], system, nobody)
-        waiting = warm._warm["t"].proc
-        assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == 19  # imports on idle cores only
-        code, log, _, _ = hand_over(base, warm, {**system, "CODE": "0"}, nobody)
-    finally:
-        shutil.rmtree(base)
+    warm = WarmStarts()
+    assert warm.prepare("t", "python3", ["decimal"], system, nobody)
+    waiting = warm._warm["t"].proc
+    assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == 19  # imports on idle cores only
+    code, log, _, _ = hand_over(open_dir, warm, {**system, "CODE": "0"}, nobody)
     assert code == 0
     lines = dict(line.split(" ", 1) for line in log.splitlines())
     # Handed the step, it runs at the executor's own priority, as the pod's uid.
@@ -179,24 +177,19 @@ def test_as_root_the_warm_process_waits_at_nice_19_and_runs_its_step_as_the_pods
 
 
 @needs_root
-def test_the_imports_done_before_the_hand_over_are_measured() -> None:
-    base = Path(tempfile.mkdtemp())
-    try:
-        base.chmod(0o755)
-        # A module whose import costs 0.3 s of CPU, as MultiQC's costs about 1.5 s.
-        (base / "slow_import.py").write_text(
-            "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\n"
-        )
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(base)}
-        warm = WarmStarts()
-        assert warm.prepare("t", "python3", ["slow_import"], env, {})
-        pid = warm._warm["t"].proc.pid
-        deadline = time.monotonic() + 60  # at nice 19 a busy machine delays it
-        while cpu_ticks(pid) < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        code, _, cpu, before = hand_over(base, warm, {**env, "CODE": "0"})
-    finally:
-        shutil.rmtree(base)
+def test_the_imports_done_before_the_hand_over_are_measured(open_dir: Path) -> None:
+    # A module whose import costs 0.3 s of CPU, as MultiQC's costs about 1.5 s.
+    (open_dir / "slow_import.py").write_text(
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(open_dir)}
+    warm = WarmStarts()
+    assert warm.prepare("t", "python3", ["slow_import"], env, {})
+    pid = warm._warm["t"].proc.pid
+    deadline = time.monotonic() + 60  # at nice 19 a busy machine delays it
+    while cpu_ticks(pid) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    code, _, cpu, before = hand_over(open_dir, warm, {**env, "CODE": "0"})
     assert code == 0
     assert 0.3 <= before <= cpu
 

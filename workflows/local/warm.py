@@ -232,11 +232,6 @@ class WarmStarts:
             self.used += 1
         return warm.proc, before
 
-    def names(self) -> list[str]:
-        """The templates with a warm process waiting."""
-        with self._lock:
-            return sorted(self._warm)
-
     def close(self) -> None:
         """Kill and reap the warm processes no step was handed."""
         with self._lock:
