@@ -97,6 +97,14 @@ CASES = {
         "R1",
         "record 101: quality character ' ' is not one of '!' to '~'",
     ),
+    # Above '~' (a header may hold such bytes, a quality may not).
+    "quality character above '~'": (
+        lambda d: write(
+            d / "R1.fastq.gz", records(100) + b"@x \xff\nACGTN\n+\nIII\x7f#\n" + records(4899, 102)
+        ),
+        "R1",
+        "record 101: quality character '\\x7f' is not one of '!' to '~'",
+    ),
     "R2 a copy of R1": (
         lambda d: (d / "R2.fastq.gz").write_bytes((d / "R1.fastq.gz").read_bytes()),
         "R2",
@@ -105,12 +113,18 @@ CASES = {
 }
 
 
-def by_summaries(sample: str, r1: Path, r2: Path) -> PairSummary:
-    """The way `seqstack run` checks: each file on its own (a process each), then compared."""
-    return compare_pair(sample, r1, r2, summarize(sample, "R1", r1), summarize(sample, "R2", r2))
+def by_summaries(sample: str, r1: Path, r2: Path, vectorized: bool = False) -> PairSummary:
+    """The way `seqstack run` checks: each file on its own, then compared (small files in its own
+    process, with lists of lines; larger ones in checker processes, vectorized)."""
+    one = summarize(sample, "R1", r1, vectorized=vectorized)
+    return compare_pair(sample, r1, r2, one, summarize(sample, "R2", r2, vectorized=vectorized))
 
 
-CHECKS = {"lockstep": check_pair, "summaries": by_summaries}
+def by_vectorized_summaries(sample: str, r1: Path, r2: Path) -> PairSummary:
+    return by_summaries(sample, r1, r2, vectorized=True)
+
+
+CHECKS = {"lockstep": check_pair, "summaries": by_summaries, "vectorized": by_vectorized_summaries}
 
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
@@ -157,6 +171,46 @@ def test_summaries_compare_names_across_runs_of_names(
     expected = r"read names out of step with R1 at read 69001 \('r69001' vs 'r69002'\)"
     with pytest.raises(InputError, match=expected):
         by_summaries("s1", r1, r2)
+
+
+# Headers as sequencers and tools write them: comments after a blank or a tab, mate suffixes
+# before a comment, a suffix that is not a mate's, a name that is all suffix but one byte, bytes
+# above '~' in a comment, a carriage return before the newline.
+HEADERS = [
+    b"@r{i}",
+    b"@r{i}/1",
+    b"@r{i} 1:N:0:ACGT",
+    b"@r{i}/2\tBC:Z:AC GT",
+    b"@r{i}/3",
+    b"@x/r{i}/1 c",
+    b"@{i}/1",
+    b"@r{i} caf\xc3\xa9",
+    b"@r{i}\r",
+    b"@r{i}\x0bv\x0cw",
+]
+
+
+@pytest.mark.parametrize("header", HEADERS)
+def test_the_vectorized_check_summarizes_as_the_lists_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: bytes
+) -> None:
+    # Reads of many lengths, small blocks and short runs: records and runs of names cross blocks;
+    # the last record lacks its final newline.
+    monkeypatch.setattr(fastq, "_BLOCK", 1000)
+    monkeypatch.setattr(fastq, "_RUN", 7)
+    reads = b"".join(
+        header.replace(b"{i}", b"%d" % i)
+        + b"\n"
+        + b"ACGT"[: i % 4 + 1] * (i % 9 + 1)
+        + b"\n+\n"
+        + b"I#"[i % 2 :][:1] * ((i % 4 + 1) * (i % 9 + 1))
+        + b"\n"
+        for i in range(1, 400)
+    )
+    path = write(tmp_path / "R1.fastq.gz", reads.rstrip(b"\n"))
+    lists = summarize("s1", "R1", path)
+    assert lists.reads == 399 and len(lists.names) == 57
+    assert summarize("s1", "R1", path, vectorized=True) == lists
 
 
 def check_in_children(tmp_path: Path, r2_data: bytes, compress: bool = True) -> dict[str, str]:
