@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 APT_TOOLS := fastqc bwa samtools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup venv tools demo test lint typecheck unit golden bench bench-peer images clean
+.PHONY: all setup venv tools demo test lint typecheck unit golden bench bench-peer bench-check images clean
 
 all: test
 
@@ -64,6 +64,11 @@ PEER_ARGS ?=
 bench-peer: setup
 	$(BIN)/python benchmarks/peer.py $(PEER_ARGS)
 
+# The FASTQ input check's CPU on one 1 M-read file vs decompressing alone vs dnaio (installed into
+# benchmarks/.venv-dnaio once).
+bench-check: setup
+	$(BIN)/python benchmarks/fastq_check.py
+
 # Build every tool image (containers/<name>/Dockerfile) for linux/amd64 as seqstack/<name>:local,
 # then run each line of containers/<name>/smoke the way the pipeline's pods run scripts: bash -c,
 # uid 1000, read-only root filesystem, no network, no capabilities, /work the only writable place.
@@ -82,4 +87,4 @@ images:
 	done
 
 clean:
-	rm -rf $(VENV) benchmarks/.venv-snakemake demo-results .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) benchmarks/.venv-snakemake benchmarks/.venv-dnaio demo-results .mypy_cache .ruff_cache .pytest_cache
