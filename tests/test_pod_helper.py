@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,33 @@ def test_inputs_are_cloned_where_the_file_system_can_else_copied(
     dest.write_bytes(b"")
     podmod.clone_or_copy(source, dest)
     assert calls == [podmod.FICLONE] and dest.read_bytes() == source.read_bytes()
+
+
+def test_a_pods_inputs_are_filled_side_by_side_and_the_first_failure_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflows.local import pod as podmod
+
+    pairs = []
+    for name in ("R1", "R2", "ref"):
+        source = tmp_path / f"{name}.src"
+        source.write_bytes(name.encode() * 1000)
+        dest = tmp_path / name
+        dest.write_bytes(b"")
+        pairs.append((dest, source))
+    # Two copies at once: each waits until the other has started.
+    both = threading.Barrier(2, timeout=10)
+    real = podmod.clone_or_copy
+
+    def copy(source: Path, dest: Path) -> None:
+        if dest.name != "ref":
+            both.wait()
+        real(source, dest)
+
+    monkeypatch.setattr(podmod.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(podmod, "clone_or_copy", copy)
+    podmod.fill_all(pairs)
+    assert all(dest.read_bytes() == source.read_bytes() for dest, source in pairs)
+    pairs[1][1].unlink()
+    with pytest.raises(FileNotFoundError, match=r"R2\.src"):
+        podmod.fill_all(pairs)
