@@ -7,9 +7,9 @@ file of workload (a) (1 M reads of real mtDNA reads, made by ``benchmarks/peer.p
 
 * the floor: the file decompressed with ISA-L and nothing else (every check reads every byte);
 * seqstack, vectorized: ``python -m workflows.local.fastq SAMPLE R1 FILE``, what a checker
-  process does (numpy passes over each block);
-* seqstack, lists of lines: :func:`summarize` without ``vectorized``, what ``seqstack run`` does
-  in its own process for small sheets;
+  process does with a file of 32 MiB or more (numpy passes over each block);
+* seqstack, lists of lines: :func:`summarize` without ``vectorized``, what a checker process does
+  with smaller files and ``seqstack run`` in its own process for small sheets;
 * dnaio (installed by this script into ``benchmarks/.venv-dnaio``, never a seqstack dependency):
   a C FASTQ parser iterating the records; it checks the record structure but neither the names
   nor the quality characters, and compares nothing between R1 and R2.
