@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.peer import WORKLOADS, prepare
+from benchmarks.peer import WORKLOADS, ensure_installed, prepare
 from workflows.local.fastq import CHECKER_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,16 +50,8 @@ DNAIO = "import dnaio\nwith dnaio.open(sys.argv[1], open_threads=0) as f:\n    p
 def ensure_dnaio() -> Path:
     """dnaio ``DNAIO_VERSION`` in its own virtualenv, installed there once; its python."""
     python = DNAIO_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import dnaio; print(dnaio.__version__)"]
-    if (
-        python.exists()
-        and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == DNAIO_VERSION
-    ):
-        return python
-    print(f"installing dnaio {DNAIO_VERSION} into {DNAIO_VENV} (once)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(DNAIO_VENV)], check=True)
-    subprocess.run(
-        [str(DNAIO_VENV / "bin" / "pip"), "install", "--quiet", f"dnaio=={DNAIO_VERSION}"], check=True
+    ensure_installed(
+        DNAIO_VENV, "dnaio", DNAIO_VERSION, [str(python), "-c", "import dnaio; print(dnaio.__version__)"]
     )
     return python
 

@@ -275,18 +275,21 @@ def prepare(workload: Workload, work: Path) -> Dataset:
 # --------------------------------------------------------------------------- contenders
 
 
+def ensure_installed(venv: Path, package: str, version: str, probe: list[str]) -> None:
+    """``package==version`` in its own virtualenv ``venv`` (a peer, never a seqstack dependency),
+    installed there once: ``probe``, a command of that virtualenv, prints the version it has."""
+    found = subprocess.run(probe, capture_output=True, text=True) if Path(probe[0]).exists() else None
+    if found is not None and found.stdout.strip() == version:
+        return
+    print(f"installing {package} {version} into {venv} (once)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", f"{package}=={version}"], check=True)
+
+
 def ensure_snakemake(venv: Path) -> Path:
     """Snakemake ``SNAKEMAKE_VERSION`` in its own virtualenv, installed there once."""
     exe = venv / "bin" / "snakemake"
-    if exe.exists():
-        version = subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
-        if version == SNAKEMAKE_VERSION:
-            return exe
-    print(f"installing snakemake {SNAKEMAKE_VERSION} into {venv} (once)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", f"snakemake=={SNAKEMAKE_VERSION}"], check=True
-    )
+    ensure_installed(venv, "snakemake", SNAKEMAKE_VERSION, [str(exe), "--version"])
     return exe
 
 
