@@ -15,7 +15,8 @@ The floor: every step run alone, one after the other, under ``getrusage`` (user 
 step's processes); the sum over all steps divided by the cores is the wall time no runner can beat
 on this machine. Each contender's wall is printed as a ratio to it, and seqstack's to Snakemake's.
 The DAG bound beside it is the longest chain of steps (their walls alone): with few samples it,
-not the CPU, is the limit. The report bound: MultiQC reads every sample's outputs and runs on one
+not the CPU, is the limit (when it is above 1.05x the floor, the output says so and gives each
+runner's ratio to it). The report bound: MultiQC reads every sample's outputs and runs on one
 core, so every other step's CPU over the cores, then MultiQC's wall alone, is a wall no runner of
 this DAG that starts MultiQC when its inputs are ready can beat (Snakemake, the shell loop). seqstack
 starts the report's interpreter early and imports MultiQC on idle cores (``workflows.local.warm``),
@@ -796,6 +797,14 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         else "(a): <= 1.05 x floor"
     )
     print(f"  targets {target}")
+    # The chain's steps run one after another, each no faster than alone: a limit as hard as the
+    # floor, and with one sample the higher of the two.
+    if chain > 1.05 * floor:
+        print(
+            f"  the DAG bound is {chain / floor:.3f} x the floor: no runner of this DAG comes within"
+            f" 1.05 x the floor this round; seqstack {best['seqstack run'].wall / chain:.3f} x the DAG"
+            f" bound, snakemake {snk / chain:.3f} x"
+        )
 
 
 def main() -> None:
