@@ -39,12 +39,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DNAIO_VERSION = "1.2.4"
 DNAIO_VENV = ROOT / "benchmarks" / ".venv-dnaio"
 
-FLOOR = "from isal import igzip\nwith igzip.open(sys.argv[1], 'rb') as f:\n    while f.read(4 << 20): pass\n"
+FLOOR = (
+    "import sys\nfrom isal import igzip\n"
+    "with igzip.open(sys.argv[1], 'rb') as f:\n    while f.read(4 << 20): pass\n"
+)
 LISTS = (
-    "from pathlib import Path\nfrom workflows.local.fastq import summarize\n"
+    "import sys\nfrom pathlib import Path\nfrom workflows.local.fastq import summarize\n"
     "print(summarize('s', 'R1', Path(sys.argv[1])).reads)\n"
 )
-DNAIO = "import dnaio\nwith dnaio.open(sys.argv[1], open_threads=0) as f:\n    print(sum(1 for _ in f))\n"
+DNAIO = (
+    "import sys\nimport dnaio\n"
+    "with dnaio.open(sys.argv[1], open_threads=0) as f:\n    print(sum(1 for _ in f))\n"
+)
 
 
 def ensure_dnaio() -> Path:
@@ -84,13 +90,13 @@ def main() -> int:
     dnaio = ensure_dnaio()
     py = sys.executable
     contenders = {
-        "decompress only (floor)": [py, "-c", "import sys\n" + FLOOR, str(r1)],
+        "decompress only (floor)": [py, "-c", FLOOR, str(r1)],
         "seqstack, vectorized": [py, "-P", "-m", "workflows.local.fastq", "s", "R1", str(r1)],
-        "seqstack, lists of lines": [py, "-c", "import sys\n" + LISTS, str(r1)],
+        "seqstack, lists of lines": [py, "-c", LISTS, str(r1)],
         f"dnaio {DNAIO_VERSION} (no name/quality checks)": [
             str(dnaio),
             "-c",
-            "import sys\n" + DNAIO,
+            DNAIO,
             str(r1),
         ],
     }
