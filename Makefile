@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_TOOLS := fastqc bwa samtools
+# command:package where they differ (igzip is in Debian's isal).
+APT_TOOLS := fastqc bwa samtools igzip:isal
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all setup venv tools demo test lint typecheck unit golden bench bench-peer bench-check images clean
@@ -26,9 +27,9 @@ $(BIN)/seqstack: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps 'pulumi-policy==1.21.0'
 	@touch $@
 
-# FastQC, bwa and samtools from Debian/Ubuntu packages, installed only when missing.
+# FastQC, bwa, samtools and igzip from Debian/Ubuntu packages, installed only when missing.
 tools:
-	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(APT_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -110,19 +110,41 @@ def run_fragments(
     return _run(body, work, markdup, fmt)
 
 
-def _run(body: str, work: Path, markdup: bool, fmt: str) -> Finished:
-    """Run a step body under the pods' bash prelude with the run's two parameters filled in."""
+def run_fed(
+    work: Path, ref: Path, reads: Sequence[Path], *, path: str | None = None, ok: bool = True
+) -> Finished:
+    """The align step's way in: the ``reads`` array, :func:`bam.feed_reads` in front of the
+    aligner, :func:`bam.fed` after it (``path``: the PATH the step runs with)."""
+    words = " ".join(f'"{p}"' for p in reads)
+    body = (
+        f'aligner=bwa\nref="{ref}"\ns=S\nlane=L1\nrg="@RG\\tID:S\\tSM:S"\npart="$WORK/tmp/S"\n'
+        f"reads=({words})\n"
+        + bam.run_options()
+        + bam.feed_reads()
+        + bam.finish(2, bam.aligner_pipe(2, 256, '"${reads[@]}"'), then=bam.fed())
+    )
+    return _run(body, work, False, "bam", path=path, ok=ok)
+
+
+def _run(
+    body: str, work: Path, markdup: bool, fmt: str, *, path: str | None = None, ok: bool = True
+) -> Finished:
+    """Run a step body under the pods' bash prelude with the run's two parameters filled in;
+    ``ok``: whether it must succeed (and leave nothing in tmp/) or fail (and publish nothing)."""
     values = {
         f"workflow.parameters.{bam.MARKDUP_PARAM}": "true" if markdup else "false",
         f"workflow.parameters.{bam.FORMAT_PARAM}": fmt,
     }
     script = substitute(bash(body)["args"][0], values, strict=True, where="test")
     work.mkdir(parents=True)
-    proc = subprocess.run(
-        ["bash", "-c", script], env={**os.environ, "WORK": str(work)}, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert not any((work / "tmp").glob("S.*")), "every result is moved out of tmp/"
+    env = {**os.environ, "WORK": str(work), **({"PATH": path} if path else {})}
+    proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    if ok:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert not any((work / "tmp").glob("S.*")), "every result is moved out of tmp/"
+    else:
+        assert proc.returncode != 0
+        assert not any((work / "out").iterdir()), "a failed step publishes nothing"
     return Finished(work / "out", proc.stderr)
 
 
@@ -355,3 +377,88 @@ def test_lanes_aligned_to_files_then_merged_are_marked_as_samtools_merge_and_mar
         ["samtools", "view", "-H", str(merged.file(".bam"))], capture_output=True, text=True, check=True
     ).stdout
     assert "ID:S.0" in header and "ID:S.1" in header  # both lanes' read groups
+
+
+def without_stats_command_line(path: Path) -> str:
+    """``samtools stats`` output without its ``# The command line was:`` line (it names the input)."""
+    return "".join(line for line in path.read_text().splitlines(keepends=True) if "command line" not in line)
+
+
+@pytest.mark.parametrize("fmt", ["bam", "cram"])
+@pytest.mark.parametrize("markdup", [False, True], ids=["plain", "markdup"])
+def test_flagstat_and_stats_read_as_the_file_is_written_match_them_run_on_the_finished_file(
+    tmp_path: Path, ref: Path, markdup: bool, fmt: str
+) -> None:
+    reads = make_reads(tmp_path / "reads", TRIMS[:2], copies=50)
+    done = run_fragments(tmp_path / "run", ref, reads, 2, markdup=markdup, fmt=fmt)
+    final = done.file(f".{fmt}")
+    flagstat = subprocess.run(
+        ["samtools", "flagstat", str(final)], check=True, capture_output=True, text=True
+    )
+    assert done.file(".flagstat.txt").read_text() == flagstat.stdout
+    by_hand = tmp_path / "stats.txt"
+    with by_hand.open("w") as out:
+        subprocess.run(["samtools", "stats", "--reference", str(ref), str(final)], check=True, stdout=out)
+    assert without_stats_command_line(done.file(".stats.txt")) == without_stats_command_line(by_hand)
+    assert "SN\traw total sequences:" in by_hand.read_text()
+
+
+def gzip_in_two_members(plain: Path) -> Path:
+    """``plain`` gzipped as two concatenated members (as ``cat a.gz b.gz`` makes), half each,
+    named as the step names its inputs (``R1.fastq`` -> ``R1``)."""
+    data = plain.read_bytes()
+    half = data.index(b"\n@", len(data) // 2) + 1
+    out = plain.with_name(plain.stem)
+    out.write_bytes(gzip.compress(data[:half]) + gzip.compress(data[half:]))
+    return out
+
+
+def bwa_command_line(bam_path: Path) -> str:
+    header = subprocess.run(
+        ["samtools", "view", "-H", str(bam_path)], check=True, capture_output=True, text=True
+    )
+    return next(line for line in header.stdout.splitlines() if line.startswith("@PG\tID:bwa"))
+
+
+def tools_without_igzip(folder: Path) -> str:
+    """A PATH of links to every command the step uses, igzip left out."""
+    folder.mkdir()
+    for tool in ("bash", "bwa", "samtools", "tee", "mkfifo", "od", "rm", "mv", "mkdir"):
+        found = shutil.which(tool)
+        assert found, tool
+        (folder / tool).symlink_to(found)
+    return str(folder)
+
+
+@pytest.mark.skipif(shutil.which("igzip") is None, reason="igzip (Debian's isal) must be on PATH")
+def test_gzipped_reads_are_decompressed_by_igzip_beside_the_aligner_into_the_same_records(
+    tmp_path: Path, ref: Path
+) -> None:
+    plain = make_reads(tmp_path / "reads", TRIMS[:2])
+    gzipped = [gzip_in_two_members(p) for p in plain]
+    from_plain = run_fed(tmp_path / "plain", ref, plain)
+    fed = run_fed(tmp_path / "fed", ref, gzipped)
+    assert records(fed.file(".bam"), ref) == records(from_plain.file(".bam"), ref)
+    # bwa read FIFOs, one per file (igzip's), and read the plain files themselves.
+    assert "/tmp/S.R1.fastq /" in bwa_command_line(fed.file(".bam"))
+    assert bwa_command_line(fed.file(".bam")).endswith("/tmp/S.R2.fastq")
+    assert f"{plain[0]} {plain[1]}" in bwa_command_line(from_plain.file(".bam"))
+    # Without igzip, bwa reads the gzipped files itself: the same records again.
+    unfed = run_fed(tmp_path / "unfed", ref, gzipped, path=tools_without_igzip(tmp_path / "bin"))
+    assert f"{gzipped[0]} {gzipped[1]}" in bwa_command_line(unfed.file(".bam"))
+    assert records(unfed.file(".bam"), ref) == records(from_plain.file(".bam"), ref)
+
+
+@pytest.mark.skipif(shutil.which("igzip") is None, reason="igzip (Debian's isal) must be on PATH")
+def test_a_gzipped_file_cut_short_fails_the_step_in_one_line_and_publishes_nothing(
+    tmp_path: Path, ref: Path
+) -> None:
+    (plain,) = make_reads(tmp_path / "reads", TRIMS[:2], paired=False)
+    whole = gzip_in_two_members(plain).read_bytes()
+    cut = tmp_path / "R1"
+    cut.write_bytes(whole[: len(whole) * 3 // 4])  # bwa alone would align the first 3/4 and succeed
+    failed = run_fed(tmp_path / "run", ref, [cut], ok=False)
+    assert (
+        failed.stderr.splitlines()[-1]
+        == "seqstack: sample S: igzip could not decompress R1 of lane L1 (above)"
+    )

@@ -31,7 +31,7 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: bwa fallback and samtools; multiqc; the QC gate in python3; every template runs bash -c).
 DAG_COMMANDS: dict[str, set[str]] = {
     "fastqc": {"bash", "fastqc"},
-    "align": {"bash", "bwa-mem2", "bwa", "samtools"},
+    "align": {"bash", "bwa-mem2", "bwa", "samtools", "igzip"},
     "report": {"bash", "multiqc", "python3"},
 }
 
@@ -42,6 +42,7 @@ NON_BASE_TOOLS = (
     "bwa-mem2",
     "bwa",
     "samtools",
+    "igzip",
     "multiqc",
     "python3",
     "python",

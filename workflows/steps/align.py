@@ -55,8 +55,9 @@ def index_sets(cloud: str) -> tuple[tuple[str, ...], ...]:
 
 
 def script(settings: PipelineSettings) -> str:
-    """The bash body of ``align``: align one lane, sort (marking duplicates when asked), then
-    index/flagstat/stats side by side; publish only at the end."""
+    """The bash body of ``align``: align one lane (its gzipped reads decompressed side by side),
+    sort (marking duplicates when asked), flagstat and stats as the file is written, then the
+    index; publish only at the end."""
     return f"""s="{SAMPLE}"
 ref="$WORK/ref/ref.fa"
 {choose_aligner()}
@@ -66,9 +67,10 @@ ref="$WORK/ref/ref.fa"
 # issues 3761, 14986): every result is written under tmp/ and moved into out/ only once all of
 # them are complete, so a failed attempt never publishes a partial BAM or metrics file.
 part="$WORK/tmp/$s"
+{bam.feed_reads()}\
 # The aligner streams SAM straight into sort (no SAM on disk); sort's memory + the aligner's (or
 # markdup's) reserve fit the limit (workflows.settings).
-{bam.finish(settings.align.threads, aligner(settings))}"""
+{bam.finish(settings.align.threads, aligner(settings), then=bam.fed())}"""
 
 
 def choose_aligner() -> str:
@@ -111,8 +113,10 @@ ref="$WORK/ref/ref.fa"
 {read_group()}
 {bam.run_options()}\
 part="$WORK/tmp/{UNIT}"
+{bam.feed_reads()}\
 # Sorted, with fixmate's tags when duplicates will be marked (after the merge, across lanes).
 {bam.to_file(aligner(settings), '"$part.bam"')}\
+{bam.fed()}\
 mv "$part.bam" "$WORK/out/lane.bam"
 """
 
