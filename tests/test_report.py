@@ -363,12 +363,22 @@ def test_seqstack_own_files_are_not_metrics(tmp_path: Path) -> None:
     assert report_table.has_metrics(str(tmp_path))
 
 
-def test_the_config_is_json_that_multiqc_reads_as_yaml() -> None:
+def test_the_config_is_json_that_multiqc_reads_as_yaml_and_valid_by_its_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import jsonschema
     import yaml
+    from multiqc.utils.config_schema import config_to_schema
 
-    conf = report_table.config()
-    assert yaml.safe_load(json.dumps(conf)) == conf
+    monkeypatch.setenv("REPORT_REFERENCE", "/refs/mt.fa")
+    conf = report_table.config("/refs/mt.fa")
+    assert yaml.safe_load(report_table.cl_config()) == conf
     assert conf["show_analysis_paths"] is False
+    # MultiQC validates a --config file, not --cl-config: the schema check it would do, done here.
+    schema = config_to_schema()
+    jsonschema.validate(instance=conf, schema=schema)
+    with pytest.raises(jsonschema.ValidationError, match="regexx"):
+        jsonschema.validate(instance={**conf, "fn_clean_exts": [{"type": "regexx"}]}, schema=schema)
 
 
 def test_main_without_samples_or_metrics_writes_the_plain_page(tmp_path: Path) -> None:
