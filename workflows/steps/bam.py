@@ -122,10 +122,11 @@ def feed_reads() -> str:
 
     bwa and bwa-mem2 read and decompress their input in one thread, and align nothing until the
     first batch is read: with zlib that read alone took about 1.8 s of one core for a 1 M-pair
-    sample while the other cores idled, and on a 32-core node it is the serial part of every
-    batch. igzip (ISA-L) decompresses about twice as fast as zlib, and R1 and R2 each get their
-    own process, side by side. Where igzip is not installed, or a file is not gzipped, the
-    aligner reads the file itself, as before. :func:`fed` must follow the producer.
+    sample while the other core idled. Later batches are read while the previous one aligns, so
+    on a 32-core node, where 30 threads align a batch quickly, that one reading thread can set
+    the pace. igzip (ISA-L) decompresses about twice as fast as zlib, and R1 and R2 each get
+    their own process, side by side. Where igzip is not installed, or a file is not gzipped,
+    the aligner reads the file itself, as before. :func:`fed` must follow the producer.
     """
     return """feeds=()
 if command -v igzip >/dev/null 2>&1; then
