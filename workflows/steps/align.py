@@ -117,6 +117,7 @@ part="$WORK/tmp/{UNIT}"
 # Sorted, with fixmate's tags when duplicates will be marked (after the merge, across lanes).
 {bam.to_file(aligner(settings), '"$part.bam"')}\
 {bam.fed()}\
+rm -f "$part".*.fifo
 mv "$part.bam" "$WORK/out/lane.bam"
 """
 

@@ -118,7 +118,7 @@ def aligner_pipe(threads: int, sort_mib: int, reads: str, batch_bases: int = BAT
 
 def feed_reads() -> str:
     """Shell lines that put an ``igzip -dc`` process in front of each gzipped file of the
-    ``reads`` array, writing into a FIFO beside ``$part``, and point ``reads`` at the FIFOs.
+    ``reads`` array, writing into a FIFO ``$part.<R1|R2>.fifo``, and point ``reads`` at the FIFOs.
 
     bwa and bwa-mem2 read and decompress their input in one thread, and align nothing until the
     first batch is read: with zlib that read alone took about 1.8 s of one core for a 1 M-pair
@@ -126,17 +126,29 @@ def feed_reads() -> str:
     on a 32-core node, where 30 threads align a batch quickly, that one reading thread can set
     the pace. igzip (ISA-L) decompresses about twice as fast as zlib, and R1 and R2 each get
     their own process, side by side. Where igzip is not installed, or a file is not gzipped,
-    the aligner reads the file itself, as before. :func:`fed` must follow the producer.
+    the aligner reads the file itself, as before. :func:`fed` must follow the producer, and the
+    FIFOs are removed with ``rm -f "$part".*.fifo``.
+
+    Every process counts on a sheet of tiny samples (a fork and exec is a few ms of CPU): the
+    gzip magic is read by the shell itself, and one ``mkfifo`` makes every FIFO. No possibly
+    empty array is expanded (``set -u`` refuses that before bash 4.4).
     """
-    return """feeds=()
+    return """sources=() fifos=() feeders=()
 if command -v igzip >/dev/null 2>&1; then
   for i in "${!reads[@]}"; do
-    if [ "$(od -An -tx1 -N2 "${reads[$i]}")" = " 1f 8b" ]; then
-      feed="$part.${reads[$i]##*/}.fastq"
-      mkfifo "$feed"
-      igzip -dc "${reads[$i]}" > "$feed" & feeds+=("$!" "${reads[$i]##*/}" "$feed")
-      reads[$i]="$feed"
+    magic=""
+    LC_ALL=C IFS= read -r -n 2 magic < "${reads[$i]}" || true
+    if [ "$magic" = $'\\x1f\\x8b' ]; then
+      sources+=("${reads[$i]}")
+      fifos+=("$part.${reads[$i]##*/}.fifo")
+      reads[$i]="$part.${reads[$i]##*/}.fifo"
     fi
+  done
+fi
+if [ ${#fifos[@]} -gt 0 ]; then
+  mkfifo "${fifos[@]}"
+  for i in "${!fifos[@]}"; do
+    igzip -dc "${sources[$i]}" > "${fifos[$i]}" & feeders+=($!)
   done
 fi
 """
@@ -144,14 +156,12 @@ fi
 
 def fed() -> str:
     """Shell lines after the producer of :func:`feed_reads`: fail the step, naming the file, if
-    a decompressor failed (the aligner would have taken a cut-short stream for a shorter file),
-    and remove the FIFOs."""
-    return """for ((i = 0; i < ${#feeds[@]}; i += 3)); do
-  if ! wait "${feeds[$i]}"; then
-    echo "seqstack: sample $s: igzip could not decompress ${feeds[$((i + 1))]} of lane $lane (above)" >&2
+    a decompressor failed (the aligner would have taken a cut-short stream for a shorter file)."""
+    return """for ((i = 0; i < ${#feeders[@]}; i++)); do
+  if ! wait "${feeders[$i]}"; then
+    echo "seqstack: sample $s: igzip could not decompress ${sources[$i]##*/} of lane $lane (above)" >&2
     exit 1
   fi
-  rm -f "${feeds[$((i + 2))]}"
 done
 """
 
@@ -225,7 +235,7 @@ fi
 samtools index -@ {t} "$out" "$out.$index_ext"
 wait "$flagstat_pid"
 wait "$stats_pid"
-rm -f "$part.flagstat.fifo" "$part.stats.fifo"
+rm -f "$part".*.fifo
 mv "${{results[@]}}" "$WORK/out/"
 """
 
