@@ -167,7 +167,9 @@ class PipelineSettings:
     markdup_memory_mib: int = 4 * 1024
     """Memory reserved for ``samtools markdup`` (``--markdup``). It reads the sort's output, so it
     starts only once the aligner has exited (sort emits nothing before its input ends): the sort
-    shares the align pod with the larger of the two reserves, never with both."""
+    shares the align pod with the larger of the two reserves, never with both. ``samtools
+    flagstat`` and ``stats`` also read the output as it is written (``workflows.steps.bam``);
+    they keep counters and histograms, not the alignments, and are not reserved for."""
     sort_memory_per_thread_mib: int | None = None
     """samtools sort ``-m`` per thread; None derives the largest value that fits (see below)."""
     report: Resources = Resources(cpu=2, memory_mib=8192, ephemeral_gib=50)
