@@ -139,9 +139,9 @@ if command -v igzip >/dev/null 2>&1; then
     magic=""
     LC_ALL=C IFS= read -r -n 2 magic < "${reads[$i]}" || true
     if [ "$magic" = $'\\x1f\\x8b' ]; then
-      sources+=("${reads[$i]}")
-      fifos+=("$part.${reads[$i]##*/}.fifo")
-      reads[$i]="$part.${reads[$i]##*/}.fifo"
+      fifo="$part.${reads[$i]##*/}.fifo"
+      sources+=("${reads[$i]}") fifos+=("$fifo")
+      reads[$i]="$fifo"
     fi
   done
 fi
