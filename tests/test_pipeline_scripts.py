@@ -26,6 +26,7 @@ from workflows import report_table
 from workflows.contract import StackOutputs
 from workflows.render import render, render_index
 from workflows.settings import PipelineSettings
+from workflows.steps import fastqc as fastqc_step
 
 R1, R2, FASTA = MTDNA_R1, MTDNA_R2, MTDNA_FASTA
 #: The lanes of a one-lane paired sample S1, as the gate receives them.
@@ -173,6 +174,96 @@ def test_steps_run_end_to_end_with_real_tools(tmp_path: Path) -> None:
     row = dict(zip(table[0].split("\t"), table[1].split("\t"), strict=True))
     assert (row["Sample"], row["qc"], row["status"]) == ("HG00152", verdict["verdict"], "aligned")
     assert float(row["reads"]) == 10106
+
+
+#: A stand-in for ``fastqc``: its help says whether it takes --memory (0.12) or not (0.11.9), and
+#: a run writes down the JVM options it was given, then the reports FastQC would write.
+FAKE_FASTQC = """#!/bin/bash
+if [ "$1" = --help ]; then echo "{help}"; exit 0; fi
+printf '%s' "${{_JAVA_OPTIONS-unset}}" > {log}
+while [ "$1" != --outdir ]; do shift; done
+outdir=$2; shift 2
+for f in "$@"; do
+  name=$(basename "$f"); name=${{name%.gz}}; name=${{name%.fastq}}
+  touch "$outdir/${{name}}_fastqc.html" "$outdir/${{name}}_fastqc.zip"
+done
+"""
+
+
+@pytest.mark.parametrize("help_text", ["--memory  MB per thread", "--threads  files at once"])
+def test_fastqc_runs_small_inputs_on_the_first_compiler_only(tmp_path: Path, help_text: str) -> None:
+    """Every input under its size limit: ``C1_ONLY`` reaches the JVM, on FastQC 0.12 (--memory)
+    and 0.11.9 (heap in _JAVA_OPTIONS) alike; one large input, gzipped or plain: it does not."""
+    templates, workflow, _ = _templates(tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    log = tmp_path / "java-options"
+    (fake / "fastqc").write_text(FAKE_FASTQC.format(help=help_text, log=log))
+    (fake / "fastqc").chmod(0o755)
+    big_gz = tmp_path / "big.fq.gz"  # gzip's magic, then a hole up to the limit
+    big_gz.write_bytes(b"\x1f\x8b")
+    os.truncate(big_gz, fastqc_step.SMALL_GZIP_BYTES)
+    big_plain = tmp_path / "big.fq"
+    big_plain.write_bytes(b"@r\n")
+    os.truncate(big_plain, fastqc_step.SMALL_PLAIN_BYTES)
+    small_plain = tmp_path / "small.fq"
+    small_plain.write_bytes(b"@r\n" + b"A" * (fastqc_step.SMALL_GZIP_BYTES * 2))
+    heap = f"-Xmx{PipelineSettings.local(2, 4).fastqc_heap_mib}m"
+    cases = {
+        "small gz pair": (R1, R2, True),
+        "small plain, above the gzip limit": (small_plain, R2, True),
+        "R2 large gz": (R1, big_gz, False),
+        "R1 large plain": (big_plain, R2, False),
+        "single-end small": (R1, None, True),
+    }
+    for name, (r1, r2, small) in cases.items():
+        lane = {
+            "lane": "1",
+            "unit": "S",
+            "r1_bucket": "",
+            "r1_key": str(r1),
+            "r2_bucket": "",
+            "r2_key": str(r2 or ""),
+        }
+        _run_step(
+            templates["fastqc"],
+            {"sample": "S", **lane},
+            workflow,
+            tmp_path / f"w-{len(name)}-{name[:5]}",
+            fake,
+        )
+        options = log.read_text().split()
+        assert (fastqc_step.C1_ONLY in options) is small, (name, options)
+        if "--memory" in help_text:  # 0.12 gets its heap from --memory: nothing else is set
+            assert options == ([fastqc_step.C1_ONLY] if small else ["unset"]), name
+        else:
+            assert heap in options, name
+
+
+def test_fastqc_runs_in_a_folder_with_a_space_in_its_name(tmp_path: Path) -> None:
+    """The JVM splits _JAVA_OPTIONS at blanks: no path of the pod's may go there."""
+    templates, workflow, _ = _templates(tmp_path)
+    lane = {"lane": "1", "unit": "S", "r1_bucket": "", "r1_key": str(R1), "r2_bucket": "", "r2_key": ""}
+    _run_step(templates["fastqc"], {"sample": "S", **lane}, workflow, tmp_path / "my runs" / "w fastqc")
+    assert (Path(workflow["output-prefix"]) / "samples" / "S" / "fastqc" / "S_R1_fastqc.zip").exists()
+
+
+def test_fastqc_reports_the_same_with_the_first_compiler_only(tmp_path: Path) -> None:
+    """A compiler changes how fast FastQC runs, not what it finds: the same data either way."""
+    data = {}
+    for name, options in (("c1", fastqc_step.C1_ONLY), ("default", "")):
+        out = tmp_path / name
+        out.mkdir()
+        env = {**os.environ, "_JAVA_OPTIONS": f"-Xmx512m {options}".strip()}
+        subprocess.run(
+            ["fastqc", "--quiet", "--extract", "--outdir", str(out), str(R1)],
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        data[name] = (out / f"{R1.name.removesuffix('.fastq.gz')}_fastqc" / "fastqc_data.txt").read_text()
+    assert data["c1"] == data["default"]
+    assert ">>Per base sequence quality" in data["c1"]
 
 
 def test_qc_gate_fails_a_sample_by_the_rules(tmp_path: Path) -> None:
