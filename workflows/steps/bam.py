@@ -26,7 +26,7 @@ from hera.workflows import Artifact, Parameter
 
 from workflows.contract import StackOutputs
 from workflows.settings import OUTPUT_FORMATS, PipelineSettings
-from workflows.steps.pod import METRICS, SAMPLE, SAMPLE_DIR, WORK, output
+from workflows.steps.pod import METRICS, SAMPLE, SAMPLE_DIR, WORK, is_gzip, output
 
 #: ``bwa mem -K``: input bases per batch, whatever the thread count (nf-core/sarek's value).
 BATCH_BASES = 100_000_000
@@ -133,22 +133,20 @@ def feed_reads() -> str:
     gzip magic is read by the shell itself, and one ``mkfifo`` makes every FIFO. No possibly
     empty array is expanded (``set -u`` refuses that before bash 4.4).
     """
-    return """sources=() fifos=() feeders=()
+    return f"""sources=() fifos=() feeders=()
 if command -v igzip >/dev/null 2>&1; then
-  for i in "${!reads[@]}"; do
-    magic=""
-    LC_ALL=C IFS= read -r -n 2 magic < "${reads[$i]}" || true
-    if [ "$magic" = $'\\x1f\\x8b' ]; then
-      fifo="$part.${reads[$i]##*/}.fifo"
-      sources+=("${reads[$i]}") fifos+=("$fifo")
+  for i in "${{!reads[@]}}"; do
+    if {is_gzip('"${reads[$i]}"')}; then
+      fifo="$part.${{reads[$i]##*/}}.fifo"
+      sources+=("${{reads[$i]}}") fifos+=("$fifo")
       reads[$i]="$fifo"
     fi
   done
 fi
-if [ ${#fifos[@]} -gt 0 ]; then
-  mkfifo "${fifos[@]}"
-  for i in "${!fifos[@]}"; do
-    igzip -dc "${sources[$i]}" > "${fifos[$i]}" & feeders+=($!)
+if [ ${{#fifos[@]}} -gt 0 ]; then
+  mkfifo "${{fifos[@]}}"
+  for i in "${{!fifos[@]}}"; do
+    igzip -dc "${{sources[$i]}}" > "${{fifos[$i]}}" & feeders+=($!)
   done
 fi
 """

@@ -15,7 +15,7 @@ from hera.workflows import Container, Env, Parameter, Task
 
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
-from workflows.steps.pod import METRICS, SAMPLE_DIR, WORK, arg, artifact, bash, output
+from workflows.steps.pod import METRICS, SAMPLE_DIR, WORK, arg, artifact, bash, is_gzip, output
 from workflows.steps.step import LANE_PARAMS, Step
 
 UNIT = "{{inputs.parameters.unit}}"
@@ -52,10 +52,7 @@ files=()
 # The JVM's first compiler only, unless an input is large (workflows.steps.fastqc.C1_ONLY).
 jit={C1_ONLY}
 for read in "${{reads[@]}}"; do
-  # The gzip magic, read by the shell itself (no process per file).
-  magic=""
-  LC_ALL=C IFS= read -r -n 2 magic < "$WORK/in/$read" || true
-  if [ "$magic" = $'\\x1f\\x8b' ]; then
+  if {is_gzip('"$WORK/in/$read"')}; then
     ext=fastq.gz; small={SMALL_GZIP_BYTES}
   else
     ext=fastq; small={SMALL_PLAIN_BYTES}

@@ -60,6 +60,14 @@ export TMPDIR="$WORK/tmp" HOME="$WORK/home" MPLCONFIGDIR="$WORK/tmp"
 """
 
 
+def is_gzip(path: str) -> str:
+    """A bash condition (for ``if``): the file at ``path`` (shell text, quoted by the caller)
+    starts with gzip's magic bytes. Read by the shell itself, no process per file: on a sheet of
+    tiny samples every fork and exec counts. ``LC_ALL=C`` makes ``read -n 2`` count bytes."""
+    read_magic = f'magic=""; LC_ALL=C IFS= read -r -n 2 magic < {path} || true'
+    return f"""{{ {read_magic}; [ "$magic" = $'\\x1f\\x8b' ]; }}"""
+
+
 def arg(name: str) -> str:
     """A reference to the enclosing template's input parameter ``name``."""
     return f"{{{{inputs.parameters.{name}}}}}"
