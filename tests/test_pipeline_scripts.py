@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,101 @@ def test_fastqc_runs_in_a_folder_with_a_space_in_its_name(tmp_path: Path) -> Non
     lane = {"lane": "1", "unit": "S", "r1_bucket": "", "r1_key": str(R1), "r2_bucket": "", "r2_key": ""}
     _run_step(templates["fastqc"], {"sample": "S", **lane}, workflow, tmp_path / "my runs" / "w fastqc")
     assert (Path(workflow["output-prefix"]) / "samples" / "S" / "fastqc" / "S_R1_fastqc.zip").exists()
+
+
+#: A stand-in for ``fastqc`` that writes its reports, then idles as FastQC's exit poll does (for
+#: {linger} s; its pid goes to {pidfile}), then exits {code}. {end} closes each HTML. Its shell
+#: becomes the ``sleep`` when it would exit 0, so a SIGTERM leaves no process behind.
+LINGERING_FASTQC = """#!/bin/bash
+if [ "$1" = --help ]; then echo "--threads  files at once"; exit 0; fi
+echo $$ > {pidfile}
+while [ "$1" != --outdir ]; do shift; done
+outdir=$2; shift 2
+for f in "$@"; do
+  name=$(basename "$f"); name=${{name%.gz}}; name=${{name%.fastq}}
+  echo zip > "$outdir/${{name}}_fastqc.zip"
+  printf '<html><body>report</body>{end}' > "$outdir/${{name}}_fastqc.html"
+done
+if [ {code} = 0 ]; then exec sleep {linger}; fi
+sleep {linger}; exit {code}
+"""
+
+
+def _lingering(tmp: Path, end: str, linger: int, code: int = 0) -> tuple[Path, Path]:
+    """The stand-in's folder (first on PATH) and its pid file."""
+    fake, pidfile = tmp / "bin", tmp / "fastqc.pid"
+    fake.mkdir()
+    (fake / "fastqc").write_text(LINGERING_FASTQC.format(pidfile=pidfile, end=end, linger=linger, code=code))
+    (fake / "fastqc").chmod(0o755)
+    return fake, pidfile
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_fastqc_is_stopped_once_its_reports_are_written(tmp_path: Path) -> None:
+    """FastQC idles up to a second after its last report (its exit poll): the step ends as soon
+    as every HTML is complete, publishes the reports, and leaves no FastQC behind."""
+    templates, workflow, _ = _templates(tmp_path)
+    fake, pidfile = _lingering(tmp_path, "</html>", linger=120)
+    lane = {"lane": "1", "unit": "S", "r1_bucket": "", "r1_key": str(R1), "r2_bucket": "", "r2_key": str(R2)}
+    started = time.monotonic()
+    _run_step(templates["fastqc"], {"sample": "S", **lane}, workflow, tmp_path / "w", fake)
+    assert time.monotonic() - started < 60  # not the stand-in's 120 s
+    assert _gone(int(pidfile.read_text()))
+    html = Path(workflow["output-prefix"]) / "samples" / "S" / "fastqc" / "S_R2_fastqc.html"
+    assert html.read_text().endswith("</html>")
+
+
+def test_fastqc_is_waited_for_while_a_report_is_incomplete(tmp_path: Path) -> None:
+    """An HTML that does not end in </html> (being written, or another FastQC's) is not a finished
+    report: the step waits for FastQC's own exit and takes its status."""
+    templates, workflow, _ = _templates(tmp_path)
+    lane = {"lane": "1", "unit": "S", "r1_bucket": "", "r1_key": str(R1), "r2_bucket": "", "r2_key": str(R2)}
+    fake, _ = _lingering(tmp_path, "</body>", linger=2)
+    started = time.monotonic()
+    _run_step(templates["fastqc"], {"sample": "S", **lane}, workflow, tmp_path / "w", fake)
+    assert time.monotonic() - started >= 2  # it lingered its whole time
+    shutil.rmtree(fake)
+    fake, _ = _lingering(tmp_path, "</body>", linger=1, code=3)
+    step = templates["fastqc"]
+    failed = _run_step(step, {"sample": "S", **lane}, workflow, tmp_path / "w2", fake, succeed=False)
+    assert failed.returncode == 3
+    assert not (tmp_path / "w2" / "out" / "R1_fastqc.html").exists()
+
+
+def test_fastqc_writes_each_html_after_its_zip(tmp_path: Path) -> None:
+    """What the early stop relies on, seen on the real FastQC: the moment every HTML ends in
+    </html>, every zip is already complete (FastQC closes the zip, then writes the HTML)."""
+    import zipfile
+
+    env = {**os.environ, "_JAVA_OPTIONS": f"-Xmx512m {fastqc_step.C1_ONLY}"}
+    proc = subprocess.Popen(
+        ["fastqc", "--quiet", "--threads", "2", "--outdir", str(tmp_path), str(R1), str(R2)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    names = [r.name.removesuffix(".fastq.gz") for r in (R1, R2)]
+    htmls = [tmp_path / f"{n}_fastqc.html" for n in names]
+    try:
+        deadline = time.monotonic() + 300
+        while not all(h.exists() and h.read_bytes().endswith(b"</html>") for h in htmls):
+            assert proc.poll() is None, "FastQC exited before both reports were seen complete"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        for n in names:  # taken now, while FastQC may still be running
+            with zipfile.ZipFile(tmp_path / f"{n}_fastqc.zip") as z:
+                assert z.testzip() is None
+                data = z.read(f"{n}_fastqc/fastqc_data.txt").decode()
+                assert data.count(">>END_MODULE") >= 10
+                assert z.read(f"{n}_fastqc/summary.txt")
+    finally:
+        assert proc.wait(timeout=60) == 0
 
 
 def test_fastqc_reports_the_same_with_the_first_compiler_only(tmp_path: Path) -> None:

@@ -37,6 +37,38 @@ SMALL_GZIP_BYTES = 12 * 2**20
 SMALL_PLAIN_BYTES = 32 * 2**20
 
 
+#: How the step waits for FastQC. FastQC's main thread looks once a second whether its reports are
+#: written (``OfflineRunner``: ``Thread.sleep(1000)`` until a counter its analysis threads lower
+#: after each report), so the JVM idles for half a second on average after its last report, its
+#: cores booked and the QC gate waiting. A report's HTML is the last file FastQC writes for it
+#: (``HTMLReportArchive``: the zip is closed first; ``--extract``, which would unzip after it, is
+#: not used), so once every HTML ends in ``</html>`` FastQC has nothing left to do but exit, and
+#: the step stops it then (exit 143, its own SIGTERM, is success here). Until then the step polls
+#: every 50 ms with bash builtins only (``read -t`` on a pipe nobody writes is a sleep without a
+#: process) and reads an HTML's end only once the file is there. A FastQC whose HTML never ends
+#: so, or which fails, is waited for as before, with its own exit status.
+WAIT_FOR_REPORTS = """written() {  # every report's HTML is complete
+  local html end
+  for html in "${htmls[@]}"; do
+    [ -s "$html" ] || return 1
+    end="$(tail -c 16 "$html")" || return 1
+    [[ "$end" == *"</html>" ]] || return 1
+  done
+}
+exec 9<> <(:) || true
+until written; do
+  kill -0 "$fastqc_pid" 2>/dev/null || break  # it ended on its own
+  read -t 0.05 -u 9 _ 2>/dev/null || [ $? -gt 128 ] || sleep 0.05  # bash 3.2: whole seconds only
+done
+exec 9<&-
+if written && kill "$fastqc_pid" 2>/dev/null; then
+  wait "$fastqc_pid" || [ $? -eq 143 ]
+else
+  wait "$fastqc_pid"
+fi
+"""
+
+
 def script(settings: PipelineSettings) -> str:
     """The bash body: FastQC with a heap that fits the pod, outputs under fixed names."""
     heap = settings.fastqc_heap_mib
@@ -75,10 +107,14 @@ else
   # would stop it); --dir below gives FastQC's temporary folder as an argument of its own.
   export _JAVA_OPTIONS="-Xmx{heap}m${{jit:+ $jit}}"
 fi
+htmls=()
+for read in "${{reads[@]}}"; do htmls+=("$WORK/tmp/${{unit}}_${{read}}_fastqc.html"); done
+rm -f "${{htmls[@]}}"
 # ${{mem[@]+...}}: an empty array under `set -u` is an error in bash < 4.4 (macOS's /bin/bash).
 fastqc --quiet --threads "$threads" ${{mem[@]+"${{mem[@]}}"}} \\
-  --dir "$WORK/tmp" --outdir "$WORK/tmp" "${{files[@]}}"
-# Publish only complete reports (Argo uploads whatever exists at an output path).
+  --dir "$WORK/tmp" --outdir "$WORK/tmp" "${{files[@]}}" &
+fastqc_pid=$!
+{WAIT_FOR_REPORTS}# Publish only complete reports (Argo uploads whatever exists at an output path).
 for read in "${{reads[@]}}"; do
   mv "$WORK/tmp/${{unit}}_${{read}}_fastqc.html" "$WORK/out/${{read}}_fastqc.html"
   mv "$WORK/tmp/${{unit}}_${{read}}_fastqc.zip" "$WORK/out/${{read}}_fastqc.zip"
