@@ -8,6 +8,7 @@ pipeline's scripts work with real tools.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -358,6 +359,136 @@ def test_the_input_check_says_what_it_waits_for_and_how_it_ended(bad_inputs: Res
     waiting = lines.index(f"inputs: checking the FASTQ files of {len(BAD) + 1} sample(s)")
     ended = next(i for i, line in enumerate(lines) if line.startswith("inputs: 1 of 7 sample(s) ready ("))
     assert waiting < ended
+
+
+def _slow_check(monkeypatch: pytest.MonkeyPatch, outdir: Path, samples: int) -> dict[str, Any]:
+    """Make the input check answer only once every sample's FastQC process has ended (as on
+    large inputs, where FastQC starts while the check still reads); returns what was seen then:
+    the FastQC ends, the files published, the other tasks started."""
+    from workflows.local import run as run_module
+    from workflows.local.executor import Executor
+    from workflows.local.fastq import Checking
+
+    made: list[Executor] = []
+
+    class Recording(Executor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    def nodes() -> list[Any]:
+        return [n for ex in made for n in ex.nodes if n.kind == "Pod"]
+
+    seen: dict[str, Any] = {}
+    real = run_module.checking_pairs
+
+    @contextlib.contextmanager
+    def slow(samples_: Any, cpus: int) -> Any:
+        with real(samples_, cpus) as checking:
+
+            def wait() -> Any:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    ended = [
+                        n.sample
+                        for n in nodes()
+                        if n.task == "fastqc" and n.attempts and n.attempts[-1].ran_seconds is not None
+                    ]
+                    if len(ended) == samples:
+                        break
+                    time.sleep(0.05)
+                if "fastqc ended" not in seen:  # the first answer's moment (the fallback asks again)
+                    seen["fastqc ended"] = sorted(ended)
+                    seen["published"] = sorted(
+                        str(f.relative_to(outdir))
+                        for f in outdir.rglob("*")
+                        if f.is_file() and f.relative_to(outdir).parts[0] not in (".seqstack", "run.json")
+                    )
+                    seen["others started"] = sorted(
+                        {n.task for n in nodes() if n.task != "fastqc" and n.attempts}
+                    )
+                return checking()
+
+            yield Checking(wait, lambda: False)
+
+    monkeypatch.setattr(run_module, "Executor", Recording)
+    monkeypatch.setattr(run_module, "checking_pairs", slow)
+    return seen
+
+
+def test_fastqc_runs_while_the_input_check_reads_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastQC reads only the inputs: it starts before the check's answer. Nothing else starts and
+    nothing is published before it; then the run goes on as if it had waited."""
+    data = generate(
+        tmp_path / "data", samples=[DemoSample("one", 300, 38, 31), DemoSample("two", 300, 38, 31)]
+    )
+    out = tmp_path / "results"
+    seen = _slow_check(monkeypatch, out, samples=2)
+    result = run(data.sheet, data.reference, out)
+    assert seen == {"fastqc ended": ["one", "two"], "published": [], "others started": []}
+    assert result.code == 0, result.err
+    assert result.record["tasksStartedBeforeInputCheck"] == 2
+    assert {s: v["status"] for s, v in result.record["samples"].items()} == {
+        "one": "aligned",
+        "two": "aligned",
+    }
+    assert [t["task"] for t in result.record["tasks"]].count("fastqc") == 2
+    assert all(len(t["attempts"]) <= 1 for t in result.record["tasks"])  # 0: skipped
+    assert_no_partial_outputs(out, result.record)
+
+
+def test_a_bad_sample_found_while_fastqc_runs_leaves_no_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check fails a sample after its FastQC has run: that run is stopped, nothing of it was
+    published, and the samples that passed run as if the check had answered first."""
+    data = generate(tmp_path / "data", samples=[DemoSample("good", 300, 38, 31)])
+    good1, good2 = data.reads["good"]
+    d = tmp_path / "data"
+    (d / "pair_R1.fastq.gz").write_bytes(gzip.compress(_records(300)))
+    (d / "short_R2.fastq.gz").write_bytes(gzip.compress(_records(299)))  # FastQC takes each file
+    sheet = d / "sheet.csv"
+    sheet.write_text(
+        f"sample,fastq_1,fastq_2\ngood,{good1},{good2}\nmismatch,pair_R1.fastq.gz,short_R2.fastq.gz\n"
+    )
+    out = tmp_path / "results"
+    seen = _slow_check(monkeypatch, out, samples=2)
+    result = run(sheet, data.reference, out)
+    assert seen == {"fastqc ended": ["good", "mismatch"], "published": [], "others started": []}
+    assert result.code == 1
+    (line,) = [line for line in result.err.splitlines() if "mismatch" in line]
+    assert "short_R2.fastq.gz" in line and "R1 has 300 reads but R2 has 299" in line
+    assert result.record["samples"]["mismatch"]["status"] == "failed"
+    assert result.record["samples"]["good"]["status"] == "aligned"
+    assert not [f for f in out.rglob("*mismatch*") if ".seqstack" not in f.parts]
+    assert {t["sample"] for t in result.record["tasks"]} == {"good", None}  # None: the report
+    assert all(len(t["attempts"]) <= 1 for t in result.record["tasks"])  # 0: skipped
+    fastqc_table = (out / "multiqc_data" / "multiqc_fastqc.txt").read_text()
+    assert "good_R1" in fastqc_table and "mismatch" not in fastqc_table
+    assert_no_partial_outputs(out, result.record)
+
+
+def test_a_sheet_whose_every_sample_fails_the_check_while_fastqc_runs_records_no_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = generate(tmp_path / "data", samples=[DemoSample("good", 300, 38, 31)])
+    d = tmp_path / "data"
+    (d / "pair_R1.fastq.gz").write_bytes(gzip.compress(_records(300)))
+    (d / "short_R2.fastq.gz").write_bytes(gzip.compress(_records(299)))
+    sheet = d / "sheet.csv"
+    sheet.write_text("sample,fastq_1,fastq_2\nmismatch,pair_R1.fastq.gz,short_R2.fastq.gz\n")
+    out = tmp_path / "results"
+    seen = _slow_check(monkeypatch, out, samples=1)
+    result = run(sheet, data.reference, out)
+    assert seen["fastqc ended"] == ["mismatch"]
+    assert result.code == 1
+    assert result.record["tasks"] == []
+    assert result.record["samples"]["mismatch"]["status"] == "failed"
+    assert not [
+        f for f in out.rglob("*") if f.is_file() and ".seqstack" not in f.parts and f.name != "run.json"
+    ]
 
 
 BAD_REFERENCES = {
