@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -271,27 +270,6 @@ def test_many_files_are_read_by_one_checker_process_per_core(
     assert problems == {"s4": f"sample s4: {tmp_path / 's4_R2.fastq.gz'}: R1 has 50 reads but R2 has 49"}
     assert 1 <= len(started) <= 2  # 12 files, 2 cores: 2 processes at most, not 12
     assert all(c.proc.poll() is not None for c in started)  # and none is left behind
-
-
-def test_checker_processes_run_at_the_lowest_priority(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """FastQC may run beside the check (workflows.local.hold): the check takes the idle cores."""
-    monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
-    nice: list[int] = []
-
-    class Seen(fastq._Checker):
-        def summarize(self, sample: str, label: str, path: str) -> fastq.FileSummary | str:
-            answer = super().summarize(sample, label, path)  # the process has served a file
-            nice.append(os.getpriority(os.PRIO_PROCESS, self.proc.pid))
-            return answer
-
-    monkeypatch.setattr(fastq, "_Checker", Seen)
-    r1 = write(tmp_path / "s_R1.fastq.gz", records(50))
-    r2 = write(tmp_path / "s_R2.fastq.gz", records(50, mate=2))
-    with fastq.checking_pairs([paired("s", str(r1), str(r2), 2)], cpus=2) as answer:
-        assert answer().problems == {}
-    assert nice and set(nice) == {fastq.CHECKER_NICENESS}
 
 
 def test_a_checker_process_that_dies_names_the_file_and_the_next_file_gets_another(

@@ -27,10 +27,7 @@ Local mapping of pod concepts:
   exists (stage, then atomic rename), like Argo's wait container, so a partial file never
   reaches its final location;
 * the pod itself (uids of the init, wait and main containers as root, Argo's staging modes,
-  the emptyDir ``sizeLimit``) is emulated by :mod:`workflows.local.pod`;
-* with a ``hold`` (``seqstack run`` while its input check still reads), only the hold's free
-  tasks start before the check's answer, and no task publishes before it
-  (:mod:`workflows.local.hold`).
+  the emptyDir ``sizeLimit``) is emulated by :mod:`workflows.local.pod`.
 
 This module keeps the run, its cancellation and the attempt loop; the rest is split by concern
 as Argo splits its controller: :mod:`~workflows.local.nodes` (nodes, attempts, phases),
