@@ -635,16 +635,10 @@ def breakdown(
     report = [t for t in tasks if t.sample is None]
     before_report = max((t.end for t in tasks if t.sample is not None), default=first)
     check = doc.get("inputCheckSeconds")
-    early = doc.get("tasksStartedBeforeInputCheck", 0)
-    if check and early:
-        check_note = f" (the FASTQ input check, {check:.2f} s, ran on beside the first {early} FastQC tasks)"
-    elif check:
-        check_note = f" (of which the FASTQ input check {check:.2f} s, overlapped with start-up)"
-    else:
-        check_note = ""
     lines = [
         f"  wall {wall:.2f} s = the floor {floor:.2f} s + {wall - floor:.2f} s, made of:",
-        f"    launch -> first task            {first - launched:7.2f} s" + check_note,
+        f"    launch -> first task            {first - launched:7.2f} s"
+        + (f" (of which the FASTQ input check {check:.2f} s, overlapped with start-up)" if check else ""),
         f"    cores idle, a task ready        {gap_core / cpus:7.2f} s"
         f" ({gap_core:.2f} core-s over {gap_wall:.2f} s of wall): scheduling gaps; of which"
         f" {blocked_core / cpus:.2f} s every ready task needed more cores or memory than were free"

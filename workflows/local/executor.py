@@ -54,7 +54,6 @@ from typing import Any
 from workflows.local.artifacts import collect_outputs, file_sizes, stage_inputs
 from workflows.local.budget import Mutexes, ResourceBudget
 from workflows.local.dag import DagRun
-from workflows.local.hold import InputHold
 from workflows.local.idle import IdleCores
 from workflows.local.launch import Fault, Processes
 from workflows.local.nodes import (
@@ -102,7 +101,6 @@ class Executor:
         env: Mapping[str, str] | None = None,
         pods: PodEmulation | None = None,
         idle_cores: bool = False,
-        hold: InputHold | None = None,
     ) -> None:
         problems = [p for obj in objects for p in check_supported(obj)]
         if problems:
@@ -132,9 +130,6 @@ class Executor:
         #: ``idle_cores`` only: a run that has the whole machine; None: requests only).
         self.usage = UsageHistory() if idle_cores else None
         self.mutexes = Mutexes()
-        #: The input check's answer, while it is awaited (None: it was in before the run):
-        #: only its free tasks start, and no task ends, until :meth:`settle_hold`.
-        self.hold = hold
         self.processes = Processes(self.cancelled, terminate_grace)
         self.machine = Machine(self.cpus, self.memory_mib, state_dir, self.env, self.pods)
         self.templates = Templates(self.objects)
@@ -234,31 +229,13 @@ class Executor:
             if self.fatal is None:
                 self.fatal = exc
         self.cancelled.set()
-        self._release_held(False)
         self.budget.wake()
 
     def cancel(self) -> None:
         """Stop starting tasks; SIGTERM every running process group, SIGKILL the survivors."""
         self.cancelled.set()
-        self._release_held(False)
         self.processes.stop_all()
         self.budget.wake()
-
-    def settle_hold(self, passed: bool) -> None:
-        """The input check's answer (see :mod:`workflows.local.hold`): passed, the held tasks go
-        on; not, the run is cancelled before any task has ended."""
-        if passed:
-            self._release_held(True)
-        else:
-            self.cancel()
-
-    def _release_held(self, passed: bool) -> None:
-        if self.hold is not None:
-            self.hold.settle(passed)
-
-    def _held(self) -> bool:
-        """Wait for the input check's answer, if it is awaited; whether the run may go on."""
-        return self.hold is None or self.hold.wait()
 
     def _run_workflow(self, scope: Scope, root: Node, finished: threading.Event) -> None:
         entry = scope.entrypoint
@@ -349,8 +326,6 @@ class Executor:
         node.phase = PENDING
         self.emit(node, "pending")
         first_start: float | None = None
-        if self.hold is not None and node.task not in self.hold.free:
-            self._held()  # a "no" cancels the run: the booking below then gives up
         for number in range(1, retry.attempts + 1):
             if number > 1:
                 delay = retry.backoff(number, first_start or time.time())
@@ -452,8 +427,6 @@ class Executor:
             return _end(
                 attempt, FAILED, f"Error (exit code {rc})" + (f": {cause}" if cause else ""), rc, workdir
             )
-        if not self._held():  # nothing is published before the input check's answer
-            return _end(attempt, ERROR, "interrupted", rc, workdir)
         try:
             pod.stage_out(output_paths(plan.resolved, plan.local_path), where)
             default_repo = self.state_dir / "artifacts" / safe_name(node.key)

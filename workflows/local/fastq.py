@@ -464,8 +464,6 @@ VECTORIZED_BYTES = 32 << 20
 #: A checker process's environment on top of the caller's: numpy's OpenBLAS starts a thread per
 #: core at import, about 0.1 s of CPU for linear algebra the check never does.
 CHECKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
-#: The checker processes' niceness: the lowest priority (see :func:`checking_pairs`).
-CHECKER_NICENESS = 19
 
 
 _Read = Future[FileSummary | str | None]  # a file's summary, its problem, or None when stopped
@@ -532,24 +530,10 @@ class _Checker:
                     stream.close()
 
 
-@dataclass(frozen=True)
-class Checking:
-    """What :func:`checking_pairs` yields: call it to wait for the answer."""
-
-    wait: Callable[[], PairCheck]
-    done: Callable[[], bool]
-    """Whether the answer is in (without waiting)."""
-
-    def __call__(self) -> PairCheck:
-        return self.wait()
-
-
 @contextmanager
-def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Checking]:
+def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], PairCheck]]:
     """Start checking every FASTQ file, up to ``cpus`` at a time; yields a call that waits for
-    the answer. Leaving the block stops every check still running. The checker processes run
-    at the lowest priority (``nice`` 19), so that tasks started before the answer (see
-    :mod:`workflows.local.hold`) keep their cores and the check takes the cores they leave idle.
+    the answer. Leaving the block stops every check still running.
 
     Unless the files are small together (:data:`IN_PROCESS_CHECK_BYTES`), they are read by up to
     ``cpus`` checker processes (:class:`_Checker`), not threads: the record checks hold the GIL,
@@ -637,8 +621,7 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Checking]:
             )
             for s, lane in lanes
         ]
-        reads = [f for _, _, one, two in futures for f in (one, two) if f is not None]
-        yield Checking(lambda: answer(futures), lambda: all(f.done() for f in reads))
+        yield lambda: answer(futures)
     finally:
         stopping.set()
         with lock:
@@ -659,10 +642,7 @@ def _large(path: str) -> bool:
 
 def serve(requests: TextIO, replies: TextIO) -> None:
     """``--serve``: for each request line (JSON ``[sample, "R1"|"R2", path]``), one reply line:
-    the file's summary (``reads``, ``names``, ``head``) or ``{"problem": <one line>}``. At the
-    lowest priority: see :func:`checking_pairs`."""
-    with contextlib.suppress(OSError, AttributeError):  # not on every platform
-        os.nice(CHECKER_NICENESS)
+    the file's summary (``reads``, ``names``, ``head``) or ``{"problem": <one line>}``."""
     for line in requests:
         sample, label, path = json.loads(line)
         try:

@@ -11,11 +11,7 @@ Order of work, and why:
    files are checked in child processes that start right after the sheet is read, so the check
    overlaps steps 2 and 4 (indexing, and importing Hera behind ``render``: most of a second);
 4. ``render(...)`` with ``StackOutputs.local(outdir)`` and ``PipelineSettings.local(...)``: the
-   same objects ``seqstack submit`` would send to Argo, run by :class:`Executor`. If the check is
-   still reading by then (large inputs), every sample is rendered and its FastQC starts at once,
-   the check taking the cores FastQC leaves idle; nothing else starts, and nothing is published,
-   before the check's answer (:mod:`workflows.local.hold`). A bad sample stops that run and the
-   samples that passed are rendered and run, as if the check had answered first;
+   same objects ``seqstack submit`` would send to Argo, run by :class:`Executor`;
 5. ``<outdir>/run.json`` (rewritten after every task, atomically, so ``--resume`` works after a
    crash or Ctrl-C) and the summary table.
 
@@ -30,13 +26,11 @@ stops every task and ends the run with one line, never a hang.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import shutil
 import signal
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,8 +45,7 @@ from workflows.contract import StackOutputs
 from workflows.cram import CramReferenceError, check_reference
 from workflows.cram import sha256 as file_sha256
 from workflows.local.executor import Executor
-from workflows.local.fastq import Checking, InputError, checking_pairs
-from workflows.local.hold import DeferredEvents, InputHold
+from workflows.local.fastq import InputError, checking_pairs
 from workflows.local.idle import usable_cpus
 from workflows.local.launch import Fault
 from workflows.local.nodes import (
@@ -275,155 +268,6 @@ class _Context:
     tasks_started: bool = False
 
 
-@dataclass
-class _Ran:
-    """An executor's finished run."""
-
-    roots: list[Node]
-    executor: Executor
-    passed: bool = True
-    """False: the input check found a bad sample while it ran, and stopped it."""
-    before_check: int = 0
-    """Tasks it started before the input check's answer."""
-
-
-@dataclass
-class _Execution:
-    """Render and run a list of samples (:meth:`execute`); what every run of ``_run`` shares."""
-
-    opts: RunOptions
-    settings: PipelineSettings
-    memory_gib: float
-    index: ReferenceIndex
-    outdir: Path
-    state: Path
-    previous: dict[str, Any]
-    record: RunRecord
-    console: Console
-    live: bool | None
-    err: Console
-    ctx: _Context
-    said_pods: bool = False
-
-    def execute(self, samples: Sequence[Sample], check: Checking | None = None) -> _Ran | int:
-        """Run ``samples``; an exit code when the run ends early (interrupted, run failure,
-        unsupported workflow). With ``check`` (the input check, still reading), only every
-        sample's FastQC runs until its answer (see :mod:`workflows.local.hold`)."""
-        from workflows.render import render  # Hera: see outcomes()
-        from workflows.steps.fastqc import STEP as FASTQC
-
-        opts, header = self.opts, self.record.header
-        stack = StackOutputs.local(self.outdir)
-        objs = render(samples, str(self.index.fasta), str(self.outdir), stack, self.settings)
-        pods = PodEmulation(opts.executor_security_context)
-        header["pods"] = pods.describe()
-        env = tool_environment()
-        self._say_pods(pods, env)
-        hold = InputHold(FASTQC.tasks) if check is not None else None
-        try:
-            executor = Executor(
-                objs,
-                pods=pods,
-                cpus=opts.cpus,
-                memory_mib=self.memory_gib * 1024,
-                state_dir=self.state,
-                faults=opts.faults,
-                previous=self.previous,
-                env=env,
-                # CPU is compressible: a run that has every core also starts tasks on the cores
-                # running tasks leave idle, and books a task what its finished siblings on about
-                # as much input used. With fewer --cpus than the machine has, the user kept the
-                # rest for something else: tasks then book their requests only.
-                idle_cores=opts.cpus >= len(usable_cpus()),
-                hold=hold,
-            )
-            # The display and the checkpoint are separate listeners: run.json is rewritten
-            # after every task whether or not anything is shown.
-            progress = Progress(self.console, live=self.live, order=_task_order(objs))
-            events = DeferredEvents([self.record, progress])
-            executor.listeners = [events]
-        except UnsupportedWorkflowError as exc:
-            say(self.err, f"error: {exc}")
-            return EXIT_USAGE
-        self.record.nodes = executor.nodes
-        if check is None:
-            events.release()
-        else:
-            threading.Thread(target=_answer, args=(check, executor, events), daemon=True).start()
-        self.ctx.tasks_started = True
-        try:
-            with progress:
-                roots = executor.run()
-        except KeyboardInterrupt as exc:
-            self.record.samples = []
-            if isinstance(exc, Terminated):
-                header["signal"] = signal.Signals(exc.signum).name
-            events.release()  # what ran until now is on record
-            self.record.write("Interrupted")
-            self._clean(pods)
-            what = f"terminated ({header['signal']})" if isinstance(exc, Terminated) else "interrupted"
-            say(
-                self.err,
-                f"{what}: stopped every task; finished outputs are kept (rerun with --resume)",
-            )
-            return exit_code(exc)
-        except RunAbortedError as exc:
-            self._clean(pods)
-            say(self.err, f"error: {exc}; stopped every task")
-            with contextlib.suppress(OutdirError):  # say so in run.json if it can be written at all
-                self.record.write("Failed")
-            return EXIT_RUN_FAILED
-        self._clean(pods)
-        if hold is not None and not hold.passed:  # the check stopped it: nothing of it counts
-            self.record.nodes = []
-            return _Ran(roots, executor, passed=False)
-        before = sum(1 for n in executor.nodes if n.attempts and hold is not None and n.task in hold.free)
-        return _Ran(roots, executor, before_check=before)
-
-    def _say_pods(self, pods: PodEmulation, env: Mapping[str, str]) -> None:
-        if self.said_pods:
-            return
-        self.said_pods = True
-        hidden = pods.unreachable_path(env.get("PATH", ""))
-        if hidden:
-            say(
-                self.console,
-                "pods: these PATH folders are closed to the pods' uid, their tools are not used: "
-                + ", ".join(hidden),
-            )
-        if not pods.identities:
-            say(
-                self.console,
-                "pods: uids not emulated (not running as root): every step runs as this user",
-            )
-
-    def _clean(self, pods: PodEmulation) -> None:
-        shutil.rmtree(self.state / "work", ignore_errors=True)
-        pods.cleanup()
-
-
-def _answer(check: Checking, executor: Executor, events: DeferredEvents) -> None:
-    """Wait for the input check and settle the executor's hold: passed, the kept events go to
-    the listeners first (so they stay in order), then the held tasks go on; not, the run stops
-    and its events are dropped."""
-    try:
-        passed = not check().problems
-    except Exception as exc:  # the check itself broke: stop the run, and say why
-        events.drop()
-        executor.abort(exc)
-        return
-    if not passed:
-        events.drop()
-        executor.settle_hold(False)
-        return
-    try:
-        events.release()
-    except Exception as exc:  # a listener failed (run.json cannot be written): the run stops
-        executor.abort(exc)
-        return
-    executor.settle_hold(True)
-
-
 def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ctx: _Context) -> int:
     if opts.cpus < 1:
         say(err, "error: --cpus must be at least 1")
@@ -506,23 +350,13 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
             fasta = index.fasta.resolve()
             header["alignment"] = alignment_json(settings.markdup, "cram", fasta, file_sha256(fasta))
         # Hera, behind render, takes most of a second to import: here, while the checks read.
-        importlib.import_module("workflows.render")
+        from workflows.render import render
+
         # Large inputs take a while to read: say what is being waited for.
         say(
             console,
             f"inputs: checking the FASTQ files of {len(samples)} sample(s)",
         )
-        run = _Execution(
-            opts, settings, memory, index, outdir, state, previous, record, console, live, err, ctx
-        )
-        early: _Ran | int | None = None
-        if not pair_check.done():
-            # The check still reads: every sample's FastQC starts now, the rest waits for the
-            # answer (workflows.local.hold). A bad sample stops this run before anything was
-            # published, and the samples that passed run below, as if the check had answered first.
-            early = run.execute(samples, pair_check)
-            if isinstance(early, int):
-                return early
         checked = pair_check()
     bad = checked.problems
     for problem in bad.values():
@@ -537,10 +371,73 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     roots: list[Node] = []
     status = "Succeeded"
     if good:
-        ran = early if isinstance(early, _Ran) and early.passed else run.execute(good)
-        if isinstance(ran, int):
-            return ran
-        roots, executor = ran.roots, ran.executor
+        stack = StackOutputs.local(outdir)
+        objs = render(good, str(index.fasta), str(outdir), stack, settings)
+        pods = PodEmulation(opts.executor_security_context)
+        header["pods"] = pods.describe()
+        env = tool_environment()
+        hidden = pods.unreachable_path(env.get("PATH", ""))
+        if hidden:
+            say(
+                console,
+                "pods: these PATH folders are closed to the pods' uid, their tools are not used: "
+                + ", ".join(hidden),
+            )
+        if not pods.identities:
+            say(
+                console,
+                "pods: uids not emulated (not running as root): every step runs as this user",
+            )
+        try:
+            executor = Executor(
+                objs,
+                pods=pods,
+                cpus=opts.cpus,
+                memory_mib=memory * 1024,
+                state_dir=state,
+                faults=opts.faults,
+                previous=previous,
+                env=env,
+                # CPU is compressible: a run that has every core also starts tasks on the cores
+                # running tasks leave idle, and books a task what its finished siblings on about
+                # as much input used. With fewer --cpus than the machine has, the user kept the
+                # rest for something else: tasks then book their requests only.
+                idle_cores=opts.cpus >= len(usable_cpus()),
+            )
+            record.nodes = executor.nodes
+            # The display and the checkpoint are separate listeners: run.json is rewritten
+            # after every task whether or not anything is shown.
+            progress = Progress(console, live=live, order=_task_order(objs))
+            executor.listeners = [record, progress]
+        except UnsupportedWorkflowError as exc:
+            say(err, f"error: {exc}")
+            return EXIT_USAGE
+        ctx.tasks_started = True
+        try:
+            with progress:
+                roots = executor.run()
+        except KeyboardInterrupt as exc:
+            record.samples = []
+            if isinstance(exc, Terminated):
+                header["signal"] = signal.Signals(exc.signum).name
+            record.write("Interrupted")
+            shutil.rmtree(state / "work", ignore_errors=True)
+            pods.cleanup()
+            what = f"terminated ({header['signal']})" if isinstance(exc, Terminated) else "interrupted"
+            say(
+                err,
+                f"{what}: stopped every task; finished outputs are kept (rerun with --resume)",
+            )
+            return exit_code(exc)
+        except RunAbortedError as exc:
+            shutil.rmtree(state / "work", ignore_errors=True)
+            pods.cleanup()
+            say(err, f"error: {exc}; stopped every task")
+            with contextlib.suppress(OutdirError):  # say so in run.json if it can be written at all
+                record.write("Failed")
+            return EXIT_RUN_FAILED
+        shutil.rmtree(state / "work", ignore_errors=True)
+        pods.cleanup()
         # How tasks were given cores, and how many started on idle ones (see ResourceBudget).
         header["cpuBooking"] = (
             "requests or siblings' use, then idle cores" if executor.idle_cores else "requests"
@@ -548,7 +445,6 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         header["tasksStartedOnIdleCores"] = executor.budget.started_on_idle
         header["tasksBookedFromSiblings"] = executor.budget.booked_less
         header["tasksWarmStarted"] = executor.warm.used
-        header["tasksStartedBeforeInputCheck"] = ran.before_check
         status = "Succeeded" if all(r.phase == SUCCEEDED for r in roots) else "Failed"
 
     record.samples = outcomes(samples, bad, roots, outdir, settings.output_format)
