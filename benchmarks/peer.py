@@ -91,21 +91,23 @@ WORKLOADS = {
     "c": Workload("c", 32, 1_500),
 }
 
+# One FastQC (one JVM) over both reads, two threads: the DAG's fastqc step since issue 15, as
+# nf-core's fastqc module runs it. Small inputs on the JVM's first compiler only, as the DAG's step
+# runs them (workflows.steps.fastqc.C1_ONLY): $C1_ONLY unless a file has $C1_BELOW bytes or more.
+FASTQC_SETUP = (
+    'mkdir -p "$s/fastqc"\n'
+    'jit="$C1_ONLY"; for f in "$r1" "$r2"; do [ "$(wc -c < "$f")" -lt "$C1_BELOW" ] || jit=""; done\n'
+)
+FASTQC_RUN = (
+    '_JAVA_OPTIONS="-Xmx${HEAP}m${jit:+ $jit}" fastqc --quiet --threads 2 --outdir "$s/fastqc" \\\n'
+    '  "$r1" "$r2" 2> /dev/null'
+)
+
 # One sample's steps, in the order the DAG runs them; bash with $s $r1 $r2 (the sample, its reads)
 # and $T $SORT_MIB $HEAP $REF $GATE $QC_RULES, in the output directory. The shell loop runs them
 # in sequence for each sample; the floor runs each one alone under getrusage.
 STEPS: tuple[tuple[str, str], ...] = (
-    (
-        # One FastQC (one JVM) over both reads, two threads: the DAG's fastqc step since issue 15,
-        # as nf-core's fastqc module runs it.
-        "fastqc",
-        'mkdir -p "$s/fastqc"\n'
-        # Small inputs on the JVM's first compiler only, as the DAG's step runs them
-        # (workflows.steps.fastqc.C1_ONLY): $C1_ONLY unless a file has $C1_BELOW bytes or more.
-        'jit="$C1_ONLY"; for f in "$r1" "$r2"; do [ "$(wc -c < "$f")" -lt "$C1_BELOW" ] || jit=""; done\n'
-        '_JAVA_OPTIONS="-Xmx${HEAP}m${jit:+ $jit}" fastqc --quiet --threads 2 --outdir "$s/fastqc" \\\n'
-        '  "$r1" "$r2" 2> /dev/null',
-    ),
+    ("fastqc", FASTQC_SETUP + FASTQC_RUN),
     (
         "qc gate",
         # The gate reads its reports from in/fastqc/<unit>_R{1,2}_fastqc.zip (and, before issue
@@ -140,15 +142,15 @@ STEPS: tuple[tuple[str, str], ...] = (
 # polling for its own end are not work any runner must do. The shell loop and Snakemake run
 # FastQC as their users do, to its own exit.
 FLOOR_STEPS: tuple[tuple[str, str], ...] = tuple(
-    (
+    (name, body)
+    if name != "fastqc"
+    else (
         name,
-        body.replace(
-            '_JAVA_OPTIONS="-Xmx',
-            'htmls=("$s/fastqc/${s}_R1_fastqc.html" "$s/fastqc/${s}_R2_fastqc.html"); rm -f "${htmls[@]}"\n'
-            '_JAVA_OPTIONS="-Xmx',
-        ).replace(" 2> /dev/null", " 2> /dev/null &\nfastqc_pid=$!\n" + fastqc_step.WAIT_FOR_REPORTS)
-        if name == "fastqc"
-        else body,
+        FASTQC_SETUP
+        + 'htmls=("$s/fastqc/${s}_R1_fastqc.html" "$s/fastqc/${s}_R2_fastqc.html"); rm -f "${htmls[@]}"\n'
+        + FASTQC_RUN
+        + " &\nfastqc_pid=$!\n"
+        + fastqc_step.WAIT_FOR_REPORTS,
     )
     for name, body in STEPS
 )
