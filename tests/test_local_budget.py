@@ -81,9 +81,9 @@ def test_a_task_starts_on_cores_the_running_ones_leave_idle() -> None:
     budget = ResourceBudget(2, 1000)
     assert budget.acquire(2, threading.Event(), 100)  # every core booked
     fastqc = _waiting(budget, 1, 100)
-    budget.observe(0.4, time.monotonic())  # less than a core idle: it waits
+    budget.observe(0.3, time.monotonic())  # less than half a core idle: it waits
     assert not fastqc.wait(0.3)
-    budget.observe(0.95, time.monotonic())  # a core idle (within IDLE_SLACK): it starts
+    budget.observe(0.45, time.monotonic())  # half a core idle (within IDLE_SLACK): it starts
     assert fastqc.wait(2)
     assert budget.started_on_idle == 1 and budget.free == -1
 
@@ -92,12 +92,16 @@ def test_a_small_request_needs_only_its_share_idle_and_a_big_one_a_whole_core() 
     small = ResourceBudget(2)
     assert small.acquire(2, threading.Event())
     gate = _waiting(small, 0.25)
-    small.observe(0.3, time.monotonic())
+    small.observe(0.0, time.monotonic())  # less than half its quarter core: it waits
+    assert not gate.wait(0.3)
+    small.observe(0.1, time.monotonic())
     assert gate.wait(2)
     big = ResourceBudget(2)
     assert big.acquire(1.5, threading.Event())
     align = _waiting(big, 2)
-    big.observe(1.0, time.monotonic())  # not two idle cores, but one whole core
+    big.observe(0.3, time.monotonic())
+    assert not align.wait(0.3)
+    big.observe(0.5, time.monotonic())  # not two idle cores, but half of one whole core
     assert align.wait(2)
     assert small.started_on_idle == big.started_on_idle == 1
 
