@@ -540,7 +540,8 @@ def idle_split(tasks: Sequence[Task], cpus: int) -> tuple[float, float, float, f
     was ready (its dependencies done) but not started, and the wall seconds that happened in;
     core-seconds idle with nothing ready, and its wall seconds; of the first, the core-seconds
     when every ready task needed more cores or memory than the running pods' requests left free
-    (an align booking every core and all the memory). Cores busy are the threads a task runs."""
+    (the first align books every core and all the memory but one FastQC's). Cores busy are the
+    threads a task runs."""
     first = min(t.start for t in tasks)
 
     def ready_at(t: Task) -> float:
@@ -644,8 +645,8 @@ def breakdown(
         f"    cores idle, a task ready        {gap_core / cpus:7.2f} s"
         f" ({gap_core:.2f} core-s over {gap_wall:.2f} s of wall): scheduling gaps; of which"
         f" {blocked_core / cpus:.2f} s every ready task needed more cores or memory than were free"
-        " (a local align books every core and all the memory: it cannot start beside a FastQC or a"
-        " gate), the rest is dispatch latency",
+        " (the first align books every core and all the memory but one FastQC's: it starts beside"
+        " one FastQC only on idle cores), the rest is dispatch latency",
         f"    cores idle, nothing ready       {dep_core / cpus:7.2f} s"
         f" ({dep_core:.2f} core-s over {dep_wall:.2f} s): the DAG's shape (a lone FastQC, the report)",
         f"    last task -> exit               {ended - last:7.2f} s (summary, run.json)",

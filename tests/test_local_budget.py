@@ -6,6 +6,7 @@ import threading
 import time
 
 from workflows.local.budget import Mutexes, ResourceBudget
+from workflows.settings import PipelineSettings
 
 
 def test_cores_and_memory_are_both_booked() -> None:
@@ -86,6 +87,20 @@ def test_a_task_starts_on_cores_the_running_ones_leave_idle() -> None:
     budget.observe(0.45, time.monotonic())  # half a core idle (within IDLE_SLACK): it starts
     assert fastqc.wait(2)
     assert budget.started_on_idle == 1 and budget.free == -1
+
+
+def test_the_first_align_starts_beside_a_last_fastqc_that_leaves_half_a_core_idle() -> None:
+    # The local settings' bookings: the align leaves one FastQC's memory free, and a lone
+    # FastQC at the end of its phase uses about 1.5 of 2 cores.
+    settings = PipelineSettings.local(2, 16)
+    mib = 16 * 1024
+    budget = ResourceBudget(2, mib)
+    assert budget.acquire(settings.fastqc.cpu, threading.Event(), settings.fastqc.memory_mib)
+    align = _waiting(budget, settings.align.cpu, settings.align.memory_mib)
+    assert not align.wait(0.3)  # neither its cores nor the machine's idle ones
+    budget.observe(0.5, time.monotonic())
+    assert align.wait(2)
+    assert budget.started_on_idle == 1
 
 
 def test_a_small_request_needs_only_its_share_idle_and_a_big_one_a_whole_core() -> None:

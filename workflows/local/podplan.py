@@ -186,8 +186,8 @@ def plan_pod(machine: Machine, call: Invocation) -> PodPlan:
 
 def _booking(body: Mapping[str, Any], machine: Machine, where: str) -> tuple[float, float]:
     """The cores and MiB a task books: its requests (cpu 1 when unset), each capped at the
-    budget. Memory is booked like cpu (requests = limits here): two aligns each sized for the
-    whole memory budget must not run side by side just because the cores would allow it."""
+    budget. Memory is booked like cpu (requests = limits here): two aligns each sized for most
+    of the memory budget must not run side by side just because the cores would allow it."""
     requests = (body.get("resources") or {}).get("requests") or {}
     try:
         cpu = quantities.cpu_cores(requests["cpu"]) if "cpu" in requests else 1.0
