@@ -41,7 +41,7 @@ class ResourceBudget:
     #: seconds, and the next task (the first align, the last FastQC) waited for it to end while
     #: half a core idled. Started beside it, both share the cores and the half core is used; the
     #: work is the same (CPU is compressible) and memory is still booked strictly. Measured on the
-    #: benchmark's (b), alternating: README, "What speeds a local run up".
+    #: benchmark's (b), alternating: README, Benchmarks, issue 16's speed-ups.
     IDLE_SHARE = 0.5
 
     def __init__(self, cpus: float, memory_mib: float = math.inf) -> None:
