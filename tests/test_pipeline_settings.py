@@ -120,6 +120,19 @@ def test_local_settings_always_fit(cpus: int, memory_gib: float) -> None:
     assert 1 <= s.align.threads <= cpus
 
 
+def test_a_local_align_leaves_one_fastqc_s_memory_unless_that_costs_it_a_thread() -> None:
+    roomy = PipelineSettings.local(2, 16)
+    assert roomy.align.memory_mib == 16 * 1024 - roomy.fastqc.memory_mib
+    assert roomy.align.threads == 2
+    # 2 GiB for 4 cores: without the FastQC's 1 GiB the sort could have only 2 threads of 256 MiB.
+    short = PipelineSettings.local(4, 2)
+    assert short.align.memory_mib == 2 * 1024
+    assert short.align.threads == 4
+    # 1 GiB: FastQC's 768 MiB would leave the align a quarter of the run's memory.
+    tiny = PipelineSettings.local(1, 1)
+    assert tiny.align.memory_mib == 1024
+
+
 def test_template_name_carries_the_version_and_custom_sizes_get_their_own_name() -> None:
     defaults = PipelineSettings.cloud_defaults()
     assert defaults.template_name() == "seqstack-pipeline-v2-0-0"

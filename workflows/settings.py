@@ -316,18 +316,25 @@ class PipelineSettings:
             )
         memory_mib = int(memory_gib * 1024)
         fastqc_mib = min(2048, max(768, memory_mib // 2))
-        # The align leaves one FastQC's memory free (at most half the run's): the first align
-        # books its requests (workflows.local.usage learns from finished siblings only), and had
-        # it booked all the memory it could not start until the last FastQC had ended, on cores
-        # that FastQC leaves half idle at its end. Its sort threads get that much less memory.
-        align_mib = max(memory_mib // 2, memory_mib - fastqc_mib)
+
+        def threads(align_mib: int) -> int:
+            # Fewer threads than cores when memory is short: each sort thread gets >= 256 MiB.
+            aligner_mib = max(128, align_mib // 4)
+            return max(1, min(cpus, int((align_mib * cls.SORT_SLACK - aligner_mib) // 256)))
+
+        # The align leaves one FastQC's memory free when that costs it no thread and at most half
+        # the memory: the first align books its requests (workflows.local.usage learns from
+        # finished siblings only), and had it booked all the memory it could not start until the
+        # last FastQC had ended, on cores that FastQC leaves half idle at its end. Its sort
+        # threads get that much less memory.
+        align_mib = memory_mib - fastqc_mib
+        if align_mib < memory_mib // 2 or threads(align_mib) < threads(memory_mib):
+            align_mib = memory_mib
         aligner_mib = max(128, align_mib // 4)
-        # Fewer threads than cores when memory is short: each sort thread gets >= 256 MiB.
-        threads = max(1, min(cpus, int((align_mib * cls.SORT_SLACK - aligner_mib) // 256)))
         return cls(
             fastqc=Resources(cpu=1, memory_mib=fastqc_mib, ephemeral_gib=10),
             qc_gate=Resources(cpu=0.25, memory_mib=256, ephemeral_gib=1),
-            align=Resources(cpu=threads, memory_mib=align_mib, ephemeral_gib=20),
+            align=Resources(cpu=threads(align_mib), memory_mib=align_mib, ephemeral_gib=20),
             aligner_memory_mib=aligner_mib,
             markdup_memory_mib=min(aligner_mib, 2048),
             report=Resources(cpu=1, memory_mib=min(2048, memory_mib), ephemeral_gib=5),
