@@ -322,10 +322,10 @@ class PipelineSettings:
             aligner_mib = max(128, align_mib // 4)
             return max(1, min(cpus, int((align_mib * cls.SORT_SLACK - aligner_mib) // 256)))
 
-        # The align leaves one FastQC's memory free when that costs it no thread and at most half
-        # the memory: the first align books its requests (workflows.local.usage learns from
-        # finished siblings only), and had it booked all the memory it could not start until the
-        # last FastQC had ended, on cores that FastQC leaves half idle at its end. Its sort
+        # The align leaves one FastQC's memory free when it still keeps every sort thread and at
+        # least half the memory: the first align books its requests (workflows.local.usage learns
+        # from finished siblings only), and had it booked all the memory it could not start until
+        # the last FastQC had ended, on cores that FastQC leaves half idle at its end. Its sort
         # threads get that much less memory.
         align_mib = memory_mib - fastqc_mib
         if align_mib < memory_mib // 2 or threads(align_mib) < threads(memory_mib):

@@ -1,11 +1,11 @@
 """What finished tasks used, so their later siblings on about as much input book that, not requests.
 
 A pod's requests are fixed when the Workflow is rendered, for the largest input the template may
-meet: a local align books every core and all the memory but one FastQC's, so that one large
-sample sorts in memory. On 32 amplicon samples of 1,500 pairs each such align runs about 0.13 s
-on one core, so the aligns run one at a time with a core idle, and each ends before
-:class:`workflows.local.idle.IdleCores` can measure that core (memory would stop a second one
-anyway: it is booked strictly).
+meet: a local align books every core and all the memory (but one FastQC's where it can spare
+it), so that one large sample sorts in memory. On 32 amplicon samples of 1,500 pairs each such
+align runs about 0.13 s on one core, so the aligns run one at a time with a core idle, and each
+ends before :class:`workflows.local.idle.IdleCores` can measure that core (memory would stop a
+second one anyway: it is booked strictly).
 
 So the local executor learns, per template and request, what each successful attempt used: its
 cores (CPU seconds over the seconds its process ran) and its largest process's peak resident
