@@ -317,10 +317,12 @@ class PipelineSettings:
         memory_mib = int(memory_gib * 1024)
         fastqc_mib = min(2048, max(768, memory_mib // 2))
 
+        def aligner(align_mib: int) -> int:
+            return max(128, align_mib // 4)
+
         def threads(align_mib: int) -> int:
             # Fewer threads than cores when memory is short: each sort thread gets >= 256 MiB.
-            aligner_mib = max(128, align_mib // 4)
-            return max(1, min(cpus, int((align_mib * cls.SORT_SLACK - aligner_mib) // 256)))
+            return max(1, min(cpus, int((align_mib * cls.SORT_SLACK - aligner(align_mib)) // 256)))
 
         # The align leaves one FastQC's memory free when it still keeps every sort thread and at
         # least half the memory: the first align books its requests (workflows.local.usage learns
@@ -330,7 +332,7 @@ class PipelineSettings:
         align_mib = memory_mib - fastqc_mib
         if align_mib < memory_mib // 2 or threads(align_mib) < threads(memory_mib):
             align_mib = memory_mib
-        aligner_mib = max(128, align_mib // 4)
+        aligner_mib = aligner(align_mib)
         return cls(
             fastqc=Resources(cpu=1, memory_mib=fastqc_mib, ephemeral_gib=10),
             qc_gate=Resources(cpu=0.25, memory_mib=256, ephemeral_gib=1),
