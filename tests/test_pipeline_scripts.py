@@ -447,6 +447,55 @@ def test_without_multiqc_in_its_python_the_report_runs_the_multiqc_command(
     assert (tmp_path / "args.txt").read_text() == "--force in/metrics\n"
 
 
+def test_multiqc_in_the_reports_own_python_reads_its_yaml_with_libyaml_to_the_same_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, MultiQC's ``yaml.safe_load`` calls go through libyaml and give what PyYAML's
+    pure parser gives, for MultiQC's own defaults; the function is put back afterwards."""
+    import multiqc
+    import yaml
+
+    parsed: list[str] = []
+
+    class Counting(yaml.CSafeLoader):  # type: ignore[misc]  # PyYAML's stubs type it loosely
+        def __init__(self, stream: Any) -> None:
+            parsed.append(stream[:20])
+            super().__init__(stream)
+
+    monkeypatch.setattr(yaml, "CSafeLoader", Counting)
+    original = yaml.safe_load
+    folder = Path(multiqc.__file__).parent
+    defaults = [folder / "config_defaults.yaml", folder / "search_patterns.yaml"]
+    loaded: list[Any] = []
+
+    def fake_cli() -> None:
+        for path in defaults:
+            with path.open() as f:  # MultiQC hands safe_load an open file
+                loaded.append(yaml.safe_load(f))
+
+    monkeypatch.setitem(sys.modules, "multiqc.__main__", types.SimpleNamespace(run_multiqc=fake_cli))
+    monkeypatch.chdir(tmp_path)
+    assert report_table.run_multiqc(["--force", "in/metrics"], cwd=str(tmp_path)) == 0
+    assert len(parsed) == 2
+    assert loaded == [yaml.load(path.read_text(), Loader=yaml.SafeLoader) for path in defaults]
+    assert loaded[0]["no_version_check"] is False  # a real config, not an empty one
+    assert yaml.safe_load is original
+
+
+def test_where_libyaml_refuses_a_text_pyyamls_own_parser_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    class Refusing(yaml.CSafeLoader):  # type: ignore[misc]
+        def __init__(self, stream: Any) -> None:
+            raise yaml.YAMLError("libyaml refused it")
+
+    monkeypatch.setattr(yaml, "CSafeLoader", Refusing)
+    with report_table.libyaml_safe_load():
+        assert yaml.safe_load("a: [1, 2]\n") == {"a": [1, 2]}
+        with pytest.raises(yaml.YAMLError, match="mapping values are not allowed"):
+            yaml.safe_load("a: b: c\n")  # PyYAML's own error for a text neither parser takes
+
+
 def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:
     """index, flagstat and stats run in parallel; a failure of any one must fail the step."""
     templates, workflow, ref = _templates(tmp_path)
