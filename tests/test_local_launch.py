@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from workflows.local import pod_identity
 from workflows.local.launch import Fault, Processes
 from workflows.local.nodes import Node
+from workflows.local.pod_identity import Identity
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\n"
 
@@ -93,3 +96,48 @@ def test_waiting_sleeps_until_the_exit_instead_of_polling(
     t0 = time.monotonic()
     ended = procs.wait(proc, deadline=t0 + 0.2, kill_at=None)  # the deadline still wakes it
     assert ended.deadline_exceeded and ended.returncode == -9 and time.monotonic() - t0 < 5
+
+
+ID_PROBE = ["sh", "-c", "id -u; id -g; id -G; umask; echo $$"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="identities are taken only as root (CI runs as root)")
+@pytest.mark.parametrize("identity", [Identity(1000, 1001, (2000, 2001)), Identity(1000, 0)])
+def test_a_task_started_as_an_identity_has_what_popen_itself_would_give_it(
+    tmp_path: Path, identity: Identity
+) -> None:
+    """setpriv takes the identity (the executor is not forked): uid, gid, groups, umask are what
+    CPython's own ``user``/``group``/``extra_groups``/``umask`` give, in the launched pid."""
+    procs = _processes()
+    proc = procs.launch(ID_PROBE, tmp_path, dict(os.environ), tmp_path / "log", identity.popen())
+    assert procs.wait(proc, deadline=None, kill_at=None).returncode == 0
+    *ids, pid = (tmp_path / "log").read_text().splitlines()
+    assert int(pid) == proc.pid  # setpriv exec'd the command: the same process
+    direct = subprocess.run(ID_PROBE, capture_output=True, text=True, check=True, **identity.popen())
+    assert ids == direct.stdout.splitlines()[:-1]
+    groups = " ".join(str(g) for g in sorted({identity.gid, *identity.groups}))
+    assert ids == [str(identity.uid), str(identity.gid), groups, "0022"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="identities are taken only as root (CI runs as root)")
+def test_a_command_an_identity_cannot_find_exits_127_with_one_line_naming_it(tmp_path: Path) -> None:
+    procs = _processes()
+    popen = Identity(1000, 1000).popen()
+    proc = procs.launch(["no-such-tool", "x"], tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path / "log", popen)
+    assert procs.wait(proc, deadline=None, kill_at=None).returncode == 127
+    (line,) = (tmp_path / "log").read_text().splitlines()
+    assert "no-such-tool" in line
+
+
+def test_an_identity_is_taken_by_setpriv_and_left_to_popen_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The keywords that make CPython fork the executor go to setpriv; none remain."""
+    popen = Identity(1000, 1001, (2000,)).popen()
+    command, rest = pod_identity.exec_as(["bash", "-c", "true"], popen)
+    assert command[-4:] == ["--", "bash", "-c", "true"]
+    assert command[1:4] == ["--reuid=1000", "--regid=1001", "--groups=2000"]
+    assert rest == {"umask": 0o022}
+    assert pod_identity.exec_as(["true"], {}) == (["true"], {})
+    monkeypatch.setattr(pod_identity, "setpriv", lambda: None)
+    assert pod_identity.exec_as(["true"], popen) == (["true"], popen)

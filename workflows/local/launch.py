@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.local.nodes import Node
+from workflows.local.pod_identity import exec_as
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,12 @@ class Processes:
         log: Path,
         popen: Mapping[str, Any],
     ) -> subprocess.Popen[bytes]:
-        """Start ``command`` in a new session, output to ``log``; raises OSError if it cannot."""
+        """Start ``command`` in a new session, output to ``log``; raises OSError if it cannot.
+        An identity in ``popen`` is taken by ``setpriv`` (:func:`exec_as`), not by a fork."""
+        command, popen = exec_as(command, popen)
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                list(command),
+                command,
                 cwd=cwd,
                 env=dict(env),
                 stdout=out,
