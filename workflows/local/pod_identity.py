@@ -60,11 +60,11 @@ def exec_as(command: Sequence[str], popen: Mapping[str, Any]) -> tuple[list[str]
     has Hera loaded and a thread per running task costs it milliseconds of CPU, with the GIL
     held, per task: on a sheet of 32 small samples (97 tasks) the executor's own CPU was 3.9-4.3 s
     with those forks and 3.2-3.7 s without. The same system calls made by ``setpriv`` after the
-    exec leave the executor's side a vfork. What the command
-    sees is the same: uid, gid, groups, umask, cwd, session and environment, and the same pid.
-    A command that cannot be executed ends the process with setpriv's line on its log and exit
-    code 127 (not found) or 126, as a shell says it. Without ``setpriv``, or with no identity to
-    take, the keywords are returned as they are.
+    exec leave the executor's side a vfork. What the command sees is the same: uid, gid, groups,
+    umask, cwd, session and environment, and the same pid. A command that cannot be executed
+    ends the process with setpriv's line on its log and exit code 127 (not found) or 126, as a
+    shell says it. Without ``setpriv``, or with no identity to take, the keywords are returned as
+    they are.
     """
     tool = setpriv()
     if tool is None or not any(key in popen for key in IDENTITY_KEYWORDS):
