@@ -67,7 +67,7 @@ def exec_as(command: Sequence[str], popen: Mapping[str, Any]) -> tuple[list[str]
     they are.
     """
     tool = setpriv()
-    if tool is None or not any(key in popen for key in IDENTITY_KEYWORDS):
+    if tool is None or "user" not in popen or "group" not in popen:  # not an Identity's
         return list(command), dict(popen)
     rest = {k: v for k, v in popen.items() if k not in IDENTITY_KEYWORDS}
     groups = [str(g) for g in popen.get("extra_groups") or []]
