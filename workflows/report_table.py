@@ -2,8 +2,9 @@
 
 This file is the program the ``report`` pod runs: the template carries it verbatim as its script
 source (the report image has Python and MultiQC but not seqstack), so it uses the standard library
-only and takes everything from ``$WORK``, the pod's work folder, and ``$REPORT_REFERENCE`` (the
-reference FASTA as the user named it, shown in the report's header):
+only (and MultiQC's own PyYAML when it runs MultiQC in this Python) and takes everything from
+``$WORK``, the pod's work folder, and ``$REPORT_REFERENCE`` (the reference FASTA as the user named
+it, shown in the report's header):
 
 * inputs under ``in/metrics/`` (the run's metrics folder, possibly absent), outputs
   ``out/multiqc_report.html``, ``out/multiqc_report_data/`` and ``out/samples.json``;
@@ -377,10 +378,9 @@ def libyaml_safe_load() -> Iterator[None]:
     ``yaml.safe_load`` twice in every run, and PyYAML's pure-Python parser took 0.19-0.26 s of
     CPU for that, a sixth of a small run's report, on the one core the run's tail leaves busy.
     libyaml's parser feeds the same constructor and resolver (the same objects) and took
-    0.02-0.05 s.
-    Where libyaml refuses a text the pure parser is asked again, so what loads and what fails is
-    PyYAML's own answer. Without libyaml (or PyYAML) nothing changes. In-process runs only: the
-    ``multiqc`` command of the report image is left as it is.
+    0.02-0.05 s. Where libyaml refuses a text the pure parser is asked again, so what loads and
+    what fails is PyYAML's own answer. Without libyaml (or PyYAML) nothing changes. In-process
+    runs only: the ``multiqc`` command of the report image is left as it is.
     """
     try:
         import yaml
