@@ -99,9 +99,12 @@ def test_waiting_sleeps_until_the_exit_instead_of_polling(
 
 
 ID_PROBE = ["sh", "-c", "id -u; id -g; id -G; umask; echo $$"]
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="identities are taken only as root (CI runs as root)"
+)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="identities are taken only as root (CI runs as root)")
+@needs_root
 @pytest.mark.parametrize("identity", [Identity(1000, 1001, (2000, 2001)), Identity(1000, 0)])
 def test_a_task_started_as_an_identity_has_what_popen_itself_would_give_it(
     tmp_path: Path, identity: Identity
@@ -119,7 +122,7 @@ def test_a_task_started_as_an_identity_has_what_popen_itself_would_give_it(
     assert ids == [str(identity.uid), str(identity.gid), groups, "0022"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="identities are taken only as root (CI runs as root)")
+@needs_root
 def test_a_command_an_identity_cannot_find_exits_127_with_one_line_naming_it(tmp_path: Path) -> None:
     procs = _processes()
     popen = Identity(1000, 1000).popen()

@@ -384,14 +384,12 @@ def libyaml_safe_load() -> Iterator[None]:
     """
     try:
         import yaml
-    except ImportError:
+
+        loader = yaml.CSafeLoader
+    except (ImportError, AttributeError):  # no PyYAML, or one built without libyaml
         yield
         return
-    loader = getattr(yaml, "CSafeLoader", None)
     original = yaml.safe_load
-    if loader is None:
-        yield
-        return
 
     def safe_load(stream: Any) -> Any:
         text = stream.read() if hasattr(stream, "read") else stream
