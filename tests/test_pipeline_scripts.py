@@ -496,6 +496,44 @@ def test_where_libyaml_refuses_a_text_pyyamls_own_parser_answers(monkeypatch: py
             yaml.safe_load("a: b: c\n")  # PyYAML's own error for a text neither parser takes
 
 
+def test_in_process_multiqc_dumps_unindented_json_in_one_shot_to_the_same_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Within the block ``json.dump`` writes what it writes outside, but an unindented dump
+    never takes the standard library's piece-by-piece Python encoder; an indented one still
+    does (there is no other), and ``json.dump`` is put back afterwards."""
+    import array
+    import io
+    import json.encoder
+
+    class Arrays(json.JSONEncoder):  # the kind of encoder MultiQC passes: a default() hook
+        def default(self, o: Any) -> Any:
+            return o.tolist() if isinstance(o, array.array) else super().default(o)
+
+    data = {"s1": {"gc": array.array("d", [0.5, 1e-7]), "name": 'Ünïcode "q"', "n": [1, None, True]}}
+    python_encoder: list[bool] = []
+    make_iterencode = json.encoder._make_iterencode  # type: ignore[attr-defined]
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        python_encoder.append(True)
+        return make_iterencode(*args, **kwargs)
+
+    def written(**kwargs: Any) -> str:
+        out = io.StringIO()
+        json.dump(data, out, cls=Arrays, **kwargs)
+        return out.getvalue()
+
+    streamed = [written(), written(ensure_ascii=False), written(indent=4)]
+    monkeypatch.setattr(json.encoder, "_make_iterencode", counting)
+    original = json.dump
+    with report_table.one_shot_json_dump():
+        assert [written(), written(ensure_ascii=False)] == streamed[:2]
+        assert python_encoder == []
+        assert written(indent=4) == streamed[2]
+        assert python_encoder == [True]
+    assert json.dump is original
+
+
 def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:
     """index, flagstat and stats run in parallel; a failure of any one must fail the step."""
     templates, workflow, ref = _templates(tmp_path)
