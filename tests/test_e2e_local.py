@@ -446,7 +446,10 @@ def _alive(pid: int) -> bool:
 
 
 def _start(sheet: Path, reference: Path, out: Path) -> subprocess.Popen[str]:
-    """`python -m seqstack run` as a user starts it, output merged into one text pipe."""
+    """`python -m seqstack run` as a user starts it from a terminal, output merged into one text
+    pipe. Ctrl-C's SIGINT is put back to its default first: a shell without job control starts
+    a background job (`cmd &`, so a CI script's) with SIGINT ignored, which its children inherit
+    and Python then keeps (no KeyboardInterrupt), as any program run that way does."""
     args = ["run", "-s", str(sheet), "-r", str(reference), "-o", str(out), "--cpus", "2"]
     return subprocess.Popen(
         [sys.executable, "-m", "seqstack", *args],
@@ -454,6 +457,7 @@ def _start(sheet: Path, reference: Path, out: Path) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
