@@ -415,9 +415,8 @@ def one_shot_json_dump() -> Iterator[None]:
     test that each exports. On 32 small samples the report took 1.86-2.19 CPU-s that way and
     1.61-1.81 in one shot, all on the one core the run's tail leaves busy. In one shot the
     whole text is held in memory once, a fraction of the data MultiQC already holds as Python
-    objects. An indented dump (its
-    ``multiqc_data.json``) has no C encoder and is left as it is, and so is the ``multiqc``
-    command of the report image: this acts on in-process runs only.
+    objects. An indented dump (its ``multiqc_data.json``) has no C encoder and is left as it
+    is, and so is the ``multiqc`` command of the report image: this acts on in-process runs only.
     """
     original = json.dump
 
