@@ -435,6 +435,28 @@ def fastqc_side_by_side(st: Setup, out: Path, log: Path) -> tuple[float, float]:
     return alone, _timed(["bash", "-c", script], st.env, out, log).cpu
 
 
+def sharing_bound(floor: Floor, cpus: int) -> float | None:
+    """A wall no schedule of the floor's steps beats on two cores, at their measured costs.
+
+    The floor counts every step's CPU alone over the cores, but FastQC alone (one JVM, a thread
+    per file) does not fill two cores, and two FastQCs side by side use more CPU than each alone
+    (``fastqc_side_by_side``). So each FastQC either runs alone, its idle core part filled at best
+    by the other steps (not MultiQC: it runs after all of them), or beside another FastQC at the
+    measured extra CPU. The cheapest mix runs as many alone as the other steps can fill:
+    wall = (FastQC CPU x (1 + paired share x extra) + every other step's CPU) / cores. Other
+    steps beside a FastQC are counted at their CPU alone, so the bound is optimistic. Only for
+    two cores, where the measured pair is what a full machine runs; None otherwise.
+    """
+    if cpus != 2 or floor.fastqc_alone <= 0:
+        return None
+    fastqc = floor.cpu["fastqc"]
+    idle = cpus * floor.wall["fastqc"] - fastqc  # core-s the FastQCs alone leave idle
+    fillers = floor.total_cpu - fastqc - floor.cpu["multiqc"]
+    extra = max(0.0, floor.fastqc_paired / floor.fastqc_alone - 1)
+    alone = 1.0 if idle <= 0 else min(1.0, fillers / idle)
+    return (fastqc * (1 + (1 - alone) * extra) + floor.total_cpu - fastqc) / cpus
+
+
 def check_outputs(
     out: Path, samples: Sequence[str], reference: dict[str, str] | None, under: str = ""
 ) -> dict[str, str]:
@@ -790,6 +812,13 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         f" / cores, then MultiQC alone ({report.report_wall:.2f} s on one core, its import"
         " included): no runner that starts MultiQC cold can beat it"
     )
+    sharing = sharing_bound(report, args.cpus)
+    if sharing is not None:
+        print(
+            f"  {'sharing bound':<20} {sharing:8.2f} {'':>8} {sharing / floor:8.3f}   FastQC alone leaves"
+            " a core part idle, two side by side cost more CPU (below): the cheapest mix, other"
+            " steps filling the idle part, at these measured costs"
+        )
     snk = best[names[2]].wall
     print(f"  seqstack / snakemake: {best['seqstack run'].wall / snk:.3f} (wall)")
     steps = min(floors, key=lambda f: f.total_cpu)
