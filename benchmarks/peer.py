@@ -21,7 +21,10 @@ runner's ratio to it). The report bound: MultiQC reads every sample's outputs an
 core, so every other step's CPU over the cores, then MultiQC's wall alone, is a wall no runner of
 this DAG that starts MultiQC when its inputs are ready can beat (Snakemake, the shell loop). seqstack
 starts the report's interpreter early and imports MultiQC on idle cores (``workflows.local.warm``),
-so it can end below this bound, never below the floor.
+so it can end below this bound, never below the floor. The sharing bound (two cores only): FastQC
+alone leaves part of a core idle and two FastQCs side by side cost more CPU than each alone, so
+the cheapest mix of the two, other steps filling a lone FastQC's idle part, is a wall no
+schedule of these steps beats at their measured costs (``sharing_bound``).
 
 Workloads (``--workload a,b,c``), made from the real HG00152 mtDNA reads (``tests/data`` when a
 copy is there, else ``../shared/testdata``; ``workflows.local.demo`` reads only when neither
