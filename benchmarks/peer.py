@@ -39,7 +39,9 @@ are checked (each sample's BAM, index, flagstat, stats, the MultiQC report) and 
 files compared with the floor's, so a contender that skipped work cannot look fast. Then, from
 the best ``seqstack run``'s ``run.json``: where its wall time goes beyond the tools (launch to
 first task and the input check in it, idle cores while a task was ready, idle cores with nothing
-ready, the report tail).
+ready, the report tail); and, from ``/proc/stat`` sampled during that run, every core-second of
+it: the floor's steps, the tools' CPU above them, seqstack's own, other load, idle cores by phase
+(``core_ledger``).
 
 Usage: ``python benchmarks/peer.py [--workload a,b,c] [--repeat 3] [--cpus N] [--workdir DIR]``
 """
@@ -56,6 +58,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -211,6 +214,50 @@ class Floor:
         return sum(self.cpu.values())
 
 
+class CoreSampler:
+    """The machine's cores, read from ``/proc/stat`` every ``interval`` seconds while a run goes on:
+    ``(epoch seconds, idle ticks, busy ticks, steal ticks)`` summed over every core (idle includes
+    iowait; busy is user, nice, system, irq and softirq; steal is time the hypervisor gave other
+    machines). A tick is ``1 / SC_CLK_TCK`` s of one core. With these, a run's core-seconds are
+    measured, not inferred: cores x wall = idle + busy + steal, and busy less the run's own CPU
+    (its rusage) is everything else the machine ran beside it. Off Linux, no samples."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, int, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def read() -> tuple[float, int, int, int] | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        user, nice, system, idle, iowait, irq, softirq, steal = fields
+        return time.time(), idle + iowait, user + nice + system + irq + softirq, steal
+
+    def _run(self) -> None:
+        while True:
+            sample = self.read()
+            if sample is not None:
+                self.samples.append(sample)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> CoreSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        last = self.read()
+        if last is not None:
+            self.samples.append(last)
+
+
 def _timed(cmd: Sequence[str], env: dict[str, str], cwd: Path, log: Path) -> Measure:
     """Run ``cmd``; its wall time and the user + system CPU of it and all its children."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -360,13 +407,16 @@ def _fresh(path: Path) -> Path:
     return path
 
 
-def run_seqstack(st: Setup, out: Path) -> tuple[Measure, float, float]:
-    """``seqstack run`` into ``out``; also the epoch times it was launched and ended."""
+def run_seqstack(st: Setup, out: Path) -> tuple[Measure, float, float, CoreSampler]:
+    """``seqstack run`` into ``out``; also the epoch times it was launched and ended, and the
+    machine's cores sampled meanwhile."""
     cmd = [sys.executable, "-m", "seqstack", "run", "--samples", str(st.ds.sheet)]
     cmd += ["--reference", str(st.ds.reference), "--outdir", str(out), "--cpus", str(st.cpus)]
-    launched = time.time()
-    m = _timed(cmd, st.env, out.parent, out.parent / f"{out.name}.log")
-    return m, launched, time.time()
+    with CoreSampler() as cores:
+        launched = time.time()
+        m = _timed(cmd, st.env, out.parent, out.parent / f"{out.name}.log")
+        ended = time.time()
+    return m, launched, ended, cores
 
 
 def run_snakemake(st: Setup, out: Path) -> Measure:
@@ -642,6 +692,72 @@ def cpu_lines(doc: dict[str, Any], cpus: int, run_cpu: float, floor_steps: dict[
     return lines
 
 
+def _share(samples: Sequence[Sequence[float]], column: int, a: float, b: float, tick: float) -> float:
+    """Core-seconds of ``column`` (1 idle, 2 busy, 3 steal) between epochs ``a`` and ``b``: each
+    sampling interval's count, in proportion to its overlap with ``[a, b]``."""
+    total = 0.0
+    for x, y in itertools.pairwise(samples):
+        lo, hi = max(x[0], a), min(y[0], b)
+        if hi > lo and y[0] > x[0]:
+            total += (y[column] - x[column]) / tick * (hi - lo) / (y[0] - x[0])
+    return total
+
+
+def core_ledger(
+    samples: Sequence[Sequence[float]],
+    tick: float,
+    tasks: Sequence[Task],
+    launched: float,
+    ended: float,
+    cpus: int,
+    run_cpu: float,
+    task_cpu: float,
+    floor_cpu: float,
+) -> list[str]:
+    """The run's core-seconds, every one measured: cores x wall = the floor's CPU + the tools'
+    CPU above it + seqstack's own + what else the machine ran (busy less the run's rusage) +
+    steal + idle, the idle split by phase. Dividing each by the cores splits the wall above the
+    floor without a remainder left to guess at; what ``/proc/stat``'s counters do not account
+    for (about half a percent of the core-seconds on this VM) is printed, not spread."""
+    if len(samples) < 2:
+        return []
+    span = ended - launched
+    idle = _share(samples, 1, launched, ended, tick)
+    busy = _share(samples, 2, launched, ended, tick)
+    steal = _share(samples, 3, launched, ended, tick)
+    first = min(t.start for t in tasks)
+    fastqc_end = max((t.end for t in tasks if t.name.startswith("fastqc")), default=first)
+    samples_end = max((t.end for t in tasks if t.sample is not None), default=first)
+    report_end = max((t.end for t in tasks if t.sample is None), default=samples_end)
+    phases = [
+        ("launch", launched, first),
+        ("until the last FastQC ended", first, fastqc_end),
+        ("until the last sample task ended", fastqc_end, samples_end),
+        ("the report", samples_end, report_end),
+        ("exit", report_end, ended),
+    ]
+    idle_by = ", ".join(
+        f"{name} {_share(samples, 1, a, b, tick):.2f} over {b - a:.2f} s" for name, a, b in phases if b > a
+    )
+    tools_above, own, others = task_cpu - floor_cpu, run_cpu - task_cpu, busy - run_cpu
+    rest = cpus * span - (floor_cpu + tools_above + own + others + steal + idle)
+    interval = (samples[-1][0] - samples[0][0]) / (len(samples) - 1)
+    return [
+        f"  the cores' time, measured (/proc/stat every {interval * 1000:.0f} ms):"
+        f" {cpus} cores x {span:.2f} s = {cpus * span:.2f} core-s =",
+        f"    the floor's steps alone           {floor_cpu:8.2f}",
+        f"    + the tools' CPU above that       {tools_above:8.2f} (below zero: faster than alone)",
+        f"    + seqstack itself                 {own:8.2f}",
+        f"    + other processes                 {others:8.2f} (the machine's other load beside the run)",
+        f"    + steal                           {steal:8.2f} (the hypervisor serving other machines)",
+        f"    + idle                            {idle:8.2f} ({idle_by})",
+        f"    (not in /proc/stat's counters     {rest:8.2f})",
+        f"  so the wall above the floor, {span - floor_cpu / cpus:.2f} s, is over {cpus} cores:"
+        f" the tools {tools_above / cpus:.2f} s, seqstack {own / cpus:.2f} s, other load"
+        f" {(others + steal) / cpus:.2f} s, idle cores {idle / cpus:.2f} s",
+    ]
+
+
 def breakdown(
     run_json: Path,
     launched: float,
@@ -651,9 +767,12 @@ def breakdown(
     floor: float,
     run_cpu: float | None = None,
     floor_steps: dict[str, float] | None = None,
+    cores: Sequence[Sequence[float]] = (),
+    tick: float = 100.0,
 ) -> list[str]:
     """Where one ``seqstack run``'s wall time went beyond the tools; with the run's CPU and the
-    floor's steps, also where its CPU went beyond the floor's."""
+    floor's steps, also where its CPU went beyond the floor's; with the machine's cores sampled
+    during the run (:class:`CoreSampler`), every core-second of it."""
     doc = json.loads(run_json.read_text())
     tasks = tasks_of(run_json, settings, cpus)
     first = min(t.start for t in tasks)
@@ -678,8 +797,9 @@ def breakdown(
     ]
     known = (first - launched) + (gap_core + dep_core) / cpus + (ended - last)
     lines.append(
-        f"    tools slower than alone         {wall - floor - known:7.2f} s"
-        " (booked cores not all used by the tools, other load; the rest of the difference)"
+        f"    the rest                        {wall - floor - known:7.2f} s"
+        " (seqstack's own CPU, tools slower than alone, booked cores they left idle, other load:"
+        " measured below when the cores were sampled)"
     )
     if report:
         r = report[0]
@@ -711,6 +831,9 @@ def breakdown(
     )
     if run_cpu is not None and floor_steps:
         lines += cpu_lines(doc, cpus, run_cpu, floor_steps)
+        task_cpu = sum(a.get("cpuSeconds") or 0.0 for t in doc["tasks"] for a in t.get("attempts") or [])
+        floor_cpu = sum(floor_steps.values())
+        lines += core_ledger(cores, tick, tasks, launched, ended, cpus, run_cpu, task_cpu, floor_cpu)
     return lines
 
 
@@ -759,11 +882,18 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
             floors.append(f)
             m = Measure(sum(f.wall.values()), f.total_cpu)
         elif name == "seqstack run":
-            m, launched, ended = run_seqstack(st, out)
+            m, launched, ended, cores = run_seqstack(st, out)
             if best_seqstack is None or m.wall < best_seqstack[0]:
                 keep = runs / "seqstack-best.run.json"
                 shutil.copy(out / "run.json", keep)
-                times = {"launched": launched, "ended": ended, "cpus": args.cpus, "cpu": m.cpu}
+                times = {
+                    "launched": launched,
+                    "ended": ended,
+                    "cpus": args.cpus,
+                    "cpu": m.cpu,
+                    "tick": os.sysconf("SC_CLK_TCK"),
+                    "coreSamples": cores.samples,
+                }
                 keep.with_suffix(".times.json").write_text(json.dumps(times))
                 best_seqstack = (m.wall, keep, launched, ended)
         else:
@@ -852,7 +982,20 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         times_file.write_text(json.dumps(times))
         print("  where the best seqstack run's time went:")
         print(
-            "\n".join(breakdown(keep, launched, ended, settings, args.cpus, floor, times["cpu"], steps.cpu))
+            "\n".join(
+                breakdown(
+                    keep,
+                    launched,
+                    ended,
+                    settings,
+                    args.cpus,
+                    floor,
+                    times["cpu"],
+                    steps.cpu,
+                    times["coreSamples"],
+                    times["tick"],
+                )
+            )
         )
     target = (
         "(b)/(c): seqstack <= 0.90 x snakemake and <= 1.05 x floor"
@@ -901,6 +1044,8 @@ def main() -> None:
                     floor,
                     times.get("cpu"),
                     times.get("floorSteps"),
+                    times.get("coreSamples", ()),
+                    times.get("tick", 100.0),
                 )
             )
         )
