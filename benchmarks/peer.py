@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.local.demo import DemoSample, generate
+from workflows.local.idle import read_fields, usable_cpus
 from workflows.local.run import default_memory_gib
 from workflows.settings import PipelineSettings
 from workflows.steps import by_name
@@ -218,7 +219,8 @@ class CoreSampler:
     """The machine's cores, read from ``/proc/stat`` every ``interval`` seconds while a run goes on:
     ``(epoch seconds, idle ticks, busy ticks, steal ticks)`` summed over every core (idle includes
     iowait; busy is user, nice, system, irq and softirq; steal is time the hypervisor gave other
-    machines). A tick is ``1 / SC_CLK_TCK`` s of one core. With these, a run's core-seconds are
+    machines), over the CPUs this process may run on (:func:`workflows.local.idle.read_fields`, the
+    executor's own reader). A tick is ``1 / SC_CLK_TCK`` s of one core. With these, a run's core-seconds are
     measured, not inferred: cores x wall = idle + busy + steal, and busy less the run's own CPU
     (its rusage) is everything else the machine ran beside it. Off Linux, no samples."""
 
@@ -230,10 +232,8 @@ class CoreSampler:
 
     @staticmethod
     def read() -> tuple[float, int, int, int] | None:
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(x) for x in f.readline().split()[1:9]]
-        except (OSError, ValueError):
+        fields = read_fields(Path("/proc/stat"), usable_cpus())
+        if fields is None:
             return None
         user, nice, system, idle, iowait, irq, softirq, steal = fields
         return time.time(), idle + iowait, user + nice + system + irq + softirq, steal
@@ -657,13 +657,19 @@ TASK_STEPS = {
 }
 
 
-def cpu_lines(doc: dict[str, Any], cpus: int, run_cpu: float, floor_steps: dict[str, float]) -> list[str]:
-    """The run's CPU against the floor's: the tools' own (task by task, against the same steps
-    alone) and seqstack's (its process and helpers: the run's CPU less its tasks')."""
+def task_cpu_by_name(doc: dict[str, Any]) -> dict[str, float]:
+    """CPU seconds of every attempt in ``run.json``, summed per task name."""
     per_task: dict[str, float] = {}
     for t in doc["tasks"]:
         used = sum(a.get("cpuSeconds") or 0.0 for a in t.get("attempts") or [])
         per_task[t["task"]] = per_task.get(t["task"], 0.0) + used
+    return per_task
+
+
+def cpu_lines(doc: dict[str, Any], cpus: int, run_cpu: float, floor_steps: dict[str, float]) -> list[str]:
+    """The run's CPU against the floor's: the tools' own (task by task, against the same steps
+    alone) and seqstack's (its process and helpers: the run's CPU less its tasks')."""
+    per_task = task_cpu_by_name(doc)
     task_cpu = sum(per_task.values())
     floor_cpu = sum(floor_steps.values())
     own = run_cpu - task_cpu
@@ -831,7 +837,7 @@ def breakdown(
     )
     if run_cpu is not None and floor_steps:
         lines += cpu_lines(doc, cpus, run_cpu, floor_steps)
-        task_cpu = sum(a.get("cpuSeconds") or 0.0 for t in doc["tasks"] for a in t.get("attempts") or [])
+        task_cpu = sum(task_cpu_by_name(doc).values())
         floor_cpu = sum(floor_steps.values())
         lines += core_ledger(cores, tick, tasks, launched, ended, cpus, run_cpu, task_cpu, floor_cpu)
     return lines
@@ -910,7 +916,9 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
             flush=True,
         )
 
-    floor_cpu = min(f.total_cpu for f in floors)
+    # The round whose steps alone used the least CPU: the floor, and the steps every bound uses.
+    steps = min(floors, key=lambda f: f.total_cpu)
+    floor_cpu = steps.total_cpu
     floor = floor_cpu / args.cpus
     chain = min(max(f.chains) + f.report_wall for f in floors)
     best = {n: min(ms, key=lambda m: m.wall) for n, ms in walls.items()}
@@ -938,14 +946,13 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
     # MultiQC reads every sample's outputs, so no runner can start it before every other step
     # has ended, and it runs on one core: the other steps' CPU over the cores, then its wall
     # (its import included: seqstack's warm start does that earlier, the others cannot).
-    report = min(floors, key=lambda f: f.total_cpu)
-    tail = (report.total_cpu - report.cpu["multiqc"]) / args.cpus + report.report_wall
+    tail = (steps.total_cpu - steps.cpu["multiqc"]) / args.cpus + steps.report_wall
     print(
         f"  {'report bound':<20} {tail:8.2f} {'':>8} {tail / floor:8.3f}   every other step's CPU"
-        f" / cores, then MultiQC alone ({report.report_wall:.2f} s on one core, its import"
+        f" / cores, then MultiQC alone ({steps.report_wall:.2f} s on one core, its import"
         " included): no runner that starts MultiQC cold can beat it"
     )
-    sharing = sharing_bound(report, args.cpus)
+    sharing = sharing_bound(steps, args.cpus)
     if sharing is not None:
         print(
             f"  {'sharing bound':<20} {sharing:8.2f} {'':>8} {sharing / floor:8.3f}   FastQC alone leaves"
@@ -954,7 +961,6 @@ def bench(workload: Workload, args: argparse.Namespace, snakemake: Path) -> None
         )
     snk = best[names[2]].wall
     print(f"  seqstack / snakemake: {best['seqstack run'].wall / snk:.3f} (wall)")
-    steps = min(floors, key=lambda f: f.total_cpu)
     print(
         "  floor CPU by step: "
         + ", ".join(f"{n} {c:.2f} s" for n, c in steps.cpu.items())

@@ -40,24 +40,31 @@ def usable_cpus() -> set[int]:
         return set(range(os.cpu_count() or 1))
 
 
-def read_ticks(stat: Path, cpus: set[int]) -> tuple[int, int] | None:
-    """(idle, total) clock ticks of ``cpus`` since boot, from ``stat`` (``/proc/stat``'s format);
-    None when it cannot be read or names none of them."""
+def read_fields(stat: Path, cpus: set[int]) -> list[int] | None:
+    """Clock ticks of ``cpus`` since boot from ``stat`` (``/proc/stat``'s format), summed per
+    field: user, nice, system, idle, iowait, irq, softirq, steal (guest time is already in user
+    and nice); None when it cannot be read or names none of them."""
     try:
         lines = stat.read_text().splitlines()
     except OSError:
         return None
-    idle = total = seen = 0
+    sums = [0] * 8
+    seen = 0
     for line in lines:
         name, _, rest = line.partition(" ")
         if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
             continue
-        # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
-        ticks = [int(v) for v in rest.split()[:8]]
-        idle += ticks[3] + ticks[4]
-        total += sum(ticks)
+        for i, v in enumerate(rest.split()[:8]):
+            sums[i] += int(v)
         seen += 1
-    return (idle, total) if seen else None
+    return sums if seen else None
+
+
+def read_ticks(stat: Path, cpus: set[int]) -> tuple[int, int] | None:
+    """(idle, total) clock ticks of ``cpus`` since boot, from ``stat`` (``/proc/stat``'s format);
+    None when it cannot be read or names none of them. Idle includes I/O wait."""
+    fields = read_fields(stat, cpus)
+    return None if fields is None else (fields[3] + fields[4], sum(fields))
 
 
 class IdleCores:
