@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -532,6 +533,61 @@ def test_in_process_multiqc_dumps_unindented_json_in_one_shot_to_the_same_text(
         assert written(indent=4) == streamed[2]
         assert python_encoder == [True]
     assert json.dump is original
+
+
+def test_in_process_multiqc_writes_its_data_json_in_a_child_while_the_html_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within the block MultiQC's dump of ``multiqc_data.json`` returns at once and runs in a
+    forked child, side by side with the HTML's writer (the child waits here for a byte the
+    writer sends, so run one after the other they would never end); the writer returns once the
+    child has written the file. MultiQC's functions are put back afterwards."""
+    from multiqc import report
+    from multiqc.core import write_results
+
+    started, go = os.pipe()
+
+    def dump(data_dir: Path) -> None:  # MultiQC's signature: the data folder
+        ready, _, _ = select.select([started], [], [], 20)
+        assert ready, "the HTML's writer never ran beside the dump"
+        (data_dir / "multiqc_data.json").write_text(json.dumps({"pid": os.getpid()}))
+
+    def write_html(*args: Any, **kwargs: Any) -> str:
+        os.write(go, b"x")
+        return "<html/>"
+
+    monkeypatch.setattr(report, "multiqc_dump_json", dump)
+    monkeypatch.setattr(write_results, "_write_html_report", write_html)
+    with report_table.data_json_beside_html():
+        report.multiqc_dump_json(tmp_path)
+        assert not (tmp_path / "multiqc_data.json").exists()
+        assert write_results._write_html_report(None, None) == "<html/>"
+        written = json.loads((tmp_path / "multiqc_data.json").read_text())
+    assert written["pid"] != os.getpid()
+    assert report.multiqc_dump_json is dump and write_results._write_html_report is write_html
+
+
+def test_when_the_data_json_child_fails_multiqc_fails_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The child's traceback is on stderr and MultiQC ends with its own error type (it logs the
+    message and exits 1); the HTML's writer had run in full."""
+    from multiqc import report
+    from multiqc.core import write_results
+    from multiqc.core.exceptions import RunError
+
+    def dump(data_dir: Path) -> None:
+        raise OSError(28, "No space left on device", str(data_dir / "multiqc_data.json"))
+
+    pages: list[str] = []
+    monkeypatch.setattr(report, "multiqc_dump_json", dump)
+    monkeypatch.setattr(write_results, "_write_html_report", lambda *a, **k: pages.append("written"))
+    with report_table.data_json_beside_html(), pytest.raises(RunError) as failed:
+        report.multiqc_dump_json(tmp_path)
+        write_results._write_html_report(None, None)
+    assert failed.value.message == report_table.DATA_JSON_FAILED
+    assert "No space left on device" in capfd.readouterr().err
+    assert pages == ["written"]
 
 
 def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:

@@ -274,6 +274,61 @@ def test_the_page_shows_no_scratch_path(report: Path) -> None:
         assert leak not in html, leak
 
 
+def _plot_data(html: str) -> Any:
+    """The plots' data the page carries (gzipped, base64), parsed: what the page draws."""
+    import base64
+    import gzip
+    import re
+
+    found = re.search(r'id="mqc_compressed_plotdata">([^<]*)<', html)
+    assert found, "no plot data in the page"
+    return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
+
+
+@pytest.mark.slow
+@needs_tools
+def test_the_report_writes_what_the_multiqc_command_writes(report: Path, tmp_path: Path) -> None:
+    """In its own Python the report runs MultiQC with libyaml, one-shot JSON dumps and
+    ``multiqc_data.json`` written by a forked child beside the HTML; the ``multiqc`` command
+    (a pod's path: none of that) writes the same data folder and the same plots from the same
+    inputs. Only the run's folder, date and ID differ."""
+    cold = tmp_path / "work"
+    shutil.copytree(report / "in", cold / "in")
+    shutil.copytree(report / "tmp", cold / "tmp")
+    (cold / "out").mkdir()
+    env = {
+        "PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "REPORT_REFERENCE": REFERENCE,
+    }
+    args = ["--force", "--filename", report_table.REPORT, "--outdir", "out"]
+    args += ["--cl-config", json.dumps(report_table.config(REFERENCE), separators=(",", ":"))]
+    proc = subprocess.run(
+        [str(MULTIQC_BIN / "multiqc"), *args, "in/metrics", "tmp/seqstack"],
+        cwd=cold,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    warm, plain = (json.loads((_data(w) / "multiqc_data.json").read_text()) for w in (report, cold))
+    # The command as run: the program's name, then the same arguments.
+    commands = [d.pop("report_multiqc_command").split(" ", 1) for d in (warm, plain)]
+    assert commands[0][0] == "multiqc" and commands[0][1] == commands[1][1]
+    differ = {k for k in warm.keys() | plain.keys() if warm.get(k) != plain.get(k)}
+    assert differ <= {
+        "config_output_dir",
+        "config_analysis_dir_abs",
+        "report_creation_date",
+        "report_data_sources",
+    }
+    assert warm["report_plot_data"] and warm["report_general_stats_data"]  # the dump is whole
+    assert sorted(p.name for p in _data(report).iterdir()) == sorted(p.name for p in _data(cold).iterdir())
+    pages = [(w / "out" / report_table.REPORT).read_text() for w in (report, cold)]
+    assert _plot_data(pages[0]) == _plot_data(pages[1])
+
+
 @pytest.mark.slow
 @needs_tools
 def test_later_chunks_list_the_samples_of_earlier_ones(report: Path, tmp_path: Path) -> None:
