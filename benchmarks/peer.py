@@ -752,7 +752,7 @@ def core_ledger(
         f"  the cores' time, measured (/proc/stat every {interval * 1000:.0f} ms):"
         f" {cpus} cores x {span:.2f} s = {cpus * span:.2f} core-s =",
         f"    the floor's steps alone           {floor_cpu:8.2f}",
-        f"    + the tools' CPU above that       {tools_above:8.2f} (below zero: faster than alone)",
+        f"    + the tools' CPU above that       {tools_above:8.2f} (negative: faster than alone)",
         f"    + seqstack itself                 {own:8.2f}",
         f"    + other processes                 {others:8.2f} (the machine's other load beside the run)",
         f"    + steal                           {steal:8.2f} (the hypervisor serving other machines)",
