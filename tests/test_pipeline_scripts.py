@@ -539,21 +539,21 @@ def test_in_process_multiqc_writes_its_data_json_in_a_child_while_the_html_is_wr
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Within the block MultiQC's dump of ``multiqc_data.json`` returns at once and runs in a
-    forked child, side by side with the HTML's writer (the child waits here for a byte the
-    writer sends, so run one after the other they would never end); the writer returns once the
-    child has written the file. MultiQC's functions are put back afterwards."""
+    forked child, side by side with the HTML's writer (the dump waits for a byte the writer
+    sends: run one after the other, it would give up after 20 s and fail); the writer returns
+    once the child has written the file. MultiQC's functions are put back afterwards."""
     from multiqc import report
     from multiqc.core import write_results
 
-    started, go = os.pipe()
+    html_began, tell = os.pipe()
 
     def dump(data_dir: Path) -> None:  # MultiQC's signature: the data folder
-        ready, _, _ = select.select([started], [], [], 20)
+        ready, _, _ = select.select([html_began], [], [], 20)
         assert ready, "the HTML's writer never ran beside the dump"
         (data_dir / "multiqc_data.json").write_text(json.dumps({"pid": os.getpid()}))
 
     def write_html(*args: Any, **kwargs: Any) -> str:
-        os.write(go, b"x")
+        os.write(tell, b"x")
         return "<html/>"
 
     monkeypatch.setattr(report, "multiqc_dump_json", dump)
@@ -588,6 +588,25 @@ def test_when_the_data_json_child_fails_multiqc_fails_naming_the_file(
     assert failed.value.message == report_table.DATA_JSON_FAILED
     assert "No space left on device" in capfd.readouterr().err
     assert pages == ["written"]
+
+
+def test_where_no_child_can_be_forked_the_data_json_is_dumped_in_the_reports_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from multiqc import report
+    from multiqc.core import write_results
+
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    dumped: list[int] = []
+    monkeypatch.setattr(report, "multiqc_dump_json", lambda data_dir: dumped.append(os.getpid()))
+    monkeypatch.setattr(write_results, "_write_html_report", lambda *a, **k: "<html/>")
+    monkeypatch.setattr(os, "fork", refused)
+    with report_table.data_json_beside_html():
+        report.multiqc_dump_json(tmp_path)
+        assert write_results._write_html_report(None, None) == "<html/>"
+    assert dumped == [os.getpid()]
 
 
 def test_align_fails_when_a_side_by_side_bam_step_fails(tmp_path: Path) -> None:

@@ -296,11 +296,7 @@ def test_the_report_writes_what_the_multiqc_command_writes(report: Path, tmp_pat
     shutil.copytree(report / "in", cold / "in")
     shutil.copytree(report / "tmp", cold / "tmp")
     (cold / "out").mkdir()
-    env = {
-        "PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "REPORT_REFERENCE": REFERENCE,
-    }
+    env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
     args = ["--force", "--filename", report_table.REPORT, "--outdir", "out"]
     args += ["--cl-config", json.dumps(report_table.config(REFERENCE), separators=(",", ":"))]
     proc = subprocess.run(

@@ -459,9 +459,10 @@ def data_json_beside_html() -> Iterator[None]:
     copy, and the HTML's own dump does the same). Only that pure-Python dump runs in the child:
     polars (MultiQC's parquet) keeps threads a forked child would not have. The child flushes
     its log lines and leaves with ``os._exit``, so nothing of this process's is flushed or run
-    twice. If the child fails, its traceback is on stderr and MultiQC
-    ends with :data:`DATA_JSON_FAILED` and exit code 1 (its ``RunError``). Without
-    ``os.fork`` or with another MultiQC (no such functions), nothing changes. In-process runs only.
+    twice. If the child fails, its traceback is on stderr and MultiQC ends with
+    :data:`DATA_JSON_FAILED` and exit code 1 (its ``RunError``). Where no child can be forked
+    (``fork`` refused, or no ``os.fork``) or MultiQC has no such functions, the dump runs here as
+    before. In-process runs only.
     """
     try:
         from multiqc import report
@@ -489,7 +490,12 @@ def data_json_beside_html() -> Iterator[None]:
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # e.g. EAGAIN at the process limit: dump here, as MultiQC would
+            gc.unfreeze()
+            dump(data_dir)
+            return
         if pid:
             children.append(pid)
             return
