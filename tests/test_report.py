@@ -5,9 +5,12 @@ is checked through MultiQC's data folder, not by scraping the HTML."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -276,10 +279,6 @@ def test_the_page_shows_no_scratch_path(report: Path) -> None:
 
 def _plot_data(html: str) -> Any:
     """The plots' data the page carries (gzipped, base64), parsed: what the page draws."""
-    import base64
-    import gzip
-    import re
-
     found = re.search(r'id="mqc_compressed_plotdata">([^<]*)<', html)
     assert found, "no plot data in the page"
     return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
