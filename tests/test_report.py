@@ -284,6 +284,45 @@ def _plot_data(html: str) -> Any:
     return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
 
 
+def _multiqc_command(report: Path, work: Path, config: dict[str, Any]) -> Path:
+    """The plain ``multiqc`` command (a pod's path) over the report's inputs, with ``config``, in
+    ``work``: the report's arguments otherwise."""
+    shutil.copytree(report / "in", work / "in")
+    shutil.copytree(report / "tmp", work / "tmp")
+    (work / "out").mkdir()
+    env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    args = ["--force", "--filename", report_table.REPORT, "--outdir", "out"]
+    args += ["--cl-config", json.dumps(config, separators=(",", ":"))]
+    proc = subprocess.run(
+        [str(MULTIQC_BIN / "multiqc"), *args, "in/metrics", "tmp/seqstack"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def _same_data(report: Path, other: Path) -> list[dict[str, Any]]:
+    """Asserts the two runs wrote the same data folder, except the run's folder, date and
+    command; returns both ``multiqc_data.json``."""
+    mine, theirs = (json.loads((_data(w) / "multiqc_data.json").read_text()) for w in (report, other))
+    for d in (mine, theirs):
+        d.pop("report_multiqc_command")
+    differ = {k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)}
+    assert differ <= {
+        "config_output_dir",
+        "config_analysis_dir_abs",
+        "report_creation_date",
+        "report_data_sources",
+    }
+    assert mine["report_plot_data"] and mine["report_general_stats_data"]  # the dump is whole
+    assert sorted(p.name for p in _data(report).iterdir()) == sorted(p.name for p in _data(other).iterdir())
+    return [mine, theirs]
+
+
 @pytest.mark.slow
 @needs_tools
 def test_the_report_writes_what_the_multiqc_command_writes(report: Path, tmp_path: Path) -> None:
@@ -291,37 +330,38 @@ def test_the_report_writes_what_the_multiqc_command_writes(report: Path, tmp_pat
     ``multiqc_data.json`` written by a forked child beside the HTML; the ``multiqc`` command
     (a pod's path: none of that) writes the same data folder and the same plots from the same
     inputs. Only the run's folder, date and ID differ."""
-    cold = tmp_path / "work"
-    shutil.copytree(report / "in", cold / "in")
-    shutil.copytree(report / "tmp", cold / "tmp")
-    (cold / "out").mkdir()
-    env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-    args = ["--force", "--filename", report_table.REPORT, "--outdir", "out"]
-    args += ["--cl-config", json.dumps(report_table.config(REFERENCE), separators=(",", ":"))]
-    proc = subprocess.run(
-        [str(MULTIQC_BIN / "multiqc"), *args, "in/metrics", "tmp/seqstack"],
-        cwd=cold,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    cold = _multiqc_command(report, tmp_path / "work", report_table.config(REFERENCE))
+    _same_data(report, cold)
     warm, plain = (json.loads((_data(w) / "multiqc_data.json").read_text()) for w in (report, cold))
     # The command as run: the program's name, then the same arguments.
-    commands = [d.pop("report_multiqc_command").split(" ", 1) for d in (warm, plain)]
+    commands = [d["report_multiqc_command"].split(" ", 1) for d in (warm, plain)]
     assert commands[0][0] == "multiqc" and commands[0][1] == commands[1][1]
-    differ = {k for k in warm.keys() | plain.keys() if warm.get(k) != plain.get(k)}
-    assert differ <= {
-        "config_output_dir",
-        "config_analysis_dir_abs",
-        "report_creation_date",
-        "report_data_sources",
-    }
-    assert warm["report_plot_data"] and warm["report_general_stats_data"]  # the dump is whole
-    assert sorted(p.name for p in _data(report).iterdir()) == sorted(p.name for p in _data(cold).iterdir())
     pages = [(w / "out" / report_table.REPORT).read_text() for w in (report, cold)]
     assert _plot_data(pages[0]) == _plot_data(pages[1])
+
+
+@pytest.mark.slow
+@needs_tools
+def test_no_module_left_out_of_the_report_would_find_a_file_in_the_metrics(
+    report: Path, tmp_path: Path
+) -> None:
+    """The report runs MultiQC's search over the modules it names only; with all 181 the same
+    files are found and the report is the same (FastQC zips for lanes, flagstat, stats and
+    markdup stats among them): no file of the pipeline's is left unread."""
+    every = {k: v for k, v in report_table.config(REFERENCE).items() if k != "run_modules"}
+    assert every != report_table.config(REFERENCE)
+    both = _same_data(report, _multiqc_command(report, tmp_path / "work", every))
+    # Where each module found its files: {module: {section: {sample: path}}}, paths by name.
+    found = [
+        {
+            m: {s: sorted(Path(p).name for p in v.values()) for s, v in ss.items()}
+            for m, ss in d["report_data_sources"].items()
+        }
+        for d in both
+    ]
+    assert found[0] == found[1]
+    assert set(found[0]) == {"FastQC", "Samtools"}
+    assert set(found[0]["Samtools"]) == {"stats", "flagstat", "markdup"}
 
 
 @pytest.mark.slow
