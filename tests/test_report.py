@@ -479,3 +479,37 @@ def test_main_without_samples_or_metrics_writes_the_plain_page(tmp_path: Path) -
     assert "no sample produced metrics" in proc.stderr
     assert "No sample produced metrics" in (tmp_path / "out" / report_table.REPORT).read_text()
     assert (tmp_path / "out" / "samples.json").read_text() == "[]"
+
+
+def test_the_report_ends_without_the_interpreters_teardown(tmp_path: Path) -> None:
+    """Run as the warm process runs it (``runpy``, as ``__main__``) by an interpreter that has an
+    exit handler: the report's exit skips it, and what it printed is all there."""
+    program = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(print, 'the teardown ran')\n"
+        "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+    )
+    env = {**os.environ, "WORK": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", program, report_table.__file__], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "seqstack: 0 samples, 0 aligned\n"
+    assert "no sample produced metrics" in proc.stderr
+    assert (tmp_path / "out" / report_table.REPORT).exists()
+
+
+def test_exit_now_exits_with_the_code_after_flushing_what_was_written() -> None:
+    program = (
+        "import logging, sys\n"
+        f"sys.path.insert(0, {str(Path(report_table.__file__).parent)!r})\n"
+        "from report_table import exit_now\n"
+        "logging.basicConfig(stream=sys.stderr)\n"
+        "print('out', end='')\n"
+        "sys.stderr.write('err ')\n"
+        "logging.getLogger('x').warning('logged')\n"
+        "exit_now(3)\n"
+    )
+    proc = subprocess.run([sys.executable, "-I", "-c", program], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (3, "out")
+    assert proc.stderr == "err WARNING:x:logged\n"

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 #: Modules the local executor imports in this step's interpreter before the step is ready
 #: (:mod:`workflows.local.warm`): MultiQC's import is about 1.5 s of CPU, all of it on the run's
@@ -539,5 +539,17 @@ def data_json_beside_html() -> Iterator[None]:
         joined()
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once the log handlers, stdout and stderr are flushed, skipping
+    the interpreter's teardown: after MultiQC ran in this process, freeing its objects one by one
+    took 0.55-0.62 s of the run's last busy core, after the report was written. Nothing is left
+    for the teardown to do: MultiQC removes its temporary folder itself (its run's ``finally``)
+    and the data JSON's child has been joined."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
