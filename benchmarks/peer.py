@@ -163,7 +163,7 @@ FLOOR_STEPS: tuple[tuple[str, str], ...] = tuple(
 )
 REPORT_STEP = (
     "multiqc",
-    "multiqc --force --title 'seqstack run' --filename multiqc_report.html --outdir . "
+    "multiqc --force --title 'seqstack run' --filename multiqc_report.html --outdir . -m fastqc -m samtools "
     "*/fastqc/*_fastqc.zip */*.flagstat.txt */*.stats.txt > multiqc.log 2>&1",
 )
 
