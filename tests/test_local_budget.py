@@ -57,6 +57,66 @@ def test_cancel_releases_waiters() -> None:
     assert result == [False]
 
 
+def test_cancel_releases_every_waiter_at_once() -> None:
+    budget = ResourceBudget(1)
+    cancelled = threading.Event()
+    assert budget.acquire(1, cancelled)
+    results: list[bool] = []
+
+    def wait() -> None:
+        results.append(budget.acquire(1, cancelled))
+
+    waiters = [threading.Thread(target=wait) for _ in range(5)]
+    for t in waiters:
+        t.start()
+    time.sleep(0.3)  # all queued
+    started = time.monotonic()
+    cancelled.set()
+    budget.wake()
+    for t in waiters:
+        t.join(3)
+    # Each leaves the queue waking the next: well before the waiters' own look again.
+    assert time.monotonic() - started < 1.0 < ResourceBudget.BEHIND_POLL
+    assert results == [False] * 5
+
+
+def test_only_the_head_of_the_queue_is_asked_what_it_would_book() -> None:
+    """Releases and idle readings wake the head only: with many tasks queued (a 256-sample
+    sheet queues hundreds), every waiter woken at each event cost the executor O(waiters)."""
+    budget = ResourceBudget(1)
+    never = threading.Event()
+    assert budget.acquire(1, never)
+    asked = [0] * 4
+    done: list[int] = []
+
+    def task(i: int) -> None:
+        def resize() -> tuple[float, float]:
+            asked[i] += 1
+            return 1.0, 0.0
+
+        if budget.book(1, never, 0.0, resize):
+            done.append(i)
+            time.sleep(0.05)
+            budget.release(1)
+
+    threads = [threading.Thread(target=task, args=(i,), daemon=True) for i in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)  # queued in this order
+    for _ in range(20):  # the cores stay booked: readings and empty releases
+        budget.observe(0.0, time.monotonic())
+        budget.release(0)
+        budget.wake()
+        time.sleep(0.01)
+    asked_while_booked = list(asked)
+    budget.release(1)
+    for t in threads:
+        t.join(3)
+    assert asked_while_booked[0] >= 1 and asked_while_booked[1:] == [0, 0, 0]
+    assert done == [0, 1, 2, 3]
+    assert all(n >= 1 for n in asked)
+
+
 def test_mutexes_are_shared_by_name_and_ordered() -> None:
     mutexes = Mutexes()
     a = mutexes.locks({"mutexes": [{"name": "z"}, {"name": "a"}]})

@@ -16,10 +16,12 @@ from typing import Any
 
 @dataclass(eq=False)
 class _Waiter:
-    """A task waiting in the queue and what it would book (``eq=False``: each is itself)."""
+    """A task waiting in the queue, what it would book, and its own condition on the budget's
+    lock, notified when it may look again (``eq=False``: each is itself)."""
 
     cost: float
     mib: float
+    turn: threading.Condition
 
 
 class ResourceBudget:
@@ -43,12 +45,16 @@ class ResourceBudget:
     #: work is the same (CPU is compressible) and memory is still booked strictly. Measured on the
     #: benchmark's (b), alternating: README, Benchmarks, issue 16's speed-ups.
     IDLE_SHARE = 0.5
+    #: Seconds between the head's looks when nothing wakes it (what it would book may shrink).
+    HEAD_POLL = 0.2
+    #: Seconds between the other waiters' looks when nothing wakes them: a safety net only.
+    BEHIND_POLL = 5.0
 
     def __init__(self, cpus: float, memory_mib: float = math.inf) -> None:
         self.total = cpus
         self.free = cpus
         self.free_mib = memory_mib
-        self.cond = threading.Condition()
+        self.lock = threading.Lock()
         self.queue: deque[_Waiter] = deque()
         #: The last reading of idle cores and when its span began (time.monotonic()); None: never.
         self.idle: tuple[float, float] | None = None
@@ -85,20 +91,26 @@ class ResourceBudget:
         resize: Callable[[], tuple[float, float]] | None = None,
     ) -> tuple[float, float] | None:
         """Book ``cost`` cores and ``mib`` MiB in turn, or what ``resize()`` says when it is asked
-        again (at every wake-up: what the task needs may be learnt while it waits, see
-        :mod:`workflows.local.usage`); returns what was booked, None if ``cancelled``."""
-        entry = _Waiter(cost, mib)
-        with self.cond:
+        again (at each look the task takes at the head of the queue: what it needs may be learnt
+        while it waits, see :mod:`workflows.local.usage`); returns what was booked, None if
+        ``cancelled``."""
+        with self.lock:
+            entry = _Waiter(cost, mib, threading.Condition(self.lock))
             self.queue.append(entry)
             while not cancelled.is_set():
+                if self.queue[0] is not entry:
+                    # Only the head may book (first come, first served): the others sleep until
+                    # the head leaves or the run is cancelled, not at every release or reading.
+                    entry.turn.wait(self.BEHIND_POLL)
+                    continue
                 if resize is not None:
                     entry.cost, entry.mib = resize()
-                if self.queue[0] is entry and self._fits(entry.cost, entry.mib):
+                if self._fits(entry.cost, entry.mib):
                     break
-                self.cond.wait(0.2)
+                entry.turn.wait(self.HEAD_POLL)
             self.queue.remove(entry)
+            self._notify_head()
             if cancelled.is_set():
-                self.cond.notify_all()
                 return None
             if self.free + 1e-9 < entry.cost:
                 self._idle_start = time.monotonic()
@@ -107,28 +119,32 @@ class ResourceBudget:
                 self.booked_less += 1
             self.free -= entry.cost
             self.free_mib -= entry.mib
-            self.cond.notify_all()
             return entry.cost, entry.mib
+
+    def _notify_head(self) -> None:
+        if self.queue:
+            self.queue[0].turn.notify()
 
     def observe(self, idle: float, since: float) -> None:
         """A reading: ``idle`` cores were idle on average from ``since`` (time.monotonic()) to
         now. Wakes the head of the queue when it may start on them."""
-        with self.cond:
+        with self.lock:
             self.idle = (idle, since)
             if self.queue and self._fits(self.queue[0].cost, self.queue[0].mib):
-                self.cond.notify_all()
+                self._notify_head()
 
     def release(self, cost: float, mib: float = 0.0) -> None:
         """Give back what :meth:`acquire` booked."""
-        with self.cond:
+        with self.lock:
             self.free += cost
             self.free_mib += mib
-            self.cond.notify_all()
+            self._notify_head()
 
     def wake(self) -> None:
-        """Make every waiter look at the cancel flag now."""
-        with self.cond:
-            self.cond.notify_all()
+        """Make the head of the queue look again now, at the cancel flag or at what it would book
+        (once cancelled, each waiter wakes the next as it leaves the queue)."""
+        with self.lock:
+            self._notify_head()
 
 
 class Mutexes:
