@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.local_workflows import fake_machine, run, sleepers, spans, write_proc_stat
-from workflows.local.idle import IdleCores, read_ticks, usable_cpus
+from workflows.local.idle import IdleCores, read_fields, read_ticks, usable_cpus
 
 
 def test_ticks_count_only_the_usable_cpus_and_iowait_as_idle(tmp_path: Path) -> None:
@@ -19,6 +19,14 @@ def test_ticks_count_only_the_usable_cpus_and_iowait_as_idle(tmp_path: Path) -> 
     assert read_ticks(stat, {0, 1}) == (65, 105)
     assert read_ticks(stat, {7}) is None
     assert read_ticks(tmp_path / "missing", {0}) is None
+
+
+def test_fields_are_summed_per_field_over_the_usable_cpus_whatever_the_lines_around(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    # The all-CPU line, a CPU not usable, one with fewer fields (older kernels), other lines.
+    stat.write_text("cpu  9 9 9 9\ncpu0 1 2 3 4 5 6 7 8 9 10\ncpu1 10 20\ncpu12 5 5\nintr 1 2 3\nctxt 7\n")
+    assert read_fields(stat, {0, 1}) == [11, 22, 3, 4, 5, 6, 7, 8]
+    assert read_fields(stat, {1}) == [10, 20, 0, 0, 0, 0, 0, 0]
 
 
 def test_idle_cores_are_averaged_over_the_last_readings(tmp_path: Path) -> None:
