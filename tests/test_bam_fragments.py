@@ -13,8 +13,8 @@ way the local executor substitutes them), on reads made from the real mtDNA pair
   and markdup, and is as thread-independent as paired input;
 * lanes aligned to files (fixmate's tags on) and merged into the finishing give what ``samtools
   merge | markdup`` gives by hand, with both lanes' read groups;
-* flagstat and stats read from ``tee`` as the file is written equal them run on the finished
-  file; gzipped reads fed through igzip's FIFOs (and read by bwa itself without igzip) give the
+* flagstat, stats and a BAM's index read from ``tee`` as the file is written equal them run on
+  the finished file; gzipped reads fed through igzip's FIFOs (and read by bwa itself without igzip) give the
   plain reads' records, and a gzipped file cut short fails the step in one line.
 """
 
@@ -102,15 +102,17 @@ def run_fragments(
     markdup: bool = False,
     fmt: str = "bam",
     batch: int = SMALL_BATCH,
+    path: str | None = None,
 ) -> Finished:
-    """:func:`bam.finish` over :func:`bam.aligner_pipe`, as the align step runs them."""
+    """:func:`bam.finish` over :func:`bam.aligner_pipe`, as the align step runs them (``path``:
+    the PATH the step runs with)."""
     words = " ".join(f'"{p}"' for p in reads)
     body = (
         f'aligner=bwa\nref="{ref}"\nrg="@RG\\tID:S\\tSM:S\\tPL:ILLUMINA"\npart="$WORK/tmp/S"\n'
         + bam.run_options()
         + bam.finish(threads, bam.aligner_pipe(threads, 256, words, batch_bases=batch))
     )
-    return _run(body, work, markdup, fmt)
+    return _run(body, work, markdup, fmt, path=path)
 
 
 def run_fed(
@@ -389,12 +391,25 @@ def without_stats_command_line(path: Path) -> str:
 
 @pytest.mark.parametrize("fmt", ["bam", "cram"])
 @pytest.mark.parametrize("markdup", [False, True], ids=["plain", "markdup"])
-def test_flagstat_and_stats_read_as_the_file_is_written_match_them_run_on_the_finished_file(
+def test_flagstat_stats_and_index_read_as_the_file_is_written_match_them_run_on_the_finished_file(
     tmp_path: Path, ref: Path, markdup: bool, fmt: str
 ) -> None:
     reads = make_reads(tmp_path / "reads", TRIMS[:2], copies=50)
-    done = run_fragments(tmp_path / "run", ref, reads, 2, markdup=markdup, fmt=fmt)
+    calls = tmp_path / "samtools-calls"
+    path = samtools_logged_to(calls, tmp_path / "bin")
+    done = run_fragments(tmp_path / "run", ref, reads, 2, markdup=markdup, fmt=fmt, path=path)
     final = done.file(f".{fmt}")
+    # A BAM's index is built from the stream (its input "-"), a CRAM's from the file: either is
+    # byte for byte the index samtools builds from the finished file.
+    index_ext = {"bam": ".bam.bai", "cram": ".cram.crai"}[fmt]
+    (index_call,) = [c for c in calls.read_text().splitlines() if c.startswith("index ")]
+    part = tmp_path / "run" / "tmp" / "S"
+    if fmt == "bam":
+        assert index_call.split()[-1] == "-"
+    else:
+        assert index_call.split()[-2:] == [f"{part}.cram", f"{part}.cram.crai"]
+    subprocess.run(["samtools", "index", str(final), str(tmp_path / "by-hand.idx")], check=True)
+    assert done.file(index_ext).read_bytes() == (tmp_path / "by-hand.idx").read_bytes()
     flagstat = subprocess.run(
         ["samtools", "flagstat", str(final)], check=True, capture_output=True, text=True
     )
@@ -421,6 +436,16 @@ def bwa_command_line(bam_path: Path) -> str:
         ["samtools", "view", "-H", str(bam_path)], check=True, capture_output=True, text=True
     )
     return next(line for line in header.stdout.splitlines() if line.startswith("@PG\tID:bwa"))
+
+
+def samtools_logged_to(log: Path, folder: Path) -> str:
+    """A PATH whose ``samtools`` writes its arguments as a line to ``log``, then runs the real one."""
+    folder.mkdir()
+    real = shutil.which("samtools")
+    wrapper = folder / "samtools"
+    wrapper.write_text(f'#!/bin/bash\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
 
 
 def tools_without_igzip(folder: Path) -> str:

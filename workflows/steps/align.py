@@ -56,8 +56,8 @@ def index_sets(cloud: str) -> tuple[tuple[str, ...], ...]:
 
 def script(settings: PipelineSettings) -> str:
     """The bash body of ``align``: align one lane (its gzipped reads decompressed side by side),
-    sort (marking duplicates when asked), flagstat and stats as the file is written, then the
-    index; publish only at the end."""
+    sort (marking duplicates when asked), flagstat, stats and a BAM's index as the file is
+    written (a CRAM's index after it); publish only at the end."""
     return f"""s="{SAMPLE}"
 ref="$WORK/ref/ref.fa"
 {choose_aligner()}

@@ -200,8 +200,13 @@ def finish(threads: int, produce: Producer, then: str = "") -> str:
 
     The file is written through ``tee``, which also hands it to ``samtools flagstat`` and
     ``samtools stats`` as it is written: stats is single-threaded, and read from the finished
-    file it ran alone after the sort on one core while the others idled. ``then``: shell lines
-    run once the file is written and before anything is published (:func:`fed`).
+    file it ran alone after the sort on one core while the others idled. A BAM's index is built
+    from the stream too: htslib indexes a BAM in one forward pass (``sam_index``: records and
+    ``bgzf_tell`` offsets, no seek), so the ``.bai`` is byte for byte the one the finished file
+    gives, and the index no longer runs alone after the file is written. A CRAM's index is built
+    from the finished file: htslib's ``cram_index_build`` opens the file again by name, which a
+    FIFO cannot serve. ``then``: shell lines run once the file is written and before anything
+    is published (:func:`fed`).
     """
     t = threads
     return f"""# BAM or CRAM: a CRAM stores bases as differences to the reference, so it needs that FASTA to
@@ -213,24 +218,34 @@ else
 fi
 out="$part.$format"
 results=("$part.$format" "$part.$format.$index_ext" "$part.flagstat.txt" "$part.stats.txt")
-# flagstat and stats read the file while it is written (tee into a FIFO each; the shell opens
-# each FIFO before the tool starts, so a tool that fails at once cannot leave tee waiting); the
-# step fails if either does (`wait PID` returns that job's status; set -e acts on it).
-mkfifo "$part.flagstat.fifo" "$part.stats.fifo"
+# flagstat, stats and a BAM's index read the file while it is written (tee into a FIFO each;
+# the shell opens each FIFO before the tool starts, so a tool that fails at once cannot leave
+# tee waiting); the step fails if any does (`wait PID` returns that job's status; set -e acts
+# on it).
+readers=("$part.flagstat.fifo" "$part.stats.fifo")
+[ "$format" = cram ] || readers+=("$part.index.fifo")
+mkfifo "${{readers[@]}}"
 samtools flagstat -@ {t} - < "$part.flagstat.fifo" > "$part.flagstat.txt" & flagstat_pid=$!
 samtools stats -@ {t} --reference "$ref" - < "$part.stats.fifo" > "$part.stats.txt" & stats_pid=$!
+if [ "$format" = bam ]; then
+  samtools index -@ {t} -o "$out.$index_ext" - < "$part.index.fifo" & index_pid=$!
+fi
 if [ "$markdup" = true ]; then
   # fixmate -m (in the producer) -> sort -> markdup, streamed; -f: the stats MultiQC reads.
   {produce(True, STREAM)} \\
   | samtools markdup -@ {t} -T "$part.markdup" -f "$part.markdup.txt" "${{fmt[@]}}" - - \\
-  | tee "$part.flagstat.fifo" "$part.stats.fifo" > "$out"
+  | tee "${{readers[@]}}" > "$out"
   results+=("$part.markdup.txt")
 else
   {produce(False, '"${fmt[@]}" -o -')} \\
-  | tee "$part.flagstat.fifo" "$part.stats.fifo" > "$out"
+  | tee "${{readers[@]}}" > "$out"
 fi
-{then}# The index needs the finished file.
-samtools index -@ {t} "$out" "$out.$index_ext"
+{then}if [ "$format" = bam ]; then
+  wait "$index_pid"
+else
+  # A CRAM's index needs the finished file (see above).
+  samtools index -@ {t} "$out" "$out.$index_ext"
+fi
 wait "$flagstat_pid"
 wait "$stats_pid"
 rm -f "$part".*.fifo
