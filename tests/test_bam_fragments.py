@@ -14,8 +14,9 @@ way the local executor substitutes them), on reads made from the real mtDNA pair
 * lanes aligned to files (fixmate's tags on) and merged into the finishing give what ``samtools
   merge | markdup`` gives by hand, with both lanes' read groups;
 * flagstat, stats and a BAM's index read from ``tee`` as the file is written equal them run on
-  the finished file; gzipped reads fed through igzip's FIFOs (and read by bwa itself without igzip) give the
-  plain reads' records, and a gzipped file cut short fails the step in one line.
+  the finished file;
+* gzipped reads fed through igzip's FIFOs (and read by bwa itself without igzip) give the plain
+  reads' records, and a gzipped file cut short fails the step in one line.
 """
 
 from __future__ import annotations

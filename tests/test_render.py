@@ -311,7 +311,7 @@ def test_results_are_written_aside_and_moved_to_the_outputs_only_when_all_are_co
     assert 'part="$WORK/tmp/$s"' in script and 'out="$part.$format"' in script
     assert script.count('| tee "${readers[@]}" > "$out"') == 2  # under tmp/
     assert 'readers=("$part.flagstat.fifo" "$part.stats.fifo")' in script
-    assert 'readers+=("$part.index.fifo")' in script
+    assert 'then readers+=("$part.index.fifo"); fi' in script
     assert 'samtools index -@ 30 -o "$out.$index_ext" - < "$part.index.fifo"' in script  # under tmp/
     assert 'results=("$part.$format" "$part.$format.$index_ext" "$part.flagstat.txt" "$part.stats.txt")' in (
         script

@@ -223,7 +223,7 @@ results=("$part.$format" "$part.$format.$index_ext" "$part.flagstat.txt" "$part.
 # tee waiting); the step fails if any does (`wait PID` returns that job's status; set -e acts
 # on it).
 readers=("$part.flagstat.fifo" "$part.stats.fifo")
-[ "$format" = cram ] || readers+=("$part.index.fifo")
+if [ "$format" = bam ]; then readers+=("$part.index.fifo"); fi
 mkfifo "${{readers[@]}}"
 samtools flagstat -@ {t} - < "$part.flagstat.fifo" > "$part.flagstat.txt" & flagstat_pid=$!
 samtools stats -@ {t} --reference "$ref" - < "$part.stats.fifo" > "$part.stats.txt" & stats_pid=$!
