@@ -2,7 +2,7 @@
 
 Contenders, each running the same steps with the same tools and threads as the rendered DAG
 (``workflows/pipeline.py``, issue 15): one FastQC per sample over both reads with
-``--threads 2``, the QC gate (the DAG's own gate script), ``bwa mem -K 100000000 -Y |
+``--threads 2``, the QC gate (the DAG's own gate script), ``bwa mem -K <the DAG's batch> -Y |
 samtools sort`` (R1 and R2 decompressed by ``igzip``, side by side), ``samtools index`` +
 ``flagstat`` + ``stats``, MultiQC at the end:
 
@@ -70,6 +70,7 @@ from workflows.local.demo import DemoSample, generate
 from workflows.local.idle import read_fields, usable_cpus
 from workflows.local.run import default_memory_gib
 from workflows.settings import PipelineSettings
+from workflows.steps import bam as bam_step
 from workflows.steps import by_name
 from workflows.steps import fastqc as fastqc_step
 from workflows.steps.qc_gate import source as qc_gate_source
@@ -132,11 +133,11 @@ STEPS: tuple[tuple[str, str], ...] = (
     ),
     (
         "bwa mem | sort",
-        # -K 100000000 -Y: the DAG's alignment since issue 15 (the same records whatever -t);
+        # -K $BATCH_BASES -Y: the DAG's alignment (workflows.steps.bam; the same records whatever -t);
         # R1 and R2 decompressed by igzip side by side, as the DAG's align step feeds the aligner
         # (workflows.steps.bam.feed_reads; bash counts the substituted processes' CPU).
         '[ "$(cat "$s/verdict")" = pass ] || { echo "$s: QC gate failed" >&2; exit 1; }\n'
-        'bwa mem -K 100000000 -Y -t "$T" -R "@RG\\tID:$s.1\\tSM:$s\\tLB:$s\\tPL:ILLUMINA\\tPU:1" \\\n'
+        'bwa mem -K "$BATCH_BASES" -Y -t "$T" -R "@RG\\tID:$s.1\\tSM:$s\\tLB:$s\\tPL:ILLUMINA\\tPU:1" \\\n'
         '  "$REF" <(igzip -dc "$r1") <(igzip -dc "$r2") 2> "$s/bwa.log" \\\n'
         '  | samtools sort -@ "$T" -m "${SORT_MIB}M" -T "$s/$s.bam.sort" -O bam -o "$s/$s.bam" -',
     ),
@@ -392,6 +393,7 @@ def tool_env(cpus: int, settings: PipelineSettings, ref: Path, gate: Path) -> di
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         "T": str(settings.align.threads),
         "SORT_MIB": str(settings.sort_mib_per_thread),
+        "BATCH_BASES": str(bam_step.BATCH_BASES),
         "HEAP": str(settings.fastqc_heap_mib),
         "C1_ONLY": fastqc_step.C1_ONLY,
         "C1_BELOW": str(fastqc_step.SMALL_GZIP_BYTES),
@@ -428,6 +430,7 @@ def run_snakemake(st: Setup, out: Path) -> Measure:
                 "reference": str(st.ds.reference),
                 "threads": st.settings.align.threads,
                 "sort_mib": st.settings.sort_mib_per_thread,
+                "batch_bases": bam_step.BATCH_BASES,
                 "fastqc_heap_mib": st.settings.fastqc_heap_mib,
                 "fastqc_c1_only": fastqc_step.C1_ONLY,
                 "fastqc_c1_below": fastqc_step.SMALL_GZIP_BYTES,

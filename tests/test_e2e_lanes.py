@@ -20,6 +20,7 @@ from rich.console import Console
 
 from tests.testdata import MTDNA_FASTA, MTDNA_R1, MTDNA_R2
 from workflows.local.run import RunOptions, run_pipeline
+from workflows.steps.bam import BATCH_BASES
 
 pytestmark = [
     pytest.mark.slow,
@@ -284,7 +285,7 @@ def test_duplicates_are_marked_across_lanes_and_the_merge_writes_cram(data: Path
         )
     hand = data / "dup-hand.txt"
     subprocess.run(
-        f"bwa mem -K 100000000 -Y -t 2 {data / 'ref.fa'} {cat['R1']} {cat['R2']} 2>/dev/null"
+        f"bwa mem -K {BATCH_BASES} -Y -t 2 {data / 'ref.fa'} {cat['R1']} {cat['R2']} 2>/dev/null"
         " | samtools fixmate -m -u - - | samtools sort -u - | "
         f"samtools markdup -f {hand} - {data / 'dup-hand.bam'}",
         shell=True,

@@ -25,6 +25,7 @@ from workflows.contract import StackOutputs
 from workflows.pipeline import build_template
 from workflows.settings import PipelineSettings
 from workflows.steps import report as report_step
+from workflows.steps.bam import BATCH_BASES
 
 TOOLS = ("fastqc", "bwa", "samtools")
 needs_tools = pytest.mark.skipif(
@@ -123,7 +124,7 @@ def _align(tmp: Path, metrics: Path, sample: str, markdup: bool) -> None:
         shutil.copy(MTDNA_FASTA, ref)
         subprocess.run(["bwa", "index", str(ref)], check=True, capture_output=True)
     bam = tmp / f"{sample}.bam"
-    mem = f"bwa mem -t 2 -K 100000000 -Y -R '@RG\\tID:{sample}\\tSM:{sample}' {ref} {MTDNA_R1} {MTDNA_R2}"
+    mem = f"bwa mem -t 2 -K {BATCH_BASES} -Y -R '@RG\\tID:{sample}\\tSM:{sample}' {ref} {MTDNA_R1} {MTDNA_R2}"
     if markdup:
         pipe = (
             f"{mem} 2>/dev/null | samtools fixmate -m - - | samtools sort -o - - "
