@@ -72,7 +72,7 @@ def measure(work: Path, copies: int, threads: int) -> dict[str, float]:
         # FastQC runs once per read file: both files, so the figure is per pair.
         "fastqc": _timed(f"fastqc -q -t {t} -o {out} {r1} {r2}", work),
         "align": _timed(
-            f"bwa mem -K 10000000 -Y -t {t} -R '@RG\\tID:s\\tSM:s\\tPL:ILLUMINA' ref.fasta"
+            f"bwa mem -K 100000000 -Y -t {t} -R '@RG\\tID:s\\tSM:s\\tPL:ILLUMINA' ref.fasta"
             f" {r1} {r2} 2>/dev/null"
             f" | samtools sort -@ {t} -m 256M -o s{copies}.bam - 2>/dev/null",
             work,

@@ -51,7 +51,7 @@ def test_sort_threads_times_memory_plus_headroom_fits_the_limit(
     for threads, per_thread in sorts:
         assert int(threads) == cpu
         assert int(threads) * int(per_thread) + reserve <= memory_gib * 1024
-    assert f"mem -K 10000000 -Y -t {cpu} " in script
+    assert f"mem -K 100000000 -Y -t {cpu} " in script
     assert f"samtools markdup -@ {cpu} " in script
 
 

@@ -14,8 +14,8 @@ Each function returns bash text for a step script (run under ``set -euo pipefail
 Reproducibility: ``bwa mem`` reads ``-K`` input bases per batch and estimates the insert-size
 distribution per batch; without ``-K`` a batch is 10 Mbp x threads, so the same reads aligned
 with another thread count are batched, paired and flagged differently. :data:`BATCH_BASES` fixes
-the batch whatever ``-t`` is; ``-Y`` soft-clips supplementary alignments, keeping the whole read
-sequence in every record.
+the batch whatever ``-t`` is (nf-core/sarek's ``-K 100000000``); ``-Y`` soft-clips supplementary
+alignments, keeping the whole read sequence in every record.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from workflows.contract import StackOutputs
 from workflows.settings import OUTPUT_FORMATS, PipelineSettings
 from workflows.steps.pod import METRICS, SAMPLE, SAMPLE_DIR, WORK, is_gzip, output
 
-#: ``bwa mem -K``: input bases per batch, whatever the thread count. bwa's own batch for one thread
-#: (and the value of NVIDIA Parabricks' bwa-compatible command), not nf-core/sarek's 100 Mbp: bwa
-#: reads a whole batch in one thread before it aligns any of it, and holds it in memory. On 1 M
-#: pairs of 101 bp, 100 Mbp meant a 1 GB peak, 3.8 CPU-s of page faults (2.4 more than at 10 Mbp)
-#: and a core idle for the first half-million pairs' read; 10 Mbp (~50,000 pairs of 101 bp) is
-#: still ample to estimate a batch's insert sizes.
-BATCH_BASES = 10_000_000
+#: ``bwa mem -K``: input bases per batch, whatever the thread count (nf-core/sarek's value). Not
+#: smaller: bwa-mem2 (the cluster's aligner) hands its threads 512 reads at a time and waits for
+#: the last one at the end of each of a batch's three phases, so a 10 Mbp batch (~66,000 reads of
+#: 150 bp) gives each of 32 threads about four such blocks, and a thread's late block idles the
+#: rest; at 100 Mbp each gets about forty. On 2 cores with bwa 0.7.17 (one read at a time) 10 Mbp
+#: was faster: a shorter first batch read by one thread, and 2.4 CPU-s fewer page faults per 1 M
+#: pairs (a 128 MB peak instead of 1.0 GB); the cluster's run must not pay for that.
+BATCH_BASES = 100_000_000
 
 #: Workflow parameters that choose what the finishing writes.
 MARKDUP_PARAM = "markdup"
