@@ -305,16 +305,24 @@ def test_cram_decodes_to_the_bams_records_and_single_end_is_thread_independent(
 
 
 def run_merge(
-    work: Path, ref: Path, lanes: Sequence[Path], threads: int, *, fmt: str, markdup: bool = True
+    work: Path,
+    ref: Path,
+    lanes: Sequence[Path],
+    threads: int,
+    *,
+    fmt: str,
+    markdup: bool = True,
+    path: str | None = None,
 ) -> Finished:
-    """:func:`bam.finish` over :func:`bam.merged`, as a merge step runs them."""
+    """:func:`bam.finish` over :func:`bam.merged`, as a merge step runs them (``path``: the PATH
+    the step runs with)."""
     words = " ".join(f'"{p}"' for p in lanes)
     body = (
         f'ref="{ref}"\npart="$WORK/tmp/S"\n'
         + bam.run_options()
         + bam.finish(threads, bam.merged(threads, words))
     )
-    return _run(body, work, markdup, fmt)
+    return _run(body, work, markdup, fmt, path=path)
 
 
 def test_lanes_aligned_to_files_then_merged_are_marked_as_samtools_merge_and_markdup_by_hand(
@@ -403,7 +411,7 @@ def test_flagstat_stats_and_index_read_as_the_file_is_written_match_them_run_on_
     # A BAM's index is built from the stream (its input "-"), a CRAM's from the file: either is
     # byte for byte the index samtools builds from the finished file.
     index_ext = {"bam": ".bam.bai", "cram": ".cram.crai"}[fmt]
-    (index_call,) = [c for c in calls.read_text().splitlines() if c.startswith("index ")]
+    _, index_call = samtools_calls(calls)["index"]
     part = tmp_path / "run" / "tmp" / "S"
     if fmt == "bam":
         assert index_call.split()[-1] == "-"
@@ -420,6 +428,33 @@ def test_flagstat_stats_and_index_read_as_the_file_is_written_match_them_run_on_
         subprocess.run(["samtools", "stats", "--reference", str(ref), str(final)], check=True, stdout=out)
     assert without_stats_command_line(done.file(".stats.txt")) == without_stats_command_line(by_hand)
     assert "SN\traw total sequences:" in by_hand.read_text()
+
+
+@pytest.mark.parametrize("markdup", [False, True], ids=["plain", "markdup"])
+def test_the_producer_runs_at_a_higher_niceness_than_the_stream_readers_and_markdup(
+    tmp_path: Path, ref: Path, markdup: bool
+) -> None:
+    """The sort (or merge) compresses on every thread while single-threaded stats reads the
+    stream: it runs 5 nicer, so it only takes what the readers (and markdup) leave."""
+    own = os.nice(0)
+    reads = make_reads(tmp_path / "reads", TRIMS[:2], copies=20)
+    calls = tmp_path / "samtools-calls"
+    path = samtools_logged_to(calls, tmp_path / "bin")
+    run_fragments(tmp_path / "run", ref, reads, 2, markdup=markdup, path=path)
+    niceness = {command: n for command, (n, _) in samtools_calls(calls).items()}
+    readers = {"flagstat": own, "stats": own, "index": own}
+    if markdup:
+        assert niceness == {"fixmate": own, "sort": own + 5, "markdup": own, **readers}
+    else:
+        assert niceness == {"sort": own + 5, **readers}
+    # The merge of a sample's lanes is the producer of its merge step.
+    lane = run_fragments(tmp_path / "lane", ref, reads, 2, markdup=True).file(".bam")
+    merge_calls = tmp_path / "merge-calls"
+    path = samtools_logged_to(merge_calls, tmp_path / "merge-bin")
+    run_merge(tmp_path / "merged", ref, [lane], 2, fmt="bam", markdup=markdup, path=path)
+    merged = {command: n for command, (n, _) in samtools_calls(merge_calls).items()}
+    assert merged["merge"] == own + 5
+    assert merged["stats"] == own
 
 
 def gzip_in_two_members(plain: Path) -> Path:
@@ -440,19 +475,31 @@ def bwa_command_line(bam_path: Path) -> str:
 
 
 def samtools_logged_to(log: Path, folder: Path) -> str:
-    """A PATH whose ``samtools`` writes its arguments as a line to ``log``, then runs the real one."""
+    """A PATH whose ``samtools`` writes its niceness and its arguments as a line to ``log``
+    (read by :func:`samtools_calls`), then runs the real one."""
     folder.mkdir()
     real = shutil.which("samtools")
     wrapper = folder / "samtools"
-    wrapper.write_text(f'#!/bin/bash\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    # coreutils' nice with no command prints the niceness it runs at.
+    wrapper.write_text(f'#!/bin/bash\necho "$(nice) $*" >> "{log}"\nexec "{real}" "$@"\n')
     wrapper.chmod(0o755)
     return f"{folder}:{os.environ['PATH']}"
+
+
+def samtools_calls(log: Path) -> dict[str, tuple[int, str]]:
+    """What :func:`samtools_logged_to` logged: each subcommand -> (its niceness, its arguments)."""
+    calls = {}
+    for line in log.read_text().splitlines():
+        niceness, args = line.split(" ", 1)
+        assert args.split()[0] not in calls, f"samtools {args.split()[0]} ran twice"
+        calls[args.split()[0]] = (int(niceness), args)
+    return calls
 
 
 def tools_without_igzip(folder: Path) -> str:
     """A PATH of links to every command the step uses, igzip left out."""
     folder.mkdir()
-    for tool in ("bash", "bwa", "samtools", "tee", "mkfifo", "rm", "mv", "mkdir"):
+    for tool in ("bash", "bwa", "samtools", "nice", "tee", "mkfifo", "rm", "mv", "mkdir"):
         found = shutil.which(tool)
         assert found, tool
         (folder / tool).symlink_to(found)

@@ -50,6 +50,15 @@ Producer = Callable[[bool, str], str]
 #: samtools output options that stream uncompressed BAM to the next process of a pipe.
 STREAM = "-u -o -"
 
+#: What runs the producer's ``samtools`` (sort or merge): at a niceness 5 above the step's. Once
+#: the aligner is done, that process compresses the file on every thread while flagstat, stats
+#: and the index read it through ``tee``, and ``samtools stats`` works in one thread: at equal
+#: niceness the compression threads took turns on its core, the stream stalled on it, and cores
+#: idled. At a higher niceness the compression takes what stats leaves. Niceness only weighs
+#: processes competing for a core, so the producer loses nothing on an idle one; on the cluster it
+#: weighs only the step container's own processes (each container is a cgroup of its own).
+YIELDING = "nice -n 5"
+
 
 def alignment_parameters() -> list[Parameter]:
     """The WorkflowTemplate's ``markdup`` and ``output-format`` parameters (defaults: no
@@ -116,7 +125,7 @@ def aligner_pipe(threads: int, sort_mib: int, reads: str, batch_bases: int = BAT
     def produce(markdup: bool, output: str) -> str:
         aligner = f'"$aligner" mem -K {batch_bases} -Y -t {threads} -R "$rg" "$ref" {reads}'
         fixmate = " \\\n  | samtools fixmate -m -u - -" if markdup else ""
-        sort = f'samtools sort -@ {threads} -m {sort_mib}M -T "$part.sort" {output} -'
+        sort = f'{YIELDING} samtools sort -@ {threads} -m {sort_mib}M -T "$part.sort" {output} -'
         return f"{aligner}{fixmate} \\\n  | {sort}"
 
     return produce
@@ -179,7 +188,7 @@ def merged(threads: int, inputs: str) -> Producer:
 
     def produce(markdup: bool, output: str) -> str:
         del markdup  # the lanes were fixmate'd when aligned
-        return f"samtools merge -@ {threads} {output} {inputs}"
+        return f"{YIELDING} samtools merge -@ {threads} {output} {inputs}"
 
     return produce
 
