@@ -492,8 +492,9 @@ def samtools_calls(log: Path) -> dict[str, tuple[int, str]]:
     calls = {}
     for line in log.read_text().splitlines():
         niceness, args = line.split(" ", 1)
-        assert args.split()[0] not in calls, f"samtools {args.split()[0]} ran twice"
-        calls[args.split()[0]] = (int(niceness), args)
+        command = args.split()[0]
+        assert command not in calls, f"samtools {command} ran twice"
+        calls[command] = (int(niceness), args)
     return calls
 
 
