@@ -23,6 +23,7 @@ from workflows.local.warm import WarmStarts, cpu_ticks, preload
 PROBE = """\
 import os, sys
 print("preloaded", "decimal" in sys.modules)
+print("gc", __import__("gc").isenabled())
 print("name", __name__)
 print("argv", sys.argv)
 print("path0", sys.path[0])
@@ -106,6 +107,28 @@ def test_a_warm_process_runs_the_step_as_python3_script_would_with_its_modules_a
     assert cpu >= before >= 0  # (importing decimal may take less than a clock tick)
     assert warm.used == 1
     assert sorted(warm._warm) == []  # one step per warm process
+
+
+def test_a_module_function_entry_is_called_after_the_import_and_a_failing_one_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    """``module:function`` entries run before the hand-over (gc.disable leaves the collector off
+    for the step); one that raises (json.loads without its argument) or cannot be imported is
+    skipped, and the step still runs warm."""
+    assert preload('PRELOAD = ("decimal", "gc:disable")\n') == ("decimal", "gc:disable")
+    warm = WarmStarts()
+    entries = ["json:loads", "no_such_module_here:f", "decimal", "gc:disable"]
+    assert warm.prepare("t", "python3", entries, step_env(), {})
+    code, log, _, _ = hand_over(tmp_path, warm, step_env(CODE="0"))
+    assert code == 0
+    lines = dict(line.split(" ", 1) for line in log.splitlines())
+    assert (lines["preloaded"], lines["gc"], lines["name"]) == ("True", "False", "__main__")
+    assert warm.used == 1
+
+    cold = WarmStarts()
+    assert cold.prepare("t", "python3", ["decimal"], step_env(), {})
+    _, log, _, _ = hand_over(tmp_path / "cold", cold, step_env(CODE="0"))
+    assert "gc True" in log  # the collector is on unless an entry turned it off
 
 
 def test_a_step_that_raises_exits_1_with_its_traceback_in_its_log(tmp_path: Path) -> None:

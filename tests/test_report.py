@@ -339,6 +339,90 @@ def test_the_report_writes_what_the_multiqc_command_writes(report: Path, tmp_pat
     assert _plot_data(pages[0]) == _plot_data(pages[1])
 
 
+#: What the local executor's warm process does (``workflows.local.warm.PROGRAM`` with the report's
+#: ``PRELOAD``): MultiQC imported, :func:`report_table.warm_multiqc`, then the script as
+#: ``__main__``; here every template Jinja compiles while the script runs is logged to argv[2].
+WARM_RUN = """\
+import runpy, sys
+import jinja2.environment
+import multiqc.__main__
+from workflows import report_table
+report_table.warm_multiqc()
+script, compiled = sys.argv[1:3]
+generate = jinja2.environment.generate
+def logged(*args, **kwargs):
+    with open(compiled, "a") as log:
+        log.write(f"{args[2]}\\n")
+    return generate(*args, **kwargs)
+jinja2.environment.generate = logged
+sys.argv = [script]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+@needs_tools
+def test_a_warmed_report_compiles_no_template_and_writes_what_the_multiqc_command_writes(
+    report: Path, tmp_path: Path
+) -> None:
+    """After :func:`report_table.warm_multiqc` (the warm process), the report's MultiQC run finds
+    every template it renders compiled, and writes the same data folder and plots as the plain
+    ``multiqc`` command."""
+    work = tmp_path / "warm"
+    shutil.copytree(report / "in", work / "in")
+    script = tmp_path / "report.py"
+    script.write_text(report_step.source())
+    compiled = tmp_path / "compiled.txt"
+    env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "WORK": str(work), "LANG": "C.UTF-8"}
+    env["REPORT_REFERENCE"] = REFERENCE
+    proc = subprocess.run(
+        [sys.executable, "-c", WARM_RUN, str(script), str(compiled)],
+        env=env,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "seqstack: 5 samples, 2 aligned" in proc.stdout
+    assert not compiled.exists(), f"compiled during the report: {compiled.read_text()}"
+    cold = _multiqc_command(report, tmp_path / "cold", report_table.config(REFERENCE))
+    _same_data(work, cold)
+    pages = [(w / "out" / report_table.REPORT).read_text() for w in (work, cold)]
+    assert _plot_data(pages[0]) == _plot_data(pages[1])
+
+
+def test_warm_multiqc_keeps_entry_points_and_compiles_again_what_other_options_or_text_change() -> None:
+    """The kept compiles are keyed by the template's text, its name and the environment's
+    code-shaping options; entry points are read once per selection."""
+    program = """\
+import importlib_metadata, jinja2
+import multiqc.__main__
+from workflows import report_table
+before = importlib_metadata.entry_points(group="multiqc.modules.v1")
+report_table.warm_multiqc()
+kept = importlib_metadata.entry_points(group="multiqc.modules.v1")
+print("same", kept is importlib_metadata.entry_points(group="multiqc.modules.v1"))
+print("equal", sorted(e.name for e in kept) == sorted(e.name for e in before))
+text = "{% if x %}\\n  yes\\n{% endif %}\\n"
+print("plain", repr(jinja2.Environment().from_string(text).render(x=1)))
+print("trimmed", repr(jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(text).render(x=1)))
+for version in ("one", "two"):
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t.html": version}))
+    print("named", env.get_template("t.html").render())
+"""
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == [
+        "same True",
+        "equal True",
+        "plain '\\n  yes\\n'",
+        "trimmed '  yes\\n'",
+        "named one",
+        "named two",
+    ]
+
+
 @pytest.mark.slow
 @needs_tools
 def test_no_module_left_out_of_the_report_would_find_a_file_in_the_metrics(

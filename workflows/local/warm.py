@@ -1,13 +1,16 @@
 """Warm starts: a Python step's interpreter started early, its slow imports done before the step
 is ready, then handed the step to run as ``python3 <script>`` would.
 
-The report step ends every run, after the last alignment, and MultiQC's import alone is about
-1.5 s of one core there (the whole step is 2-5 s on the benchmark's workloads) while the other
-cores idle. A Script template whose source sets ``PRELOAD`` (a tuple of module names, read with
-:mod:`ast`, never run here) gets one warm process when the run starts: the template's Python,
-started as the identity and with the environment its pod would have, imports those modules and
-waits. When the step's first attempt starts it receives the command, the working folder, the
-environment and its log over a socketpair, and runs the script as ``__main__``.
+The report step ends every run, after the last alignment, and MultiQC's import alone is about 1.5 s
+of one core there (the whole step is 2-5 s on the benchmark's workloads) while the other cores idle.
+A Script template whose source sets ``PRELOAD`` (a tuple of module names, read with :mod:`ast`,
+never run here) gets one warm process when the run starts: the template's Python, started as the
+identity and with the environment its pod would have, imports those modules and waits. An entry
+``module:function`` also calls ``function()`` once the module is imported: work the step would
+otherwise do on every run, done before it is ready (the report's MultiQC templates compiled; see
+:func:`workflows.report_table.warm_multiqc`). When the step's first attempt starts it receives the
+command, the working folder, the environment and its log over a socketpair, and runs the script as
+``__main__``.
 
 What the step sees is a plain start: the same interpreter, ``PYTHON*`` and locale variables
 (anything else refuses the warm process and starts cold), the same uid and groups, ``sys.argv``,
@@ -46,14 +49,17 @@ from pathlib import Path
 from typing import Any
 
 #: The warm process's program (``python -c``): argv[1] is its end of the socketpair, the rest the
-#: modules to import. A module that fails to import is left for the script to import (and fail
-#: on) itself.
+#: ``PRELOAD`` entries. A module that fails to import, or a function that fails, is left for the
+#: script to do (and fail on) itself.
 PROGRAM = r"""
 import importlib, json, os, socket, sys
 sock = socket.socket(fileno=int(sys.argv[1]))
-for name in sys.argv[2:]:
+for entry in sys.argv[2:]:
+    name, _, call = entry.partition(":")
     try:
-        importlib.import_module(name)
+        module = importlib.import_module(name)
+        if call:
+            getattr(module, call)()
     except Exception:
         pass
 def read(data, size):
@@ -93,8 +99,9 @@ STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG")
 
 
 def preload(source: str) -> tuple[str, ...]:
-    """The module names a script's top-level ``PRELOAD = (...)`` lists; () when it has none (or
-    the source does not parse, or the value is not a literal tuple or list of strings)."""
+    """The entries (``module`` or ``module:function``) a script's top-level ``PRELOAD = (...)``
+    lists; () when it has none (or the source does not parse, or the value is not a literal tuple
+    or list of strings)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
