@@ -410,6 +410,11 @@ print("trimmed", repr(jinja2.Environment(trim_blocks=True, lstrip_blocks=True).f
 for version in ("one", "two"):
     env = jinja2.Environment(loader=jinja2.DictLoader({"t.html": version}))
     print("named", env.get_template("t.html").render())
+class Upper:
+    __hash__ = None
+    def __call__(self, value):
+        return str(value).upper()
+print("unkeyed", jinja2.Environment(finalize=Upper()).from_string("{{ x }}").render(x="a"))
 """
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -420,6 +425,7 @@ for version in ("one", "two"):
         "trimmed '  yes\\n'",
         "named one",
         "named two",
+        "unkeyed A",
     ]
 
 

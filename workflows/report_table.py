@@ -426,6 +426,10 @@ def warm_multiqc() -> None:
         if raw or not isinstance(source, str):  # Python source, or a parsed template: as it was
             return compile_template(env, source, name, filename, raw, defer_init)
         key = (_code_shape(env), source, name, defer_init)
+        try:
+            hash(key)
+        except TypeError:  # an option that cannot be a key (an unhashable finalize): not kept
+            return compile_template(env, source, name, filename, raw, defer_init)
         if key not in compiled:
             compiled[key] = compile_template(env, source, name, filename, raw, defer_init)
         return compiled[key]
