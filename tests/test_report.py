@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +140,12 @@ def _align(tmp: Path, metrics: Path, sample: str, markdup: bool) -> None:
         subprocess.run(["samtools", "stats", str(bam)], stdout=f, check=True)
 
 
-def run_report(work: Path, samples: list[dict[str, Any]] | None) -> subprocess.CompletedProcess[str]:
+def run_report(
+    work: Path, samples: list[dict[str, Any]] | None, launcher: Sequence[str] = ("-I",), *args: str
+) -> subprocess.CompletedProcess[str]:
     """The report's program as the pod runs it: its source alone (``python3 -I``, outside the
-    repository), ``$WORK`` set, MultiQC on PATH."""
+    repository, or through another ``launcher`` given the script and ``args``), ``$WORK`` set,
+    MultiQC on PATH."""
     script = work.parent / f"{work.name}-report.py"
     script.write_text(report_step.source())
     if samples is not None:
@@ -150,7 +154,12 @@ def run_report(work: Path, samples: list[dict[str, Any]] | None) -> subprocess.C
     env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "WORK": str(work), "LANG": "C.UTF-8"}
     env["REPORT_REFERENCE"] = REFERENCE
     return subprocess.run(
-        [sys.executable, "-I", str(script)], env=env, cwd="/", capture_output=True, text=True, timeout=600
+        [sys.executable, *launcher, str(script), *args],
+        env=env,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -370,19 +379,8 @@ def test_a_warmed_report_compiles_no_template_and_writes_what_the_multiqc_comman
     ``multiqc`` command."""
     work = tmp_path / "warm"
     shutil.copytree(report / "in", work / "in")
-    script = tmp_path / "report.py"
-    script.write_text(report_step.source())
     compiled = tmp_path / "compiled.txt"
-    env = {"PATH": f"{MULTIQC_BIN}:/usr/local/bin:/usr/bin:/bin", "WORK": str(work), "LANG": "C.UTF-8"}
-    env["REPORT_REFERENCE"] = REFERENCE
-    proc = subprocess.run(
-        [sys.executable, "-c", WARM_RUN, str(script), str(compiled)],
-        env=env,
-        cwd="/",
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_report(work, None, ("-c", WARM_RUN), str(compiled))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "seqstack: 5 samples, 2 aligned" in proc.stdout
     assert not compiled.exists(), f"compiled during the report: {compiled.read_text()}"

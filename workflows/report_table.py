@@ -423,12 +423,10 @@ def warm_multiqc() -> None:
         raw: Any = False,
         defer_init: bool = False,
     ) -> Any:
-        if raw or not isinstance(source, str):  # Python source, or a parsed template: as it was
-            return compile_template(env, source, name, filename, raw, defer_init)
         key = (_code_shape(env), source, name, defer_init)
-        try:
-            hash(key)
-        except TypeError:  # an option that cannot be a key (an unhashable finalize): not kept
+        # Python source, a parsed template, or an option that cannot be a key (an unhashable
+        # finalize): compiled as it was, not kept.
+        if raw or not isinstance(source, str) or not _hashable(key):
             return compile_template(env, source, name, filename, raw, defer_init)
         if key not in compiled:
             compiled[key] = compile_template(env, source, name, filename, raw, defer_init)
@@ -449,6 +447,14 @@ def warm_multiqc() -> None:
         for name in env.list_templates(extensions=["html", "svg"]):  # what the page includes
             with contextlib.suppress(Exception):  # the run says what is wrong with it, if it uses it
                 env.get_template(name)
+
+
+def _hashable(key: tuple[Any, ...]) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
 
 
 def _code_shape(env: Any) -> tuple[Any, ...]:
