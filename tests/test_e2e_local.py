@@ -229,6 +229,30 @@ def test_demo_counts_equal_the_tools_run_by_hand(demo: Result, tmp_path: Path) -
     assert count(ours) == count(bam)
 
 
+def fastqc_data(zip_path: Path) -> list[str]:
+    with zipfile.ZipFile(zip_path) as z:
+        name = next(n for n in z.namelist() if n.endswith("/fastqc_data.txt"))
+        return z.read(name).decode().splitlines()
+
+
+def test_the_tools_read_the_reads_the_input_check_decompressed_and_they_are_removed(
+    demo: Result, tmp_path: Path
+) -> None:
+    """The input check kept the bytes of each gzipped FASTQ it decompressed, and the tasks were
+    staged those (FastQC names the plain file it read): the same QC as FastQC on the gzipped
+    file, the same alignment as the tools by hand (test above). None is left after the run."""
+    assert demo.record["inputsDecompressed"] == 4  # two samples, R1 and R2
+    ours = fastqc_data(demo.outdir / "samples" / "demo-good" / "fastqc" / "demo-good_R1_fastqc.zip")
+    reads = demo.outdir.parent / "data" / "demo-good_R1.fastq.gz"
+    subprocess.run(["fastqc", "--quiet", "--outdir", str(tmp_path), str(reads)], check=True)
+    by_hand = fastqc_data(tmp_path / "demo-good_R1_fastqc.zip")
+    assert "Filename\tdemo-good_R1.fastq" in ours and "Filename\tdemo-good_R1.fastq.gz" in by_hand
+    assert [x for x in ours if not x.startswith("Filename")] == [
+        x for x in by_hand if not x.startswith("Filename")
+    ]
+    assert not (demo.outdir / ".seqstack" / "decompressed").exists()
+
+
 def test_run_json_records_the_cpu_time_of_every_attempt_and_cost_uses_it(demo: Result) -> None:
     attempts = {t["key"]: t["attempts"][-1] for t in demo.record["tasks"] if t["attempts"]}
     assert attempts and all(a["cpuSeconds"] > 0 for a in attempts.values()), attempts

@@ -73,6 +73,34 @@ def test_stage_inputs_links_files_writes_raw_and_refuses_relative_keys(tmp_path:
         stage_inputs([({"name": "x", "path": "/work/x"}, "rel/x")], _local(work), "w", pod)
 
 
+def test_a_gzipped_input_with_a_plain_copy_is_staged_as_the_copy(tmp_path: Path) -> None:
+    """The input check's plain copy of a gzipped FASTQ (workflows.local.fastq.PlainCopies) is
+    what the task gets; other inputs, and the artifact's own checks, stay as they were."""
+    gz, other = tmp_path / "r1.fastq.gz", tmp_path / "r2.fastq.gz"
+    gz.write_bytes(b"gzip")
+    other.write_bytes(b"gzip too")
+    copy = tmp_path / "decompressed" / "r1.fastq"
+    copy.parent.mkdir()
+    copy.write_text("@r\nA\n+\nI\n")
+    pod = PodEmulation(identities=False).pod("k", "k", tmp_path / "state", None, None, "w")
+    work = tmp_path / "work"
+    sources = [
+        ({"name": "r1", "path": "/work/in/R1"}, str(tmp_path / "." / "r1.fastq.gz")),  # the same file
+        ({"name": "r2", "path": "/work/in/R2"}, str(other)),
+    ]
+    stage_inputs(sources, _local(work), "w", pod, {str(gz): copy})
+    assert (work / "in" / "R1").read_text() == "@r\nA\n+\nI\n"
+    assert (work / "in" / "R2").read_bytes() == b"gzip too"
+    with pytest.raises(TemplateError, match="does not exist"):  # the key is still what is checked
+        stage_inputs(
+            [({"name": "x", "path": "/work/x"}, str(tmp_path / "gone.gz"))],
+            _local(work),
+            "w",
+            pod,
+            {str(tmp_path / "gone.gz"): copy},
+        )
+
+
 def test_an_optional_input_with_an_empty_key_is_skipped_and_a_required_one_refused(tmp_path: Path) -> None:
     """A single-end lane's R2 has an empty key: Argo's executor ignores an optional artifact
     without a key ("Ignoring optional artifact which was not supplied") and refuses a required

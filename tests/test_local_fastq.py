@@ -278,11 +278,13 @@ def test_a_checker_process_that_dies_names_the_file_and_the_next_file_gets_anoth
     monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
 
     class Dies(fastq._Checker):
-        def summarize(self, sample: str, label: str, path: str) -> fastq.FileSummary | str:
+        def summarize(
+            self, sample: str, label: str, path: str, copy: fastq.PlainCopy | None
+        ) -> fastq.FileSummary | str:
             if path.endswith("s1_R2.fastq.gz"):  # killed (say, out of memory) while reading it
                 self.proc.kill()
                 self.proc.wait()
-            return super().summarize(sample, label, path)
+            return super().summarize(sample, label, path, copy)
 
     monkeypatch.setattr(fastq, "_Checker", Dies)
     samples = []
@@ -408,3 +410,110 @@ def test_block_names_are_the_record_names_whatever_the_headers(comments: bool) -
         heads += [b"@r5/1 1:N:0", b"@r6\tc", b"@ blank", b"@r7/2\x0bv", b"@r8 /1"]
     assert fastq._names(heads) == [fastq._name(h) for h in heads]
     assert fastq._names([b"@r1", b"r2"]) == [] and fastq._names([b"+r1"]) == []
+
+
+# --- the check's plain copies of gzipped inputs (what `seqstack run` stages for the tools) ---
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_a_good_gzipped_file_leaves_a_plain_copy_of_exactly_its_bytes(
+    tmp_path: Path, vectorized: bool
+) -> None:
+    data = records(3000) + b"@last\nACGT\n+\nIIII"  # the last record without its final newline
+    path = write(tmp_path / "R1.fastq.gz", data)
+    copy = tmp_path / "copies" / "R1.fastq"
+    copy.parent.mkdir()
+    summary = summarize("s", "R1", path, vectorized=vectorized, copy=fastq.PlainCopy(copy, 10 * len(data)))
+    assert summary.reads == 3001 and summary.decompressed == str(copy)
+    assert copy.read_bytes() == data
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["R1.fastq"]  # no .part left
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: truncate(p, 2000),  # a truncated gzip
+        lambda p: write(p, records(3000) + b"@bad\nACGT\n+\nII\n"),  # a broken last record
+    ],
+)
+def test_a_bad_file_leaves_no_copy_and_no_part(tmp_path: Path, damage: object) -> None:
+    path = write(tmp_path / "R1.fastq.gz", records(3000))
+    damage(path)  # type: ignore[operator]
+    copy = tmp_path / "R1.fastq"
+    with pytest.raises(InputError):
+        summarize("s", "R1", path, copy=fastq.PlainCopy(copy, 1 << 30))
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_file_larger_than_its_allowance_or_not_gzipped_gets_no_copy(tmp_path: Path) -> None:
+    data = records(3000)
+    big = write(tmp_path / "R1.fastq.gz", data)
+    plain = write(tmp_path / "R2.fastq", records(3000, mate=2), compress=False)
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    small = summarize("s", "R1", big, copy=fastq.PlainCopy(copies / "R1.fastq", len(data) - 1))
+    text = summarize("s", "R2", plain, copy=fastq.PlainCopy(copies / "R2.fastq", 1 << 30))
+    assert (small.reads, small.decompressed, text.reads, text.decompressed) == (3000, "", 3000, "")
+    assert list(copies.iterdir()) == []
+
+
+def varied(n: int, start: int = 1, mate: int = 1) -> bytes:
+    """Reads r<start>.. with pseudo-random 100 bp sequences and qualities: gzip expands them about
+    as it does real reads (3-4 times), where :func:`records`' repeats expand far more."""
+    out = []
+    for i in range(start, start + n):
+        digest = b"".join(hashlib.sha256(b"%d %d %d" % (mate, i, k)).digest() for k in range(4))[:100]
+        seq = bytes(b"ACGT"[d % 4] for d in digest)
+        qual = bytes(33 + d % 41 for d in digest)
+        out.append(b"@r%d\n%s\n+\n%s\n" % (i, seq, qual))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("in_children", [False, True])
+def test_checking_pairs_keeps_the_good_samples_copies_within_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_children: bool
+) -> None:
+    if in_children:
+        monkeypatch.setattr(fastq, "IN_PROCESS_CHECK_BYTES", 0)
+    data = {
+        "good": (varied(3000), varied(3000, mate=2)),
+        "bad": (varied(3000), varied(3000, start=2, mate=2)),  # names out of step
+        "late": (varied(3000, start=7), varied(3000, start=7, mate=2)),
+    }
+    samples = []
+    for i, (name, (one, two)) in enumerate(data.items()):
+        r1, r2 = write(tmp_path / f"{name}_R1.fastq.gz", one), write(tmp_path / f"{name}_R2.fastq.gz", two)
+        samples.append(paired(name, str(r1), str(r2), i + 2))
+    sizes = [(tmp_path / f"{n}_{r}.fastq.gz").stat().st_size for n in data for r in ("R1", "R2")]
+    # Room for the allowances of the first four files (good's and bad's), not the last two.
+    budget = sum(sizes[:4]) * fastq.PLAIN_EXPANSION
+    copies = fastq.PlainCopies(tmp_path / "copies", budget, file_limit=max(sizes) * fastq.PLAIN_EXPANSION)
+    with fastq.checking_pairs(samples, cpus=2, plain=copies) as answer:
+        checked = answer()
+    assert set(checked.problems) == {"bad"}
+    kept = {Path(k).name: v.read_bytes() for k, v in checked.decompressed.items()}
+    assert kept == {"good_R1.fastq.gz": data["good"][0], "good_R2.fastq.gz": data["good"][1]}
+    # The bad sample's copies are gone, the late one never had any.
+    assert sorted(copies.folder.iterdir()) == sorted(checked.decompressed.values())
+
+
+def test_the_serve_loop_keeps_a_copy_when_asked(tmp_path: Path) -> None:
+    data = records(10)
+    good = write(tmp_path / "R1.fastq.gz", data)
+    copy = tmp_path / "R1.fastq"
+    requests = io.StringIO(json.dumps(["s1", "R1", str(good), str(copy), 1000]) + "\n")
+    replies = io.StringIO()
+    fastq.serve(requests, replies)
+    reply = json.loads(replies.getvalue())
+    assert (reply["reads"], reply["decompressed"]) == (10, str(copy)) and copy.read_bytes() == data
+
+
+def test_no_copy_is_planned_for_a_file_allowed_more_than_one_copy_may_take(tmp_path: Path) -> None:
+    small = write(tmp_path / "small.fastq.gz", varied(100))
+    large = write(tmp_path / "large.fastq.gz", varied(1000))
+    plain = write(tmp_path / "plain.fastq", varied(10), compress=False)
+    limit = small.stat().st_size * fastq.PLAIN_EXPANSION
+    planned = fastq.PlainCopies(tmp_path / "copies", budget=1 << 40, file_limit=limit).plan(
+        [str(large), str(small), str(plain)]
+    )
+    assert list(planned) == [str(small)] and planned[str(small)].limit == limit

@@ -50,10 +50,18 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def stage_inputs(sources: Sequence[InputSource], local_path: LocalPath, where: str, pod: Pod) -> None:
+def stage_inputs(
+    sources: Sequence[InputSource],
+    local_path: LocalPath,
+    where: str,
+    pod: Pod,
+    plain: Mapping[str, Path] | None = None,
+) -> None:
     """Put every input artifact at its path in the task's volume: a file as a symlink, a
     directory as a real one (hard links), ``raw`` data written; through the pod's init
-    container when pods are emulated."""
+    container when pods are emulated. ``plain``: gzipped inputs (by real path) whose
+    decompressed copy the input check kept; the task gets the copy's bytes instead (the same
+    reads: the steps read either form, by content)."""
     items: list[StageItem] = []
     for art, src in sources:
         dest = local_path(art["path"], f"input artifact {art['name']}")
@@ -81,6 +89,8 @@ def stage_inputs(sources: Sequence[InputSource], local_path: LocalPath, where: s
             if art.get("optional"):
                 continue
             raise TemplateError(f"{where}: input artifact {art['name']}: {src} does not exist")
+        if plain and source.is_file():
+            source = plain.get(os.path.realpath(source), source)
         items.append(StageItem(art["name"], dest, source))
     if pod.emulated:  # as Argo's init container would, as the executor's uid
         pod.stage_in(items, where)

@@ -101,6 +101,7 @@ class Executor:
         env: Mapping[str, str] | None = None,
         pods: PodEmulation | None = None,
         idle_cores: bool = False,
+        decompressed: Mapping[str, Path] | None = None,
     ) -> None:
         problems = [p for obj in objects for p in check_supported(obj)]
         if problems:
@@ -118,6 +119,9 @@ class Executor:
         self.env = dict(os.environ if env is None else env)
         #: How pods are emulated (identities as root, volumes, sizeLimit): workflows.local.pod.
         self.pods = pods or PodEmulation()
+        #: Gzipped inputs (by real path) -> the plain copy the input check kept; staged instead
+        #: (workflows.local.fastq.PlainCopies).
+        self.decompressed = {os.path.realpath(k): v for k, v in (decompressed or {}).items()}
         self.cancelled = threading.Event()
         self.fatal: BaseException | None = None
         self.memory_mib = math.inf if memory_mib is None else float(memory_mib)
@@ -387,7 +391,7 @@ class Executor:
         plan.cwd.mkdir(parents=True, exist_ok=True)
         try:
             pod.prepare()
-            stage_inputs(plan.inputs, plan.local_path, where, pod)
+            stage_inputs(plan.inputs, plan.local_path, where, pod, self.decompressed)
         except (TemplateError, PodError) as exc:  # Argo: the init container failed, node Error
             return _end(attempt, ERROR, str(exc), None, workdir)
         fault = next((f for f in self.faults if f.matches(node, number)), None)

@@ -14,7 +14,9 @@ and keeps only its read count and digests of its read names, so :func:`checking_
 ``seqstack run`` calls) reads R1 and R2 at once, in up to one checker process per core
 (``python -m workflows.local.fastq --serve``), and :func:`compare_pair` compares the summaries; only
 when they differ does :func:`check_pair` read both files again in lockstep, to name the first
-read out of step.
+read out of step. Asked to (:class:`PlainCopies`), the check keeps the bytes it decompresses as a
+plain copy of each gzipped file, which ``seqstack run`` stages for the tools instead, so the reads
+are decompressed once per run, not once more by every tool that reads them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from operator import ne
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
@@ -84,6 +86,23 @@ class FileSummary:
     head: str = ""
     """BLAKE2 digest of the sequences and qualities of the first reads (up to 1000): equal in R1
     and R2 only when R2 is a copy of R1."""
+    decompressed: str = ""
+    """Where the check left the file's decompressed bytes (:class:`PlainCopy`); "" when it did not."""
+
+
+@dataclass(frozen=True)
+class PlainCopy:
+    """Where the check of a gzipped file writes the bytes it decompresses, and at most how many.
+
+    The check decompresses every byte of every input anyway; kept, those bytes spare the tools
+    their own decompression (``seqstack run`` stages the copy instead of the gzipped file). The
+    copy is written as ``<path>.part`` and renamed to ``path`` only once the whole file was read
+    and found good; past ``limit`` bytes, or if it cannot be written, it is dropped and the check
+    goes on as if none had been asked for. A file that is not gzipped gets no copy.
+    """
+
+    path: Path
+    limit: int
 
 
 def open_input(path: Path) -> BinaryIO:
@@ -134,10 +153,13 @@ def _names(heads: list[bytes]) -> list[bytes]:
 class _Reader:
     """Yields lists of read names, block by block, checking every record on the way."""
 
-    def __init__(self, sample: str, label: str, path: Path) -> None:
+    def __init__(self, sample: str, label: str, path: Path, copy: PlainCopy | None = None) -> None:
         self.sample, self.label, self.path = sample, label, path
         self.count = 0
         self.head = ""
+        self.copy = copy
+        self._sink: BinaryIO | None = None
+        self._spilled = 0
 
     def fail(self, problem: str) -> InputError:
         return InputError(f"sample {self.sample}: {self.label} {self.path}: {problem}")
@@ -152,6 +174,9 @@ class _Reader:
             stream = open_input(self.path)
         except OSError as exc:
             raise self.fail(f"cannot open ({exc.strerror})") from None
+        if self.copy is not None and isinstance(stream, igzip.IGzipFile):
+            with contextlib.suppress(OSError):  # no copy, the same check
+                self._sink = self._part().open("wb")
         first = True
         with stream:
             while True:
@@ -171,7 +196,48 @@ class _Reader:
                         raise self.fail("not a FASTQ file (the first record does not start with '@')")
                     if b"\0" in data[:4096]:
                         raise self.fail("not a FASTQ file (binary data)")
+                if self._sink is not None:
+                    self._spill(data)
                 yield data
+
+    def _part(self) -> Path:
+        assert self.copy is not None
+        return self.copy.path.with_name(f"{self.copy.path.name}.part")
+
+    def _spill(self, data: bytes) -> None:
+        assert self._sink is not None and self.copy is not None
+        self._spilled += len(data)
+        try:
+            if self._spilled > self.copy.limit:
+                raise OSError("more than its allowance")
+            self._sink.write(data)
+        except OSError:  # a full disk, or a file that expands more than allowed: no copy
+            self.drop_copy()
+
+    def drop_copy(self) -> None:
+        """Remove what was written of the plain copy, if anything."""
+        if self._sink is None:
+            return
+        sink, self._sink = self._sink, None
+        with contextlib.suppress(OSError):
+            sink.close()
+        with contextlib.suppress(OSError):
+            self._part().unlink()
+
+    def keep_copy(self) -> str:
+        """After the whole file was read and found good: its plain copy under its final name, or
+        "" when there is none."""
+        if self._sink is None or self.copy is None:
+            return ""
+        sink, self._sink = self._sink, None
+        try:
+            sink.close()
+            os.replace(self._part(), self.copy.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._part().unlink()
+            return ""
+        return str(self.copy.path)
 
     def _last(self, carry: bytes) -> bytes:
         """What is left after the last whole record: the last record, with a newline added, when
@@ -395,14 +461,26 @@ def _refuse_copy(sample: str, r1: Path, r2: Path, head1: str, head2: str) -> Non
         )
 
 
-def summarize(sample: str, label: str, path: Path, *, vectorized: bool = False) -> FileSummary:
+def summarize(
+    sample: str, label: str, path: Path, *, vectorized: bool = False, copy: PlainCopy | None = None
+) -> FileSummary:
     """Read and check one file of a pair (``label`` R1 or R2); raise :class:`InputError`.
 
     ``vectorized``: check each block with array passes (numpy) rather than lists of lines: the same
     checks, messages and summary for about a third of the CPU beyond decompressing, but numpy's
-    import costs about 0.15 s of CPU, more than that saves on small files.
+    import costs about 0.15 s of CPU, more than that saves on small files. ``copy``: where to keep
+    the decompressed bytes of a gzipped file (:class:`PlainCopy`); only a good file keeps one.
     """
-    reader = _Reader(sample, label, path)
+    reader = _Reader(sample, label, path, copy)
+    try:
+        summary = _read(reader, vectorized)
+    except BaseException:
+        reader.drop_copy()
+        raise
+    return replace(summary, decompressed=reader.keep_copy())
+
+
+def _read(reader: _Reader, vectorized: bool) -> FileSummary:
     digests: list[str] = []
     if not vectorized:
         pending: list[bytes] = []
@@ -477,6 +555,50 @@ class PairCheck:
     """Sample -> its problem, for the samples that cannot run."""
     seconds: float
     """From the first check's start to the last one's end."""
+    decompressed: dict[str, Path] = field(default_factory=dict)
+    """Input file (as the sheet names it) -> the plain copy the check kept of it, for the good
+    samples' gzipped files that :class:`PlainCopies` had room for."""
+
+
+#: A gzipped FASTQ is allowed this many times its size as a plain copy (FASTQ usually expands 3-5
+#: times; a file that expands more gets no copy); the budget is counted in these allowances.
+PLAIN_EXPANSION = 8
+
+
+@dataclass(frozen=True)
+class PlainCopies:
+    """Where :func:`checking_pairs` keeps the decompressed bytes of gzipped inputs
+    (:class:`PlainCopy`), and how many bytes it may allow them in all and each."""
+
+    folder: Path
+    budget: int
+    """Bytes allowed to all the copies together."""
+    file_limit: int
+    """Bytes allowed to one copy: a task's staged inputs count against its volume's sizeLimit."""
+
+    def plan(self, paths: Sequence[str]) -> dict[str, PlainCopy]:
+        """A copy for each gzipped file, in order, while their allowances (:data:`PLAIN_EXPANSION`
+        times the file's size) fit in the budget; none for a file allowed more than ``file_limit``."""
+        copies: dict[str, PlainCopy] = {}
+        used = 0
+        for i, path in enumerate(paths):
+            if path in copies or not _gzipped(path):
+                continue
+            allowance = os.stat(path).st_size * PLAIN_EXPANSION
+            if allowance > self.file_limit or used + allowance > self.budget:
+                continue
+            used += allowance
+            name = Path(path).name
+            copies[path] = PlainCopy(self.folder / f"{i:05d}.{name.removesuffix('.gz')}", allowance)
+        return copies
+
+
+def _gzipped(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    except OSError:  # the check names what is wrong with it
+        return False
 
 
 class _Checker:
@@ -496,12 +618,13 @@ class _Checker:
             env={**os.environ, **CHECKER_ENV},
         )
 
-    def summarize(self, sample: str, label: str, path: str) -> FileSummary | str:
+    def summarize(self, sample: str, label: str, path: str, copy: PlainCopy | None) -> FileSummary | str:
         """The file's summary, or its problem as one line."""
         proc = self.proc
         assert proc.stdin is not None and proc.stdout is not None
+        request = [sample, label, path] + ([str(copy.path), copy.limit] if copy is not None else [])
         try:
-            proc.stdin.write(json.dumps([sample, label, path]) + "\n")
+            proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             answer = proc.stdout.readline()
         except OSError:
@@ -510,7 +633,12 @@ class _Checker:
             reply = json.loads(answer)
             if "problem" in reply:
                 return str(reply["problem"])
-            return FileSummary(int(reply["reads"]), tuple(reply["names"]), str(reply["head"]))
+            return FileSummary(
+                int(reply["reads"]),
+                tuple(reply["names"]),
+                str(reply["head"]),
+                str(reply.get("decompressed", "")),
+            )
         except (ValueError, KeyError, TypeError):
             pass
         # No answer: the process died (killed, out of memory, a bug); say what it said.
@@ -531,9 +659,13 @@ class _Checker:
 
 
 @contextmanager
-def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[], PairCheck]]:
+def checking_pairs(
+    samples: Sequence[Sample], cpus: int, plain: PlainCopies | None = None
+) -> Iterator[Callable[[], PairCheck]]:
     """Start checking every FASTQ file, up to ``cpus`` at a time; yields a call that waits for
-    the answer. Leaving the block stops every check still running.
+    the answer. Leaving the block stops every check still running. ``plain``: keep the
+    decompressed bytes of gzipped files there (:class:`PlainCopies`); the answer says which; the
+    copies of a sample found bad are removed.
 
     Unless the files are small together (:data:`IN_PROCESS_CHECK_BYTES`), they are read by up to
     ``cpus`` checker processes (:class:`_Checker`), not threads: the record checks hold the GIL,
@@ -555,11 +687,14 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
         with contextlib.suppress(OSError):  # summarize() names what is wrong with it
             total += os.stat(path).st_size
     in_process = total < IN_PROCESS_CHECK_BYTES
+    copies = plain.plan(paths) if plain is not None else {}
+    if copies and plain is not None:
+        plain.folder.mkdir(parents=True, exist_ok=True)
 
     def read(sample: str, label: str, path: str) -> FileSummary | str | None:
         try:
             if in_process:
-                return summarize(sample, label, Path(path))
+                return summarize(sample, label, Path(path), copy=copies.get(path))
             return read_in_child(sample, label, path)
         except InputError as exc:
             return str(exc)
@@ -578,7 +713,7 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
                     return f"sample {sample}: {label} {path}: cannot start the check ({exc})"
                 checkers.append(checker)
             mine.checker = checker
-        answer = checker.summarize(sample, label, path)
+        answer = checker.summarize(sample, label, path, copies.get(path))
         if stopping.is_set():
             return None
         if checker.proc.poll() is not None:
@@ -604,11 +739,23 @@ def checking_pairs(samples: Sequence[Sample], cpus: int) -> Iterator[Callable[[]
 
     def answer(futures: list[tuple[Sample, Lane, _Read, _Read | None]]) -> PairCheck:
         problems: dict[str, str] = {}
+        kept: list[tuple[str, str, str]] = []  # sample, input, its plain copy
         for s, lane, one, two in futures:
-            p = problem(s, lane, one.result(), two.result() if two is not None else None)
+            results = (one.result(), two.result() if two is not None else None)
+            p = problem(s, lane, *results)
             if p and s.id not in problems:
                 problems[s.id] = p
-        return PairCheck(problems, max(ended, default=started) - started)
+            for path, result in zip((lane.fastq_1, lane.fastq_2), results, strict=True):
+                if isinstance(result, FileSummary) and result.decompressed:
+                    kept.append((s.id, path, result.decompressed))
+        decompressed: dict[str, Path] = {}
+        for sample, path, copy in kept:
+            if sample in problems:  # not run: its copies would only take room
+                with contextlib.suppress(OSError):
+                    os.unlink(copy)
+            else:
+                decompressed[path] = Path(copy)
+        return PairCheck(problems, max(ended, default=started) - started, decompressed)
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(cpus, len(paths))))
     try:
@@ -641,16 +788,21 @@ def _large(path: str) -> bool:
 
 
 def serve(requests: TextIO, replies: TextIO) -> None:
-    """``--serve``: for each request line (JSON ``[sample, "R1"|"R2", path]``), one reply line:
-    the file's summary (``reads``, ``names``, ``head``) or ``{"problem": <one line>}``."""
+    """``--serve``: for each request line (JSON ``[sample, "R1"|"R2", path]``, or with a
+    :class:`PlainCopy`'s path and limit after them), one reply line: the file's summary
+    (``reads``, ``names``, ``head``, and ``decompressed`` when a copy was kept) or
+    ``{"problem": <one line>}``."""
     for line in requests:
-        sample, label, path = json.loads(line)
+        sample, label, path, *keep = json.loads(line)
+        copy = PlainCopy(Path(keep[0]), int(keep[1])) if keep else None
         try:
-            summary = summarize(sample, label, Path(path), vectorized=_large(path))
+            summary = summarize(sample, label, Path(path), vectorized=_large(path), copy=copy)
         except InputError as exc:
             reply: dict[str, object] = {"problem": str(exc)}
         else:
             reply = {"reads": summary.reads, "names": summary.names, "head": summary.head}
+            if summary.decompressed:
+                reply["decompressed"] = summary.decompressed
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
 

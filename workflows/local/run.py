@@ -10,6 +10,8 @@ Order of work, and why:
    is marked failed with its reason and left out of the workflow, so the others still run. The
    files are checked in child processes that start right after the sheet is read, so the check
    overlaps steps 2 and 4 (indexing, and importing Hera behind ``render``: most of a second);
+   the check keeps what it decompresses of gzipped files (:func:`plain_copies`), and the tasks
+   are staged those copies, so no tool decompresses the reads again;
 4. ``render(...)`` with ``StackOutputs.local(outdir)`` and ``PipelineSettings.local(...)``: the
    same objects ``seqstack submit`` would send to Argo, run by :class:`Executor`;
 5. ``<outdir>/run.json`` (rewritten after every task, atomically, so ``--resume`` works after a
@@ -45,7 +47,7 @@ from workflows.contract import StackOutputs
 from workflows.cram import CramReferenceError, check_reference
 from workflows.cram import sha256 as file_sha256
 from workflows.local.executor import Executor
-from workflows.local.fastq import InputError, checking_pairs
+from workflows.local.fastq import InputError, PlainCopies, checking_pairs
 from workflows.local.idle import usable_cpus
 from workflows.local.launch import Fault
 from workflows.local.nodes import (
@@ -134,6 +136,29 @@ def machine_memory_gib() -> float:
 def default_memory_gib() -> float:
     """The memory budget of a local run when none is given: 80 % of this machine's."""
     return max(1.0, machine_memory_gib() * 0.8)
+
+
+#: The input check's plain copies of gzipped inputs (:class:`PlainCopies`) live in this folder of
+#: the run's state folder, from the check to the end of the run.
+DECOMPRESSED_DIR = "decompressed"
+
+
+def plain_copies(state: Path, memory_gib: float, settings: PipelineSettings) -> PlainCopies:
+    """Where and how much of the gzipped inputs the check keeps decompressed for the tasks
+    (:class:`PlainCopies`): at most a quarter of the free space of the state folder's disk and a
+    quarter of the run's memory budget, so the copies take little of the room the BAMs need and
+    are usually still in the page cache when the tools read them; and one copy at most a quarter
+    of a FastQC pod's volume, which holds a lane's copies and FastQC's reports. The folder is
+    emptied first (an interrupted run's copies); :func:`run_pipeline` removes it when the run
+    ends, however."""
+    folder = state / DECOMPRESSED_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        free = shutil.disk_usage(state).free
+    except OSError:
+        free = 0
+    volume = min(settings.fastqc.ephemeral_gib, settings.align.ephemeral_gib) * 2**30
+    return PlainCopies(folder, int(min(free, memory_gib * 2**30) // 4), volume // 4)
 
 
 def _task_order(objs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -255,6 +280,8 @@ def run_pipeline(
         say(err, f"error: {exc}")
         return EXIT_RUN_FAILED if ctx.claim is not None else EXIT_USAGE
     finally:
+        if ctx.plain is not None:
+            shutil.rmtree(ctx.plain.folder, ignore_errors=True)
         if ctx.claim is not None:
             ctx.claim.release()
 
@@ -266,6 +293,7 @@ class _Context:
     claim: Claim | None = None
     record: RunRecord | None = None
     tasks_started: bool = False
+    plain: PlainCopies | None = None
 
 
 def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ctx: _Context) -> int:
@@ -325,7 +353,9 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     ctx.record = record
     record.write("Running")  # a record from the start; an unwritable one stops the run here
 
-    with checking_pairs(samples, opts.cpus) as pair_check:
+    # The check keeps the gzipped inputs it decompresses for the tasks, until the run ends.
+    ctx.plain = plain_copies(state, memory, settings)
+    with checking_pairs(samples, opts.cpus, ctx.plain) as pair_check:
         # The reference: a bad one fails every sample, with one line naming it.
         try:
             index: ReferenceIndex = ensure_index(
@@ -362,6 +392,8 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     for problem in bad.values():
         say(err, f"error: {problem}")
     header["inputCheckSeconds"] = round(checked.seconds, 3)
+    # Gzipped inputs the tasks read decompressed, from the check's copies.
+    header["inputsDecompressed"] = len(checked.decompressed)
     good = [s for s in samples if s.id not in bad]
     say(
         console,
@@ -403,6 +435,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
                 # as much input used. With fewer --cpus than the machine has, the user kept the
                 # rest for something else: tasks then book their requests only.
                 idle_cores=opts.cpus >= len(usable_cpus()),
+                decompressed=checked.decompressed,
             )
             record.nodes = executor.nodes
             # The display and the checkpoint are separate listeners: run.json is rewritten
