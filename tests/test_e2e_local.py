@@ -406,6 +406,8 @@ def test_bad_reference_fails_every_sample_in_one_line_naming_it(tmp_path: Path, 
     assert set(result.record["samples"]) == {"a", "b"}
     assert all(s["status"] == "failed" for s in result.record["samples"].values())
     assert not list((tmp_path / "results").glob("samples/*/*.bam"))
+    # The check was keeping the gzipped reads it decompressed: the run removed them on its way out.
+    assert not (tmp_path / "results" / ".seqstack" / "decompressed").exists()
 
 
 def test_a_fastq_listed_twice_stops_before_anything_runs(tmp_path: Path) -> None:

@@ -584,7 +584,10 @@ class PlainCopies:
         for i, path in enumerate(paths):
             if path in copies or not _gzipped(path):
                 continue
-            allowance = os.stat(path).st_size * PLAIN_EXPANSION
+            try:
+                allowance = os.stat(path).st_size * PLAIN_EXPANSION
+            except OSError:  # gone since: the check names what is wrong with it
+                continue
             if allowance > self.file_limit or used + allowance > self.budget:
                 continue
             used += allowance
