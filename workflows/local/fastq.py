@@ -176,7 +176,9 @@ class _Reader:
             raise self.fail(f"cannot open ({exc.strerror})") from None
         if self.copy is not None and isinstance(stream, igzip.IGzipFile):
             with contextlib.suppress(OSError):  # no copy, the same check
-                self._sink = self._part().open("wb")
+                # Readable by this user only, whatever the input's mode: the reads may be private.
+                fd = os.open(self._part(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                self._sink = open(fd, "wb")  # noqa: SIM115 (keep_copy or drop_copy closes it)
         first = True
         with stream:
             while True:
@@ -692,7 +694,7 @@ def checking_pairs(
     in_process = total < IN_PROCESS_CHECK_BYTES
     copies = plain.plan(paths) if plain is not None else {}
     if copies and plain is not None:
-        plain.folder.mkdir(parents=True, exist_ok=True)
+        plain.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def read(sample: str, label: str, path: str) -> FileSummary | str | None:
         try:
