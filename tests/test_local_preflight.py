@@ -13,7 +13,8 @@ from seqstack.cli import app
 from tests.sheets import paired
 from workflows.local import preflight
 from workflows.local.preflight import disk_problem, estimated_bytes, memory_problem
-from workflows.local.run import machine_memory_gib
+from workflows.local.run import machine_memory_gib, plain_copies
+from workflows.settings import PipelineSettings
 from workflows.sheet import Sample
 
 
@@ -65,3 +66,18 @@ def test_run_refuses_both_in_one_line_before_reading_anything(
     assert result.exit_code == 2
     assert result.output.startswith(f"error: {tmp_path / 'out'}: 0.0 GiB free, but the BAMs and sort files")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_checks_plain_copies_get_a_quarter_of_the_room_beyond_the_bams(tmp_path: Path) -> None:
+    """The input check's copies of gzipped reads (workflows.local.fastq.PlainCopies) never take
+    the room the disk check set aside for the BAMs and sort files."""
+    r1 = tmp_path / "r1.fastq.gz"
+    r1.write_bytes(gzip.compress(b"@r\nACGT\n+\nIIII\n" * 1000))
+    sample = paired("s", str(r1), str(r1), 2)
+    need = estimated_bytes([sample])
+    settings = PipelineSettings.local(2, 8.0)
+    roomy = plain_copies(tmp_path / "state", [sample], 1024.0, settings, free=need + 4000)
+    full = plain_copies(tmp_path / "state", [sample], 1024.0, settings, free=need)
+    small_memory = plain_copies(tmp_path / "state", [sample], 1 / 1024, settings, free=10 * 2**30)
+    assert (roomy.budget, full.budget, small_memory.budget) == (1000, 0, 2**18)
+    assert roomy.file_limit == settings.fastqc.ephemeral_gib * 2**30 // 4

@@ -69,7 +69,7 @@ from workflows.local.outdir import (
     sample_dir,
 )
 from workflows.local.pod import PodEmulation
-from workflows.local.preflight import disk_problem, memory_problem
+from workflows.local.preflight import disk_problem, estimated_bytes, memory_problem
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.record import RunRecord, alignment_json, earlier_tasks
 from workflows.local.reference import ReferenceIndex, ensure_index
@@ -143,22 +143,31 @@ def default_memory_gib() -> float:
 DECOMPRESSED_DIR = "decompressed"
 
 
-def plain_copies(state: Path, memory_gib: float, settings: PipelineSettings) -> PlainCopies:
+def plain_copies(
+    state: Path,
+    samples: Sequence[Sample],
+    memory_gib: float,
+    settings: PipelineSettings,
+    free: int | None = None,
+) -> PlainCopies:
     """Where and how much of the gzipped inputs the check keeps decompressed for the tasks
-    (:class:`PlainCopies`): at most a quarter of the free space of the state folder's disk and a
-    quarter of the run's memory budget, so the copies take little of the room the BAMs need and
+    (:class:`PlainCopies`): at most a quarter of what the state folder's disk has free beyond
+    the run's estimated BAMs and sort files (:func:`estimated_bytes`, what the disk check asked
+    for) and a quarter of the run's memory budget, so the copies never take the BAMs' room and
     are usually still in the page cache when the tools read them; and one copy at most a quarter
     of a FastQC pod's volume, which holds a lane's copies and FastQC's reports. The folder is
     emptied first (an interrupted run's copies); :func:`run_pipeline` removes it when the run
-    ends, however."""
+    ends, however. ``free``: the disk's free bytes (for tests)."""
     folder = state / DECOMPRESSED_DIR
     shutil.rmtree(folder, ignore_errors=True)
-    try:
-        free = shutil.disk_usage(state).free
-    except OSError:
-        free = 0
+    if free is None:
+        try:
+            free = shutil.disk_usage(state).free
+        except OSError:
+            free = 0
+    spare = max(0, free - estimated_bytes(samples))
     volume = min(settings.fastqc.ephemeral_gib, settings.align.ephemeral_gib) * 2**30
-    return PlainCopies(folder, int(min(free, memory_gib * 2**30) // 4), volume // 4)
+    return PlainCopies(folder, int(min(spare, memory_gib * 2**30) // 4), volume // 4)
 
 
 def _task_order(objs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -354,7 +363,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     record.write("Running")  # a record from the start; an unwritable one stops the run here
 
     # The check keeps the gzipped inputs it decompresses for the tasks, until the run ends.
-    ctx.plain = plain_copies(state, memory, settings)
+    ctx.plain = plain_copies(state, samples, memory, settings)
     with checking_pairs(samples, opts.cpus, ctx.plain) as pair_check:
         # The reference: a bad one fails every sample, with one line naming it.
         try:
