@@ -38,8 +38,8 @@ def test_the_disk_estimate_counts_gzipped_reads_whole_and_plain_ones_at_a_quarte
     gz_size = 2 * Path(gz.lanes[0].fastq_1).stat().st_size
     assert estimated_bytes([gz]) == 2 * gz_size
     assert estimated_bytes([plain]) == 2 * (2 * (Path(plain.lanes[0].fastq_1).stat().st_size // 4))
-    assert disk_problem(tmp_path, [gz], free=2 * gz_size) is None
-    message = disk_problem(tmp_path, [gz, plain], free=100)
+    assert disk_problem(tmp_path, 1, estimated_bytes([gz]), free=2 * gz_size) is None
+    message = disk_problem(tmp_path, 2, estimated_bytes([gz, plain]), free=100)
     assert message is not None and message.startswith(
         f"{tmp_path}: 0.0 GiB free, but the BAMs and sort files of 2"
     )
@@ -76,8 +76,8 @@ def test_the_checks_plain_copies_get_a_quarter_of_the_room_beyond_the_bams(tmp_p
     sample = paired("s", str(r1), str(r1), 2)
     need = estimated_bytes([sample])
     settings = PipelineSettings.local(2, 8.0)
-    roomy = plain_copies(tmp_path / "state", [sample], 1024.0, settings, free=need + 4000)
-    full = plain_copies(tmp_path / "state", [sample], 1024.0, settings, free=need)
-    small_memory = plain_copies(tmp_path / "state", [sample], 1 / 1024, settings, free=10 * 2**30)
+    roomy = plain_copies(tmp_path / "state", need, 1024.0, settings, free=need + 4000)
+    full = plain_copies(tmp_path / "state", need, 1024.0, settings, free=need)
+    small_memory = plain_copies(tmp_path / "state", need, 1 / 1024, settings, free=10 * 2**30)
     assert (roomy.budget, full.budget, small_memory.budget) == (1000, 0, 2**18)
     assert roomy.file_limit == settings.fastqc.ephemeral_gib * 2**30 // 4

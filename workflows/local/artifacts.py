@@ -89,7 +89,7 @@ def stage_inputs(
             if art.get("optional"):
                 continue
             raise TemplateError(f"{where}: input artifact {art['name']}: {src} does not exist")
-        if plain and source.is_file():
+        if plain:
             source = plain.get(os.path.realpath(source), source)
         items.append(StageItem(art["name"], dest, source))
     if pod.emulated:  # as Argo's init container would, as the executor's uid

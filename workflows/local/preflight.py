@@ -41,9 +41,9 @@ def estimated_bytes(samples: Sequence[Sample]) -> int:
     return 2 * total
 
 
-def disk_problem(outdir: Path, samples: Sequence[Sample], free: int | None = None) -> str | None:
-    """The output folder's free space is below the run's estimated need (``free`` for tests)."""
-    need = estimated_bytes(samples)
+def disk_problem(outdir: Path, samples: int, need: int, free: int | None = None) -> str | None:
+    """The output folder's free space is below ``need``, the :func:`estimated_bytes` of the run's
+    ``samples`` samples (``free`` for tests)."""
     if free is None:
         try:
             free = shutil.disk_usage(outdir).free
@@ -51,7 +51,7 @@ def disk_problem(outdir: Path, samples: Sequence[Sample], free: int | None = Non
             return None  # the output folder's own checks name it
     if free < need:
         return (
-            f"{outdir}: {free / _GIB:.1f} GiB free, but the BAMs and sort files of {len(samples)} "
+            f"{outdir}: {free / _GIB:.1f} GiB free, but the BAMs and sort files of {samples} "
             f"sample(s) need about {need / _GIB:.1f} GiB"
         )
     return None

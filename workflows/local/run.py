@@ -145,15 +145,15 @@ DECOMPRESSED_DIR = "decompressed"
 
 def plain_copies(
     state: Path,
-    samples: Sequence[Sample],
+    need: int,
     memory_gib: float,
     settings: PipelineSettings,
     free: int | None = None,
 ) -> PlainCopies:
     """Where and how much of the gzipped inputs the check keeps decompressed for the tasks
     (:class:`PlainCopies`): at most a quarter of what the state folder's disk has free beyond
-    the run's estimated BAMs and sort files (:func:`estimated_bytes`, what the disk check asked
-    for) and a quarter of the run's memory budget, so the copies never take the BAMs' room and
+    ``need``, the run's estimated BAMs and sort files (:func:`estimated_bytes`, what the disk
+    check asked for), and a quarter of the run's memory budget, so the copies never take the BAMs' room and
     are usually still in the page cache when the tools read them; and one copy at most a quarter
     of a FastQC pod's volume, which holds a lane's copies and FastQC's reports. The folder is
     emptied first (an interrupted run's copies); :func:`run_pipeline` removes it when the run
@@ -165,7 +165,7 @@ def plain_copies(
             free = shutil.disk_usage(state).free
         except OSError:
             free = 0
-    spare = max(0, free - estimated_bytes(samples))
+    spare = max(0, free - need)
     volume = min(settings.fastqc.ephemeral_gib, settings.align.ephemeral_gib) * 2**30
     return PlainCopies(folder, int(min(spare, memory_gib * 2**30) // 4), volume // 4)
 
@@ -342,7 +342,8 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     ctx.claim = folder
     outdir, state = folder.outdir, folder.state
     # A disk too small for the run's BAMs and sort files, refused before any task starts.
-    problem = disk_problem(outdir, samples)
+    need = estimated_bytes(samples)
+    problem = disk_problem(outdir, len(samples), need)
     if problem:
         say(err, f"error: {problem}")
         return EXIT_USAGE
@@ -363,7 +364,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     record.write("Running")  # a record from the start; an unwritable one stops the run here
 
     # The check keeps the gzipped inputs it decompresses for the tasks, until the run ends.
-    ctx.plain = plain_copies(state, samples, memory, settings)
+    ctx.plain = plain_copies(state, need, memory, settings)
     with checking_pairs(samples, opts.cpus, ctx.plain) as pair_check:
         # The reference: a bad one fails every sample, with one line naming it.
         try:
