@@ -200,6 +200,81 @@ def test_an_executor_with_another_uid_gives_the_step_permission_denied_and_no_re
 
 
 @needs_root
+def test_the_checks_decompressed_copy_is_shared_read_only_not_copied(tmp_path: Path) -> None:
+    """A gzipped input's plain copy (the input check's, workflows.local.fastq.PlainCopies) is
+    seqstack's own file: the pod gets it as a hard link, owned by root with the group and mode
+    Argo's init gives, so the step reads it and cannot write it, and no byte is copied."""
+    copy = tmp_path / "decompressed" / "reads.fastq"
+    copy.parent.mkdir()
+    copy.write_text("ACGT plain\n")
+    copy.chmod(0o600)  # as PlainCopies writes it
+    obj = reads_input(tmp_path)
+    script = obj["spec"]["templates"][0]["container"]["command"][2]
+    obj["spec"]["templates"][0]["container"]["command"][2] = script.replace(
+        'cat "$WORK/in/reads"',
+        'stat -c "%i %u %g %a" "$WORK/in/reads" >> "$WORK/report"\n'
+        'if echo x >> "$WORK/in/reads"; then echo written; else echo refused; fi >> "$WORK/report"\n'
+        'cat "$WORK/in/reads"',
+    )
+    source = tmp_path / "data" / "reads.txt"
+    emulation = PodEmulation()
+    try:
+        executor = Executor(
+            [obj], cpus=1, state_dir=tmp_path / "state", pods=emulation, decompressed={str(source): copy}
+        )
+        (node,) = [n for n in walk(executor.run()) if n.kind == "Pod"]
+    finally:
+        emulation.cleanup()
+    assert node.phase == SUCCEEDED, node.message
+    report = (tmp_path / "results" / "report").read_text().splitlines()
+    staged, written, content = report[-3:]
+    assert staged == f"{copy.stat().st_ino} 0 {POD_FS_GROUP} 644"  # the copy's inode
+    assert written == "refused" and content == "ACGT plain"
+    assert copy.read_text() == "ACGT plain\n" and copy.stat().st_nlink == 1  # the pod is gone
+
+
+@needs_root
+def test_a_shared_copy_is_linked_only_where_every_pod_sharing_it_sees_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "reads.fastq"
+    source.write_text("@r\nA\n+\nI\n")
+
+    def init(name: str, gid: int, mode: int) -> Path:  # the empty file Argo's init leaves
+        dest = tmp_path / name
+        dest.touch()
+        os.chown(dest, POD_UID, gid)
+        dest.chmod(mode)
+        return dest
+
+    # A mode a step could write through, or one not every uid can read: copied, not linked.
+    assert not podmod.share(source, init("writable", POD_FS_GROUP, 0o664))
+    assert not podmod.share(source, init("private", POD_FS_GROUP, 0o640))
+    assert source.stat().st_nlink == 1
+    first, second = init("first", POD_FS_GROUP, 0o644), init("second", POD_FS_GROUP, 0o644)
+    assert podmod.share(source, first) and podmod.share(source, second)
+    assert first.stat().st_ino == second.stat().st_ino == source.stat().st_ino
+    # Another group while linked: the pods sharing it would see it change, so no.
+    other = init("other", 4242, 0o644)
+    assert not podmod.share(source, other)
+    assert other.stat().st_ino != source.stat().st_ino and other.read_text() == ""
+    # Once no pod links it, it is re-owned for the next.
+    first.unlink()
+    second.unlink()
+    assert podmod.share(source, other)
+    assert (source.stat().st_uid, source.stat().st_gid) == (0, 4242)
+    # Links refused (another file system, no CAP_FOWNER): nothing changes at the destination.
+    last = init("last", 4242, 0o644)
+
+    def refuse(*args: Any) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(podmod.os, "link", refuse)
+    assert not podmod.share(source, last)
+    assert last.stat().st_ino != source.stat().st_ino and not last.with_name("last.link").exists()
+
+
+@needs_root
 def test_nothing_outside_the_volumes_is_writable_home_and_tmpdir_included(tmp_path: Path) -> None:
     script = (
         'for d in "$HOME" "$TMPDIR" "' + str(tmp_path) + '"; do\n'

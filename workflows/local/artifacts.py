@@ -61,7 +61,7 @@ def stage_inputs(
     directory as a real one (hard links), ``raw`` data written; through the pod's init
     container when pods are emulated. ``plain``: gzipped inputs (by real path) whose
     decompressed copy the input check kept; the task gets the copy's bytes instead (the same
-    reads: the steps read either form, by content)."""
+    reads: the steps read either form, by content), shared by the pods that read it."""
     items: list[StageItem] = []
     for art, src in sources:
         dest = local_path(art["path"], f"input artifact {art['name']}")
@@ -89,9 +89,8 @@ def stage_inputs(
             if art.get("optional"):
                 continue
             raise TemplateError(f"{where}: input artifact {art['name']}: {src} does not exist")
-        if plain:
-            source = plain.get(os.path.realpath(source), source)
-        items.append(StageItem(art["name"], dest, source))
+        copy = plain.get(os.path.realpath(source)) if plain else None
+        items.append(StageItem(art["name"], dest, copy or source, shared=copy is not None))
     if pod.emulated:  # as Argo's init container would, as the executor's uid
         pod.stage_in(items, where)
         return
