@@ -13,7 +13,8 @@ from seqstack.cli import app
 from tests.sheets import paired
 from workflows.local import preflight
 from workflows.local.preflight import disk_problem, estimated_bytes, memory_problem
-from workflows.local.run import machine_memory_gib, plain_copies
+from workflows.local.nodes import Node
+from workflows.local.run import CopiesDone, machine_memory_gib, plain_copies
 from workflows.settings import PipelineSettings
 from workflows.sheet import Sample
 
@@ -81,3 +82,23 @@ def test_the_checks_plain_copies_get_a_quarter_of_the_room_beyond_the_bams(tmp_p
     small_memory = plain_copies(tmp_path / "state", need, 1 / 1024, settings, free=10 * 2**30)
     assert (roomy.budget, full.budget, small_memory.budget) == (1000, 0, 2**18)
     assert roomy.file_limit == settings.fastqc.ephemeral_gib * 2**30 // 4
+
+
+def test_the_plain_copies_go_when_the_first_task_outside_every_sample_starts(tmp_path: Path) -> None:
+    """The report follows every sample's DAG: from its start no task reads the reads again, so
+    the copies are removed beside it rather than after it, on the run's way out."""
+    folder = tmp_path / "decompressed"
+    folder.mkdir()
+    (folder / "00000.s1_R1.fastq").write_text("@r\nA\n+\nI\n")
+    done = CopiesDone(folder)
+    align = Node(key="samples(0:s1)/align", task="align", template="align", kind="Pod", sample="s1")
+    report = Node(key="report", task="report", template="report", kind="Pod", sample=None)
+    samples = Node(key="samples", task="samples", template="sample", kind="TaskGroup", sample=None)
+    done.event(align, "started")
+    done.event(report, "finished")  # reused from an earlier run (--resume): it never starts
+    done.event(samples, "started")
+    done.wait()
+    assert folder.is_dir()
+    done.event(report, "started")
+    done.wait()
+    assert not folder.exists()
