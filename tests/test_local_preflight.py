@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from seqstack.cli import app
 from tests.sheets import paired
 from workflows.local import preflight
-from workflows.local.preflight import disk_problem, estimated_bytes, memory_problem
 from workflows.local.nodes import Node
+from workflows.local.preflight import disk_problem, estimated_bytes, memory_problem
 from workflows.local.run import CopiesDone, machine_memory_gib, plain_copies
 from workflows.settings import PipelineSettings
 from workflows.sheet import Sample
