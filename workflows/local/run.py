@@ -157,8 +157,9 @@ def plain_copies(
     check asked for), and a quarter of the run's memory budget, so the copies never take the BAMs' room and
     are usually still in the page cache when the tools read them; and one copy at most a quarter
     of a FastQC pod's volume, which holds a lane's copies and FastQC's reports. The folder is
-    emptied first (an interrupted run's copies); :func:`run_pipeline` removes it when the run
-    ends, however. ``free``: the disk's free bytes (for tests)."""
+    emptied first (an interrupted run's copies); :class:`CopiesDone` removes it when the report
+    starts, and :func:`run_pipeline` when the run ends, however. ``free``: the disk's free bytes
+    (for tests)."""
     folder = state / DECOMPRESSED_DIR
     shutil.rmtree(folder, ignore_errors=True)
     if free is None:
