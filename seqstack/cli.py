@@ -144,6 +144,11 @@ app.command("cost")(cmd_cost.cost)
 
 def main() -> None:
     """Console-script entry point (and ``python -m seqstack``): the command, then :func:`exit_now`."""
+    if sys.argv[1:2] in (["run"], ["demo"]) and not {"--help", "-h"} & set(sys.argv[2:]):
+        # Hera's import starts now, beside the CLI's start (workflows.local.render_ahead).
+        from workflows.local.render_ahead import start_early
+
+        start_early()
     try:
         app()
     except SystemExit as exc:

@@ -9,7 +9,8 @@ Order of work, and why:
 3. every sample's FASTQ pair, in Python, streaming (:mod:`workflows.local.fastq`): a bad sample
    is marked failed with its reason and left out of the workflow, so the others still run. The
    files are checked in child processes that start right after the sheet is read, so the check
-   overlaps steps 2 and 4 (indexing, and importing Hera behind ``render``: most of a second);
+   overlaps steps 2 and 4 (indexing, and importing Hera behind ``render``: most of a second,
+   in a child forked when the run starts, :mod:`workflows.local.render_ahead`);
    the check keeps what it decompresses of gzipped files (:func:`plain_copies`), and the tasks
    are staged those copies, so no tool decompresses the reads again;
 4. ``render(...)`` with ``StackOutputs.local(outdir)`` and ``PipelineSettings.local(...)``: the
@@ -42,6 +43,7 @@ from typing import Any
 
 from rich.console import Console
 
+from workflows import task_names
 from workflows.console import console as plain_console
 from workflows.console import say
 from workflows.contract import StackOutputs
@@ -74,6 +76,8 @@ from workflows.local.preflight import disk_problem, estimated_bytes, memory_prob
 from workflows.local.progress import Outcome, Progress, summary_table
 from workflows.local.record import RunRecord, alignment_json, earlier_tasks
 from workflows.local.reference import ReferenceIndex, ensure_index
+from workflows.local.render_ahead import RenderAhead
+from workflows.local.render_ahead import take as take_render_ahead
 from workflows.local.stopping import Terminated, exit_code, stop_signals_interrupt
 from workflows.settings import PipelineSettings, SettingsError
 from workflows.sheet import Sample, SampleSheetError, read_sample_sheet
@@ -215,12 +219,6 @@ def outcomes(
     samples: Sequence[Sample], bad: dict[str, str], roots: Sequence[Node], outdir: Path, fmt: str = "bam"
 ) -> list[Outcome]:
     """How each sample ended, from the executor's nodes (the per-sample DAG and its tasks)."""
-    # Here, not at the top: workflows.steps imports Hera (a second or two), which must load while
-    # the FASTQ check reads (see _run), not before the sheet is even read.
-    from workflows.steps import align as align_step
-    from workflows.steps import merge as merge_step
-    from workflows.steps import qc_gate
-
     per_sample: dict[str, dict[str, Node]] = {}
     dags: dict[str, Node] = {}
     for n in walk(roots):
@@ -236,12 +234,12 @@ def outcomes(
             result.append(Outcome(s.id, "failed", "-", bad[s.id]))
             continue
         tasks = per_sample.get(s.id, {})
-        gate = tasks.get(qc_gate.TASK)
+        gate = tasks.get(task_names.QC_GATE)
         verdict = "-"
         if gate is not None and gate.phase == SUCCEEDED:
-            verdict = gate.parameters.get(qc_gate.VERDICT, "-")
+            verdict = gate.parameters.get(task_names.VERDICT, "-")
         # One lane to align: `align` writes the sample's BAM; several: `merge` does.
-        finals = [t for t in (tasks.get(align_step.TASK), tasks.get(merge_step.TASK)) if t is not None]
+        finals = [t for t in (tasks.get(task_names.ALIGN), tasks.get(task_names.MERGE)) if t is not None]
         align = next((t for t in finals if t.phase == SUCCEEDED), finals[0] if finals else None)
         bam = sample_dir(outdir, s.id) / f"{s.id}.{fmt}"
         if align is not None and align.phase == SUCCEEDED and bam.exists():
@@ -343,6 +341,16 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     if opts.cpus < 1:
         say(err, "error: --cpus must be at least 1")
         return EXIT_USAGE
+    # Hera's import, in a forked child on a core this process leaves idle: the one the command
+    # line forked, else one forked now, before the output folder is claimed (the child holds
+    # none of its locks) and any thread is started.
+    with take_render_ahead() as ahead:
+        return _run_checked(opts, console, live, err, ctx, ahead)
+
+
+def _run_checked(
+    opts: RunOptions, console: Console, live: bool | None, err: Console, ctx: _Context, ahead: RenderAhead
+) -> int:
     try:
         samples = read_sample_sheet(opts.sheet, "file")
     except SampleSheetError as exc:
@@ -423,9 +431,6 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
         if settings.output_format == "cram":  # the FASTA the CRAMs decode with: where, and which
             fasta = index.fasta.resolve()
             header["alignment"] = alignment_json(settings.markdup, "cram", fasta, file_sha256(fasta))
-        # Hera, behind render, takes most of a second to import: here, while the checks read.
-        from workflows.render import render
-
         # Large inputs take a while to read: say what is being waited for.
         say(
             console,
@@ -448,7 +453,7 @@ def _run(opts: RunOptions, console: Console, live: bool | None, err: Console, ct
     status = "Succeeded"
     if good:
         stack = StackOutputs.local(outdir)
-        objs = render(good, str(index.fasta), str(outdir), stack, settings)
+        objs = ahead.render(good, str(index.fasta), str(outdir), stack, settings)
         pods = PodEmulation(opts.executor_security_context)
         header["pods"] = pods.describe()
         env = tool_environment()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from hera.workflows import Artifact, Container, Parameter, Task
 
+from workflows import task_names
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
 from workflows.steps import bam, fastqc, qc_gate
@@ -32,7 +33,7 @@ BWA_MEM2_INDEX = (".0123", ".amb", ".ann", ".bwt.2bit.64", ".pac")
 BWA_INDEX = (".amb", ".ann", ".bwt", ".pac", ".sa")
 
 #: The align tasks in the per-sample DAG.
-TASK = "align"
+TASK = task_names.ALIGN
 LANE_TASK = "align-lane"
 
 #: Where a sample's lane BAMs go (under its folder), for ``merge``.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hera.workflows import Container, Env, Parameter, Task
 
+from workflows import task_names
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
 from workflows.steps import align, bam, qc_gate
@@ -27,7 +28,7 @@ from workflows.steps.pod import (
 )
 from workflows.steps.step import Step
 
-TASK = "merge"
+TASK = task_names.MERGE
 
 
 def script(settings: PipelineSettings) -> str:

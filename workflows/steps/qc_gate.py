@@ -11,7 +11,7 @@ from pathlib import Path
 from hera.workflows import Env, Parameter, Script, Task
 from hera.workflows import models as m
 
-from workflows import qc_gate
+from workflows import qc_gate, task_names
 from workflows.contract import StackOutputs
 from workflows.settings import PipelineSettings
 from workflows.steps import fastqc
@@ -19,14 +19,14 @@ from workflows.steps.pod import METRICS, OUT, OUT_BUCKET, SAMPLE, SAMPLE_DIR, WO
 from workflows.steps.step import Step
 
 #: The output parameter holding ``pass`` or ``fail``.
-VERDICT = "verdict"
+VERDICT = task_names.VERDICT
 #: The output parameter holding the JSON list of lane items to align (``[]`` on fail).
 ALIGN_LANES = "align-lanes"
 #: The output parameter holding ``one`` (one lane to align: ``align`` writes the sample's
 #: outputs) or ``many`` (``align-lane`` per lane, then ``merge``).
 LAYOUT = "layout"
 #: The gate's task in the per-sample DAG.
-TASK = "qc-gate"
+TASK = task_names.QC_GATE
 
 
 def source() -> str:
