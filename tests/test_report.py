@@ -350,20 +350,26 @@ def test_the_report_writes_what_the_multiqc_command_writes(report: Path, tmp_pat
 
 #: What the local executor's warm process does (``workflows.local.warm.PROGRAM`` with the report's
 #: ``PRELOAD``): MultiQC imported, :func:`report_table.warm_multiqc`, then the script as
-#: ``__main__``; here every template Jinja compiles while the script runs is logged to argv[2].
+#: ``__main__``; here every template Jinja compiles while the script runs is logged to argv[2],
+#: every module it imports to argv[3].
 WARM_RUN = """\
 import runpy, sys
 import jinja2.environment
 import multiqc.__main__
 from workflows import report_table
 report_table.warm_multiqc()
-script, compiled = sys.argv[1:3]
+script, compiled, imported = sys.argv[1:4]
 generate = jinja2.environment.generate
 def logged(*args, **kwargs):
     with open(compiled, "a") as log:
         log.write(f"{args[2]}\\n")
     return generate(*args, **kwargs)
 jinja2.environment.generate = logged
+class Imports:
+    def find_spec(self, name, path=None, target=None):  # asked for modules not imported yet
+        with open(imported, "a") as log:
+            log.write(f"{name}\\n")
+sys.meta_path.insert(0, Imports())
 sys.argv = [script]
 runpy.run_path(script, run_name="__main__")
 """
@@ -375,15 +381,18 @@ def test_a_warmed_report_compiles_no_template_and_writes_what_the_multiqc_comman
     report: Path, tmp_path: Path
 ) -> None:
     """After :func:`report_table.warm_multiqc` (the warm process), the report's MultiQC run finds
-    every template it renders compiled, and writes the same data folder and plots as the plain
-    ``multiqc`` command."""
+    every template it renders compiled and typeguard imported, and writes the same data folder
+    and plots as the plain ``multiqc`` command."""
     work = tmp_path / "warm"
     shutil.copytree(report / "in", work / "in")
     compiled = tmp_path / "compiled.txt"
-    proc = run_report(work, None, ("-c", WARM_RUN), str(compiled))
+    imported = tmp_path / "imported.txt"
+    proc = run_report(work, None, ("-c", WARM_RUN), str(compiled), str(imported))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "seqstack: 5 samples, 2 aligned" in proc.stdout
     assert not compiled.exists(), f"compiled during the report: {compiled.read_text()}"
+    # What MultiQC imports on first use, imported by the warm-up instead.
+    assert "typeguard" not in imported.read_text().split()
     cold = _multiqc_command(report, tmp_path / "cold", report_table.config(REFERENCE))
     _same_data(work, cold)
     pages = [(w / "out" / report_table.REPORT).read_text() for w in (work, cold)]
