@@ -1,5 +1,5 @@
-"""Task and parameter names of the per-sample DAG that code outside its definition reads: the
-local run's outcomes (:func:`workflows.local.run.outcomes`) and the Argo client's sample states.
+"""Task and parameter names of the per-sample DAG that the local run's outcomes read
+(:func:`workflows.local.run.outcomes`).
 
 Here, in a module without Hera, and not in :mod:`workflows.steps` (whose package imports every
 step, Hera among them: about a second of one core): a local run renders in a child process

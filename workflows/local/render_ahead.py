@@ -149,8 +149,7 @@ def _serve(sock: socket.socket) -> None:
         from workflows.render import render  # the point of this child: Hera's import
 
         with sock.makefile("rb") as request:
-            samples, reference, output, stack, settings = pickle.load(request)
-        objs = render(samples, reference, output, stack, settings)
+            objs = render(*pickle.load(request))
         sock.sendall(pickle.dumps(objs, protocol=pickle.HIGHEST_PROTOCOL), socket.MSG_NOSIGNAL)
     except BaseException:  # whatever it was, the parent renders itself and reports it
         code = 1
