@@ -34,6 +34,7 @@ from workflows.identity import (
 from workflows.local import pod as podmod
 from workflows.local.executor import Executor
 from workflows.local.expr import eval_retry
+from workflows.local.launch import Fault
 from workflows.local.nodes import ERROR, FAILED, SUCCEEDED, Node, walk
 from workflows.local.pod import PodEmulation, default_pods_dir
 from workflows.local.pod_identity import Identity, PodError, identity
@@ -390,6 +391,28 @@ def test_emulated_pods_live_in_a_root_owned_folder_every_uid_can_traverse_and_go
     assert emulation.pods_dir(tmp_path / "state") == base  # stable: resume fingerprints hold
     emulation.cleanup()
     assert not base.exists()
+
+
+@needs_root
+def test_a_pods_folder_goes_when_its_node_is_done_and_its_script_outlives_a_retry(tmp_path: Path) -> None:
+    """The kubelet deletes a finished pod: its folder (the staged script, the read-only root) goes
+    when the node ends, not at the run's end. A retried attempt still finds the script staged once."""
+    obj = step("")
+    template = obj["spec"]["templates"][0]
+    template["script"] = {**template.pop("container"), "command": ["bash"], "source": "sleep 1\n"}
+    emulation = PodEmulation()
+    state = tmp_path / "state"
+    try:
+        killed_once = [Fault.parse("kill:*@1")]
+        roots = Executor([obj], cpus=1, state_dir=state, pods=emulation, faults=killed_once).run()
+        base = emulation.pods_dir(state)
+        left = sorted(p.name for p in base.iterdir() if p.name != "shims")
+    finally:
+        emulation.cleanup()
+    (node,) = [n for n in walk(roots) if n.kind == "Pod"]
+    assert node.phase == SUCCEEDED, node.message
+    assert [a.status for a in node.attempts] == [ERROR, SUCCEEDED]  # the retry ran the staged script
+    assert left == []
 
 
 # --- the decisive run: the real pipeline, the old values put back --------------------------------

@@ -317,6 +317,7 @@ class Executor:
         plan = plan_pod(self.machine, call)
         node.fingerprint = plan.fingerprint
         if reuse(node, self.previous.get(node.resume_key), plan.resolved):
+            plan.pod.remove()
             self.emit(node, "finished")
             return
         locks = self.mutexes.locks(plan.synchronization)
@@ -364,6 +365,7 @@ class Executor:
             self.emit(node, "retrying")
         if self.cancelled.is_set() and node.phase != SUCCEEDED:
             node.phase, node.message = ERROR, "interrupted"
+        plan.pod.remove()  # no attempt follows: its staged script is not needed again
         node.finished = time.time()
         self.emit(node, "finished")
 

@@ -138,6 +138,15 @@ class Pod:
             os.chmod(self.script_path, 0o755)
             _chmod_tree_parents(self.script_path.parent, self.root)
 
+    def remove(self) -> None:
+        """Remove an emulated pod's own folder (its root filesystem and staged script) once its
+        node is done, as the kubelet deletes a finished pod. Left to the run's end, the pods of
+        the peer benchmark's (c) (224 of them) took 0.08 s after the report had finished. A pod
+        that is not emulated has no folder of its own beyond the work directory each attempt's
+        end removes."""
+        if self.emulated:
+            shutil.rmtree(self.root, ignore_errors=True)
+
     @property
     def rootfs(self) -> Path:
         """Stands for the container's read-only root filesystem (HOME and TMPDIR point here)."""
