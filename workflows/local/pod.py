@@ -478,7 +478,8 @@ class PodEmulation:
             return self._helpers.setdefault((who, python), PodHelper(who, python))
 
     def cleanup(self) -> None:
-        """Stop the init/wait helpers and remove every emulated pod's directory (the run is over)."""
+        """Stop the init/wait helpers and remove the pods' folder (the run is over): the shims, and
+        any pod a run that stopped early left behind (a finished node removes its own, :meth:`Pod.remove`)."""
         with self._lock:
             helpers = list(self._helpers.values())
             self._helpers.clear()
